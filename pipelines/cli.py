@@ -1,0 +1,236 @@
+"""``observatory``: run the pipeline, query the serving database, list its tables, open the UI."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.config import CONFIG_ENV_VAR, ConfigError, ObservatoryConfig, load_config
+
+console = Console(stderr=True, highlight=False)
+DAGSTER_YAML = """\
+# Dagster instance of the observatory: run history, schedules and event logs (SQLite here).
+telemetry:
+  enabled: false
+"""
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    envvar=CONFIG_ENV_VAR,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Config file (default: ${CONFIG_ENV_VAR}, then configs/default.toml: live sources).",
+)
+
+
+def _load(config_file: Path | None) -> ObservatoryConfig:
+    try:
+        return load_config(config_file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def prepare_environment(config: ObservatoryConfig) -> Path:
+    """Point Dagster at the config and at the persistent instance under the data home."""
+    dagster_home = config.data_home / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    yaml_path = dagster_home / "dagster.yaml"
+    if not yaml_path.exists():
+        yaml_path.write_text(DAGSTER_YAML)
+    os.environ[CONFIG_ENV_VAR] = str(config.path)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    return dagster_home
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Decentralization Observatory: how concentrated Bitcoin mining, nodes and AI are."""
+
+
+def _progress_poller(instance, run_id: str, stop: threading.Event) -> Callable[[], None]:
+    """Print step and check events of ``run_id`` as they are recorded in the instance."""
+    from dagster import DagsterEventType
+
+    wanted = {
+        DagsterEventType.STEP_START,
+        DagsterEventType.STEP_SUCCESS,
+        DagsterEventType.STEP_FAILURE,
+        DagsterEventType.STEP_SKIPPED,
+        DagsterEventType.ASSET_MATERIALIZATION,
+        DagsterEventType.ASSET_CHECK_EVALUATION,
+    }
+    started = time.time()
+    seen = 0
+
+    def render(entry) -> str | None:
+        event = entry.dagster_event
+        stamp = f"[dim]{entry.timestamp - started:7.1f}s[/dim]"
+        kind = event.event_type
+        if kind == DagsterEventType.STEP_START:
+            return f"{stamp} [cyan]start[/cyan]   {event.step_key}"
+        if kind == DagsterEventType.STEP_SUCCESS:
+            return f"{stamp} [green]done[/green]    {event.step_key}"
+        if kind == DagsterEventType.STEP_FAILURE:
+            return f"{stamp} [red]FAILED[/red]  {event.step_key}"
+        if kind == DagsterEventType.STEP_SKIPPED:
+            return f"{stamp} [yellow]skipped[/yellow] {event.step_key}"
+        if kind == DagsterEventType.ASSET_MATERIALIZATION:
+            mat = event.event_specific_data.materialization
+            rows = mat.metadata.get("dagster/row_count")
+            partition = f" [{mat.partition}]" if mat.partition else ""
+            count = f" ({rows.value:,} rows)" if rows is not None else ""
+            return f"{stamp}   wrote   {mat.asset_key.to_user_string()}{partition}{count}"
+        if kind == DagsterEventType.ASSET_CHECK_EVALUATION:
+            ev = event.event_specific_data
+            verdict = "[green]passed[/green]" if ev.passed else "[red]FAILED[/red]"
+            return f"{stamp}   check   {ev.asset_key.to_user_string()}:{ev.check_name} {verdict}"
+        return None
+
+    def poll() -> None:
+        nonlocal seen
+        while True:
+            done = stop.wait(0.5)
+            logs = instance.all_logs(run_id, of_type=wanted)
+            for entry in logs[seen:]:
+                line = render(entry)
+                if line:
+                    console.print(line)
+            seen = len(logs)
+            if done:
+                return
+
+    return poll
+
+
+@main.command()
+@config_option
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC), inclusive.")
+@click.option(
+    "--select",
+    "selection",
+    help="Dagster asset selection, e.g. 'key:raw/pool_registry+' (default: every asset). "
+    "The serving database is always republished at the end.",
+)
+def run(config_file: Path | None, start, end, selection: str | None) -> None:
+    """Materialise assets through Dagster, recorded in the instance the UI reads."""
+    from pipelines.runner import RunPlanError, execute
+
+    config = _load(config_file)
+    prepare_environment(config)
+    console.print(f"config {config.path}\ndata home {config.data_home}")
+    try:
+        outcome = execute(
+            selection=selection,
+            start=start.date() if start else None,
+            end=end.date() if end else None,
+            progress=_progress_poller,
+        )
+    except RunPlanError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(outcome.summary())
+    if not outcome.success:
+        sys.exit(1)
+
+
+@main.command()
+@config_option
+@click.argument("query")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--max-rows", default=100, show_default=True, help="Rows shown by --format table.")
+def sql(config_file: Path | None, query: str, fmt: str, max_rows: int) -> None:
+    """Run read-only SQL against the serving database."""
+    import duckdb
+
+    from pipelines.warehouse import Warehouse, WarehouseNotBuilt
+
+    config = _load(config_file)
+    try:
+        con = Warehouse(config.data_home).reader()
+    except WarehouseNotBuilt as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        relation = con.sql(query)
+        frame = relation.pl() if relation is not None else None
+    except duckdb.Error as exc:
+        raise click.ClickException(f"SQL error: {exc}") from exc
+    finally:
+        con.close()
+    if frame is None:
+        return
+    if fmt == "csv":
+        click.echo(frame.write_csv(), nl=False)
+    elif fmt == "json":
+        buffer = io.StringIO()
+        frame.write_json(buffer)
+        click.echo(buffer.getvalue())
+    else:
+        table = Table(*frame.columns, show_lines=False)
+        for row in frame.head(max_rows).iter_rows():
+            table.add_row(*("∅" if v is None else str(v) for v in row))
+        out = Console(highlight=False)
+        out.print(table)
+        suffix = f" (first {max_rows} shown)" if frame.height > max_rows else ""
+        out.print(f"{frame.height:,} rows{suffix}")
+
+
+@main.command()
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def tables(config_file: Path | None, fmt: str) -> None:
+    """Every table and view of the serving database: description, row count and columns."""
+    import json
+
+    from pipelines.warehouse import Warehouse, WarehouseNotBuilt, describe_relations
+
+    config = _load(config_file)
+    try:
+        con = Warehouse(config.data_home).reader()
+    except WarehouseNotBuilt as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        relations = describe_relations(con)
+    finally:
+        con.close()
+    if fmt == "json":
+        click.echo(json.dumps(relations, indent=2))
+        return
+    out = Console(highlight=False)
+    for rel in relations:
+        out.print(
+            f"[bold]{rel['name']}[/bold] ({rel['kind']}, {rel['rows']:,} rows)"
+            + (f"\n  {rel['description']}" if rel["description"] else "")
+        )
+        for col in rel["columns"]:
+            note = f" — {col['description']}" if col["description"] else ""
+            out.print(f"    {col['name']} [dim]{col['type']}[/dim]{note}")
+        out.print()
+
+
+@main.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3000, show_default=True)
+def ui(config_file: Path | None, host: str, port: int) -> None:
+    """Dagster webserver and daemon, with the persistent instance under the data home."""
+    config = _load(config_file)
+    dagster_home = prepare_environment(config)
+    console.print(f"Dagster UI on http://{host}:{port} (instance {dagster_home})")
+    args = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"]
+    os.execv(sys.executable, [*args, "-h", host, "-p", str(port)])

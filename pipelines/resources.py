@@ -1,0 +1,42 @@
+"""The one Dagster resource every asset uses: config, lake, build warehouse and HTTP clients."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.config import ObservatoryConfig, SourceConfig, load_config
+from pipelines.http import HttpClient, read_location
+from pipelines.lake import Lake
+from pipelines.warehouse import Warehouse
+
+
+class ObservatoryResource(dg.ConfigurableResource):
+    """Where the observatory reads from and writes to, chosen by one config file."""
+
+    config_file: str
+
+    def config(self) -> ObservatoryConfig:
+        return load_config(self.config_file)
+
+    def lake(self) -> Lake:
+        return Lake(self.config().data_home / "lake")
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.config().data_home)
+
+    def http_client(self, source: str, **overrides: float) -> HttpClient:
+        http = self.config().http
+        settings = {
+            "timeout": http["timeout_seconds"],
+            "max_attempts": int(http["max_attempts"]),
+            "backoff": http["backoff_seconds"],
+            "max_retry_after": http["max_retry_after_seconds"],
+            **overrides,
+        }
+        return HttpClient(source=source, **settings)
+
+    def read_source(self, name: str) -> tuple[SourceConfig, bytes]:
+        """The configured source ``name`` and its raw bytes (from its URL or local file)."""
+        source = self.config().source(name)
+        body = read_location(source.location, source=name, client=self.http_client(name))
+        return source, body

@@ -1,0 +1,38 @@
+"""``serving/observatory_duckdb``: publishes the build database as the read-only serving file."""
+
+import dagster as dg
+
+from pipelines.resources import ObservatoryResource
+
+KEY = dg.AssetKey(["serving", "observatory_duckdb"])
+
+
+def serving_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    """The serving file depends on every table it holds, so it publishes after all of them."""
+
+    @dg.asset(
+        key=KEY,
+        deps=sorted(upstream, key=lambda k: k.to_user_string()),
+        group_name="serving",
+        kinds={"duckdb"},
+        description=(
+            "The serving database (warehouse/observatory.duckdb) that analysts, `observatory sql` "
+            "and notebooks open read-only; replaced atomically at the end of each run, and only "
+            "when every upstream asset and blocking check in the run has passed."
+        ),
+    )
+    def observatory_duckdb(
+        context: dg.AssetExecutionContext, observatory: ObservatoryResource
+    ) -> dg.MaterializeResult:
+        published = observatory.warehouse().publish()
+        context.log.info(f"published {published['path']} ({published['bytes']:,} bytes)")
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(published["path"])),
+                "bytes": dg.MetadataValue.int(int(published["bytes"])),
+                "tables": dg.MetadataValue.int(int(published["tables"])),
+                "views": dg.MetadataValue.int(int(published["views"])),
+            }
+        )
+
+    return observatory_duckdb

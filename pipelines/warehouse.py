@@ -1,0 +1,211 @@
+"""DuckDB serving: one private build database, published atomically as the serving file.
+
+* ``<data_home>/build/observatory.duckdb`` is the build database. Only runs open it, one writer at a
+  time, serialised by an exclusive ``flock`` on ``build/writer.lock`` (a second run waits).
+* ``<data_home>/observatory.duckdb`` is the serving file. Nobody ever writes to it: publishing
+  checkpoints the build database, copies it to a hidden temporary file beside the serving file and
+  renames it into place. Readers open it read-only; one holding the old file keeps reading the old
+  snapshot (POSIX rename leaves open files intact) and the next open sees the new one whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+SERVING_FILE = "observatory.duckdb"
+BUILD_DIR = "build"
+LOCK_FILE = "writer.lock"
+# Schemas of the warehouse: lake tables under their layer, SQL staging models, marts in main.
+SCHEMAS = ("raw", "intermediate", "staging", "main")
+
+
+class WarehouseNotBuilt(FileNotFoundError):
+    """No serving database has been published yet."""
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    home: Path
+    lock_timeout_seconds: float = 3600.0
+
+    @property
+    def build_path(self) -> Path:
+        return self.home / BUILD_DIR / SERVING_FILE
+
+    @property
+    def serving_path(self) -> Path:
+        return self.home / SERVING_FILE
+
+    @contextlib.contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        lock_path = self.home / BUILD_DIR / LOCK_FILE
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a+") as handle:
+            deadline = time.monotonic() + self.lock_timeout_seconds
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        handle.seek(0)
+                        holder = handle.read().strip() or "unknown"
+                        raise TimeoutError(
+                            f"the build database {self.build_path} is held by another run "
+                            f"(pid {holder}) for over {self.lock_timeout_seconds:.0f} s"
+                        ) from None
+                    time.sleep(0.2)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The build database, opened read-write while holding the writer lock."""
+        with self._writer_lock():
+            con = duckdb.connect(str(self.build_path))
+            try:
+                for schema in SCHEMAS:
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+                yield con
+            finally:
+                con.close()
+
+    def publish(self) -> dict[str, object]:
+        """Atomically replace the serving file with a consistent copy of the build database."""
+        with self._writer_lock():
+            if not self.build_path.exists():
+                raise WarehouseNotBuilt(f"nothing to publish: {self.build_path} does not exist")
+            con = duckdb.connect(str(self.build_path))
+            try:
+                con.execute("CHECKPOINT")
+                tables = con.execute(
+                    "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
+                ).fetchall()[0][0]
+                views = con.execute(
+                    "SELECT count(*) FROM duckdb_views() "
+                    "WHERE database_name = current_database() AND NOT internal"
+                ).fetchall()[0][0]
+            finally:
+                con.close()
+            tmp = self.home / f".{SERVING_FILE}.tmp-{uuid.uuid4().hex}"
+            try:
+                shutil.copyfile(self.build_path, tmp)
+                _fsync_path(tmp)
+                os.replace(tmp, self.serving_path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            _fsync_path(self.home)
+        return {
+            "path": str(self.serving_path),
+            "bytes": self.serving_path.stat().st_size,
+            "tables": tables,
+            "views": views,
+        }
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to the serving file (the caller closes it)."""
+        if not self.serving_path.exists():
+            raise WarehouseNotBuilt(
+                f"no serving database at {self.serving_path} yet: run `observatory run` first"
+            )
+        return duckdb.connect(str(self.serving_path), read_only=True)
+
+
+def load_parquet_table(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    files: list[Path],
+    *,
+    description: str = "",
+    column_descriptions: Mapping[str, str] | None = None,
+) -> int:
+    """Replace ``relation`` (schema.table) in the build database with the given Parquet files."""
+    schema, table = relation.split(".", 1)
+    target = f"{quote_ident(schema)}.{quote_ident(table)}"
+    file_list = "[" + ", ".join(quote_literal(str(f)) for f in files) + "]"
+    con.execute(
+        f"CREATE OR REPLACE TABLE {target} AS "
+        f"SELECT * FROM read_parquet({file_list}, union_by_name = true, hive_partitioning = false)"
+    )
+    comment_relation(con, "TABLE", target, description, column_descriptions)
+    return con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
+
+
+def comment_relation(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    target: str,
+    description: str,
+    column_descriptions: Mapping[str, str] | None,
+) -> None:
+    """Store table and column descriptions as DuckDB comments (shown by ``observatory tables``)."""
+    if description:
+        con.execute(f"COMMENT ON {kind} {target} IS {quote_literal(description)}")
+    columns = {row[0] for row in con.sql(f"SELECT column_name FROM (DESCRIBE {target})").fetchall()}
+    for column, text in (column_descriptions or {}).items():
+        if column in columns:
+            con.execute(
+                f"COMMENT ON COLUMN {target}.{quote_ident(column)} IS {quote_literal(text)}"
+            )
+
+
+def describe_relations(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+    """Every user table and view: name, kind, description, row count and columns."""
+    relations = con.sql(
+        "SELECT schema_name, table_name, 'table' AS kind, comment FROM duckdb_tables() "
+        "WHERE database_name = current_database() "
+        "UNION ALL SELECT schema_name, view_name, 'view', comment FROM duckdb_views() "
+        "WHERE database_name = current_database() AND NOT internal "
+        "ORDER BY schema_name = 'main' DESC, schema_name, 2"
+    ).fetchall()
+    described = []
+    for schema, name, kind, comment in relations:
+        target = f"{quote_ident(schema)}.{quote_ident(name)}"
+        columns = con.execute(
+            "SELECT column_name, data_type, comment FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
+            "ORDER BY column_index",
+            [schema, name],
+        ).fetchall()
+        described.append(
+            {
+                "name": name if schema == "main" else f"{schema}.{name}",
+                "kind": kind,
+                "description": comment or "",
+                "rows": con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0],
+                "columns": [{"name": c, "type": t, "description": d or ""} for c, t, d in columns],
+            }
+        )
+    return described
