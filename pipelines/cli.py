@@ -234,3 +234,7 @@ def ui(config_file: Path | None, host: str, port: int) -> None:
     console.print(f"Dagster UI on http://{host}:{port} (instance {dagster_home})")
     args = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"]
     os.execv(sys.executable, [*args, "-h", host, "-p", str(port)])
+
+
+if __name__ == "__main__":
+    main()

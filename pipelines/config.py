@@ -2,7 +2,8 @@
 
 Lookup order for the file: an explicit path, then ``$OBSERVATORY_CONFIG``, then
 ``configs/default.toml`` (the live public sources). Relative paths inside the file are resolved
-against the file's own folder, so a config can be run from anywhere.
+against the file's own folder, so a config can be run from anywhere. ``$OBSERVATORY_DATA_HOME``,
+when set, replaces the file's ``data_home``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.toml"
 CONFIG_ENV_VAR = "OBSERVATORY_CONFIG"
+DATA_HOME_ENV_VAR = "OBSERVATORY_DATA_HOME"  # overrides the file's data_home (tests, sandboxes)
 
 
 class ConfigError(ValueError):
@@ -109,7 +111,9 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         if key not in TOP_LEVEL_KEYS:
             raise _unknown(str(path), key, TOP_LEVEL_KEYS)
     base = path.parent
-    data_home = (base / str(raw.get("data_home", "../warehouse"))).resolve()
+    data_home = Path(
+        os.environ.get(DATA_HOME_ENV_VAR) or base / str(raw.get("data_home", "../warehouse"))
+    ).resolve()
 
     http = dict(HTTP_DEFAULTS)
     for key, value in raw.get("http", {}).items():

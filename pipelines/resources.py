@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+from pydantic import Field
 
 from pipelines.config import ObservatoryConfig, SourceConfig, load_config
 from pipelines.http import HttpClient, read_location
@@ -13,7 +14,10 @@ from pipelines.warehouse import Warehouse
 class ObservatoryResource(dg.ConfigurableResource):
     """Where the observatory reads from and writes to, chosen by one config file."""
 
-    config_file: str
+    config_file: str | None = Field(
+        default=None,
+        description="Config file; default: $OBSERVATORY_CONFIG, then configs/default.toml.",
+    )
 
     def config(self) -> ObservatoryConfig:
         return load_config(self.config_file)

@@ -6,10 +6,17 @@ are run from Dagster blocking asset checks through :func:`gx_check_result`.
 Great Expectations is imported lazily (it takes seconds) and silenced: analytics off, no tqdm
 progress bars, no INFO logging. One ephemeral Data Context with a pandas data source, a
 dataframe asset and a whole-dataframe batch definition is built per process and reused.
+
+Typical use::
+
+    @dg.asset_check(asset=pool_registry, blocking=True)
+    def pool_registry_suite(pool_registry: pl.DataFrame) -> dg.AssetCheckResult:
+        return gx_check_result("pool_registry", pool_registry)
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import logging
@@ -315,10 +322,10 @@ def _to_pandas(frame: Any, columns: list[str] | None) -> pd.DataFrame:
         ]
         out = frame.drop(nested).to_pandas()
         for name in ints_with_nulls:  # keep ints as ints (not float64) when nulls are present
-            try:  # polars names (Int64, UInt32, ...) are pandas' nullable dtype names
+            # polars names (Int64, UInt32, ...) are pandas' nullable dtype names; on a miss
+            # (e.g. Int128) pandas' float conversion stays
+            with contextlib.suppress(TypeError, ValueError):
                 out[name] = pd.array(frame[name].to_list(), dtype=str(frame[name].dtype))
-            except TypeError:  # e.g. Int128: keep pandas' float conversion
-                pass
         for name in nested:
             out[name] = pd.Series([_json_text(v) for v in frame[name].to_list()], dtype=object)
         return out[frame.columns]
@@ -369,6 +376,8 @@ def _shown(value: Any, limit: int = 40) -> str:
 def _examples(values: Iterable[Any], max_examples: int) -> list:
     """Distinct, JSON-safe, length-capped unexpected values in first-seen order."""
     seen: list = []
+    if max_examples <= 0:
+        return seen
     for v in values:
         v = _jsonable(v)
         if isinstance(v, str) and len(v) > _MAX_EXAMPLE_CHARS:

@@ -1,3 +1,69 @@
-"""Shared pytest setup."""
+"""Shared pytest setup: the fake HTTP server, config files in tmp folders, shared-data skips."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 pytest_plugins = ["tests.fakeserver"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+needs_shared_data = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason=f"shared data not present at {SHARED_DATA}"
+)
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+def write_config(folder: Path, sources: dict[str, dict[str, str]], **top: object) -> Path:
+    """A config file in ``folder`` with the given sources and a data home beside it."""
+    lines = [f'data_home = "{top.pop("data_home", "warehouse")}"']
+    for key, value in top.items():
+        lines.append(f"{key} = {value!r}")
+    for name, table in sources.items():
+        lines.append(f"\n[sources.{name}]")
+        lines += [f"{k} = {str(v)!r}".replace("'", '"') for k, v in table.items()]
+    path = folder / "observatory.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def registry_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config reading the sample pool registry, with its data home and Dagster home in tmp."""
+    path = write_config(
+        tmp_path,
+        {
+            "pool_registry": {
+                "kind": "mempool_pools_v2",
+                "location": str(FIXTURES / "pools-v2-sample.json"),
+            }
+        },
+    )
+    monkeypatch.setenv("OBSERVATORY_CONFIG", str(path))
+    monkeypatch.delenv("OBSERVATORY_DATA_HOME", raising=False)
+    (tmp_path / "dagster_home").mkdir()
+    (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    return path
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run ``observatory`` in a fresh process (as a user would), capturing its output."""
+    full_env = {**os.environ, "GX_ANALYTICS_ENABLED": "False", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

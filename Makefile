@@ -1,0 +1,39 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11+ and make:
+#   make run   builds the environment from uv.lock if needed, then runs the pipeline
+#   make test  same set-up, then the whole test suite
+# CONFIG chooses the sources: configs/default.toml (live) or configs/shared-data.toml (offline).
+PYTHON ?= python3
+CONFIG ?= configs/default.toml
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+# Use the machine's Python; never download an interpreter.
+export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PYTHON_DOWNLOADS := never
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: run test ui lint setup
+.DEFAULT_GOAL := run
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: pyproject.toml uv.lock $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+setup: .venv/.synced
+
+run: .venv/.synced
+	$(UV) run --frozen observatory run --config $(CONFIG) $(ARGS)
+
+test: .venv/.synced
+	$(UV) run --frozen pytest $(ARGS)
+
+ui: .venv/.synced
+	$(UV) run --frozen observatory ui --config $(CONFIG)
+
+lint: .venv/.synced
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .

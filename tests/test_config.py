@@ -1,0 +1,102 @@
+"""Config files: valid ones load; every mistake is an error naming the file, key and choices."""
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import DEFAULT_CONFIG, PROJECT_ROOT, ConfigError, load_config
+from tests.conftest import FIXTURES, SHARED_DATA, needs_shared_data
+
+SAMPLE = str(FIXTURES / "pools-v2-sample.json")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return path
+
+
+def test_default_config_points_at_live_sources() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    assert config.data_home == PROJECT_ROOT / "warehouse"
+    registry = config.source("pool_registry")
+    assert registry.is_remote and registry.location.startswith("https://")
+
+
+@needs_shared_data
+def test_shared_data_config_reads_every_source_locally() -> None:
+    config = load_config(PROJECT_ROOT / "configs" / "shared-data.toml")
+    for source in config.sources.values():
+        assert not source.is_remote
+        assert Path(source.location).is_relative_to(SHARED_DATA.resolve())
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "p.json").write_text("[]")
+    path = write(
+        tmp_path,
+        'data_home = "wh"\n[sources.pool_registry]\nkind = "mempool_pools_v2"\n'
+        'location = "data/p.json"\n',
+    )
+    config = load_config(path)
+    assert config.data_home == tmp_path / "wh"
+    assert config.source("pool_registry").location == str(tmp_path / "data" / "p.json")
+
+
+def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeypatch) -> None:
+    path = write(tmp_path, 'data_home = "wh"\n')
+    monkeypatch.setenv("OBSERVATORY_CONFIG", str(path))
+    monkeypatch.setenv("OBSERVATORY_DATA_HOME", str(tmp_path / "elsewhere"))
+    config = load_config()
+    assert config.path == path
+    assert config.data_home == tmp_path / "elsewhere"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('colour = "red"\n', "unknown key 'colour'; valid keys: data_home, http, sources"),
+        ("[http]\nretries = 3\n", "[http]: unknown key 'retries'; valid keys: backoff_seconds"),
+        ("[http]\ntimeout_seconds = -1\n", "[http] timeout_seconds: expected a positive number"),
+        (
+            '[sources.pools]\nkind = "x"\nlocation = "y"\n',
+            "unknown source [sources.pools]; valid sources: pool_registry",
+        ),
+        (
+            '[sources.pool_registry]\nkind = "csv"\nlocation = "y"\n',
+            "[sources.pool_registry] kind: 'csv' is not a valid kind; valid kinds: mempool_pools_v2",
+        ),
+        (
+            '[sources.pool_registry]\nkind = "mempool_pools_v2"\n',
+            "[sources.pool_registry]: missing key 'location'",
+        ),
+        (
+            f'[sources.pool_registry]\nkind = "mempool_pools_v2"\nlocation = "{SAMPLE}"\n'
+            "page_size = 5\n",
+            "unknown key 'page_size'; valid keys: kind, location",
+        ),
+        (
+            '[sources.pool_registry]\nkind = "mempool_pools_v2"\nlocation = "nowhere.json"\n',
+            "[sources.pool_registry] location: file not found",
+        ),
+        ("data_home = [", "not valid TOML"),
+    ],
+)
+def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_unconfigured_source_is_named_when_used(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, 'data_home = "wh"\n'))
+    with pytest.raises(ConfigError, match=r"\[sources.pool_registry\] is not configured"):
+        config.source("pool_registry")

@@ -1,0 +1,67 @@
+"""The Parquet lake: partitions are replaced whole, and a crashed write leaves the old data."""
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.lake import TMP_PREFIX, Lake
+
+
+def day(value: str, rows: int) -> pl.DataFrame:
+    return pl.DataFrame({"date": [value] * rows, "height": list(range(rows))})
+
+
+def test_partitions_are_written_and_read(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    lake.write(day("2024-01-01", 3), "raw", "blocks", ("date", "2024-01-01"))
+    lake.write(day("2024-01-02", 2), "raw", "blocks", ("date", "2024-01-02"))
+    assert lake.partitions("raw", "blocks") == ["2024-01-01", "2024-01-02"]
+    assert (tmp_path / "raw" / "blocks" / "date=2024-01-01" / "data.parquet").is_file()
+    assert lake.read("raw", "blocks").height == 5
+    assert lake.read("raw", "blocks", ("date", "2024-01-02")).height == 2
+
+
+def test_rewriting_a_partition_replaces_it_exactly(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    lake.write(day("2024-01-01", 5), "raw", "blocks", ("date", "2024-01-01"))
+    lake.write(day("2024-01-01", 2), "raw", "blocks", ("date", "2024-01-01"))
+    lake.write(day("2024-01-01", 2), "raw", "blocks", ("date", "2024-01-01"))
+    assert lake.read("raw", "blocks").equals(day("2024-01-01", 2))
+
+
+def test_crash_during_write_leaves_the_previous_partition(tmp_path: Path, monkeypatch) -> None:
+    lake = Lake(tmp_path)
+    lake.write(day("2024-01-01", 4), "raw", "blocks", ("date", "2024-01-01"))
+
+    def half_written_then_crash(self: pl.DataFrame, file, **kwargs) -> None:
+        Path(file).write_bytes(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", half_written_then_crash)
+    with pytest.raises(OSError, match="disk full"):
+        lake.write(day("2024-01-01", 9), "raw", "blocks", ("date", "2024-01-01"))
+    monkeypatch.undo()
+    assert lake.read("raw", "blocks").equals(day("2024-01-01", 4))
+    assert not list((tmp_path / "raw" / "blocks").rglob(f"{TMP_PREFIX}*"))
+
+
+def test_a_killed_writer_leftover_is_invisible_and_cleaned(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    lake.write(day("2024-01-01", 1), "raw", "blocks", ("date", "2024-01-01"))
+    leftover = tmp_path / "raw" / "blocks" / "date=2024-01-01" / f"{TMP_PREFIX}dead"
+    leftover.write_bytes(b"garbage from a killed process")
+    assert lake.read("raw", "blocks").height == 1  # readers never see it
+    lake.write(day("2024-01-01", 2), "raw", "blocks", ("date", "2024-01-01"))
+    assert not leftover.exists()
+
+
+def test_unpartitioned_table_and_unknown_layer(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    lake.write(pl.DataFrame({"a": [1]}), "raw", "pool_registry")
+    assert lake.partitions("raw", "pool_registry") == []
+    assert lake.read("raw", "pool_registry")["a"].to_list() == [1]
+    with pytest.raises(ValueError, match="unknown lake layer 'gold'"):
+        lake.write(pl.DataFrame({"a": [1]}), "gold", "x")
+    with pytest.raises(FileNotFoundError, match="raw/absent"):
+        lake.read("raw", "absent")

@@ -1,0 +1,137 @@
+"""Serving: readers hold the serving file without blocking a publish, and never see half a build."""
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.warehouse import Warehouse, WarehouseNotBuilt, describe_relations
+
+READER = textwrap.dedent(
+    """
+    import sys, time, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    before = con.execute("select count(*), max(v) from t").fetchall()[0]
+    print("open", before, flush=True)
+    sys.stdin.readline()          # the test publishes a new version meanwhile
+    after = con.execute("select count(*), max(v) from t").fetchall()[0]
+    print("still", after, flush=True)
+    """
+)
+
+
+def build(warehouse: Warehouse, rows: int) -> None:
+    with warehouse.writer() as con:
+        con.execute(f"create or replace table t as select range as v from range({rows})")
+        con.execute("comment on table t is 'numbers'")
+
+
+def test_publish_while_a_reader_holds_the_serving_file(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path)
+    build(warehouse, 10)
+    warehouse.publish()
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(warehouse.serving_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "open (10, 9)"
+        build(warehouse, 1000)
+        started = time.monotonic()
+        published = warehouse.publish()
+        assert time.monotonic() - started < 10  # not blocked by the reader
+        assert published["tables"] == 1
+        fresh = warehouse.reader()
+        assert fresh.execute("select count(*) from t").fetchall() == [(1000,)]
+        fresh.close()
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert reader.stdout.readline().strip() == "still (10, 9)"  # its snapshot, whole
+    finally:
+        reader.kill()
+        reader.wait()
+
+
+def test_serving_file_is_read_only(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path)
+    build(warehouse, 3)
+    warehouse.publish()
+    con = warehouse.reader()
+    with pytest.raises(duckdb.Error, match="read-only"):
+        con.execute("drop table t")
+    con.close()
+
+
+def test_unpublished_changes_stay_private(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path)
+    build(warehouse, 3)
+    warehouse.publish()
+    build(warehouse, 7)  # a run that has not reached publish yet
+    con = warehouse.reader()
+    assert con.execute("select count(*) from t").fetchall() == [(3,)]
+    con.close()
+
+
+def test_second_writer_waits_for_the_first(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom pathlib import Path\nfrom pipelines.warehouse import Warehouse\n"
+            "with Warehouse(Path(sys.argv[1])).writer():\n"
+            "    print('locked', flush=True); time.sleep(1.5)\n",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        build(Warehouse(tmp_path), 1)
+        assert time.monotonic() - started > 0.5
+    finally:
+        holder.wait(timeout=30)
+    impatient = Warehouse(tmp_path, lock_timeout_seconds=0.3)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom pathlib import Path\nfrom pipelines.warehouse import Warehouse\n"
+            "with Warehouse(Path(sys.argv[1])).writer():\n"
+            "    print('locked', flush=True); time.sleep(3)\n",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(TimeoutError, match="held by another run"):
+            build(impatient, 1)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_reader_before_any_publish(tmp_path: Path) -> None:
+    with pytest.raises(WarehouseNotBuilt, match="observatory run"):
+        Warehouse(tmp_path).reader()
+
+
+def test_describe_relations_lists_comments_and_counts(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path)
+    build(warehouse, 4)
+    with warehouse.writer() as con:
+        con.execute("create view staging.v as select v from t")
+        con.execute("comment on column t.v is 'a number'")
+        (t, v) = describe_relations(con)
+    assert t["name"] == "t" and t["rows"] == 4 and t["description"] == "numbers"
+    assert t["columns"] == [{"name": "v", "type": "BIGINT", "description": "a number"}]
+    assert v["name"] == "staging.v" and v["kind"] == "view"
