@@ -16,7 +16,7 @@ from rich.table import Table
 
 from pipelines.config import CONFIG_ENV_VAR, ConfigError, ObservatoryConfig, load_config
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 DAGSTER_YAML = """\
 # Dagster instance of the observatory: run history, schedules and event logs (SQLite here).
 telemetry:
@@ -211,7 +211,7 @@ def tables(config_file: Path | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(relations, indent=2))
         return
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
     for rel in relations:
         out.print(
             f"[bold]{rel['name']}[/bold] ({rel['kind']}, {rel['rows']:,} rows)"

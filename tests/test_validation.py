@@ -27,6 +27,7 @@ def registry(**overrides: list) -> pl.DataFrame:
         "tags": [["Foundry USA Pool"], ["/AntPool/"], ["/ViaBTC/", "viabtc.com"], []],
         "link": ["https://foundryusa.com", "https://antpool.com", "", ""],
         "tag_errors": [None, None, None, None],
+        "record_errors": [None, None, None, None],
         "n_addresses": [1, 2, 0, 1],
         "n_tags": [1, 1, 2, 0],
     }
@@ -36,6 +37,7 @@ def registry(**overrides: list) -> pl.DataFrame:
         schema_overrides={
             "id": pl.Int64,
             "tag_errors": pl.String,
+            "record_errors": pl.String,
             "n_addresses": pl.Int64,
             "n_tags": pl.Int64,
         },
