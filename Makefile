@@ -28,7 +28,7 @@ setup: .venv/.synced
 run: .venv/.synced
 	$(UV) run --frozen observatory run --config $(CONFIG) $(ARGS)
 
-test: .venv/.synced
+test: lint
 	$(UV) run --frozen pytest $(ARGS)
 
 ui: .venv/.synced

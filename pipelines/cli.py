@@ -14,7 +14,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.config import CONFIG_ENV_VAR, ConfigError, ObservatoryConfig, load_config
+from pipelines.config import (
+    CONFIG_ENV_VAR,
+    PROJECT_ROOT,
+    ConfigError,
+    ObservatoryConfig,
+    load_config,
+)
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 DAGSTER_YAML = """\
@@ -232,7 +238,8 @@ def ui(config_file: Path | None, host: str, port: int) -> None:
     config = _load(config_file)
     dagster_home = prepare_environment(config)
     console.print(f"Dagster UI on http://{host}:{port} (instance {dagster_home})")
-    args = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"]
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    args = [sys.executable, "-m", "dagster", "dev", "-w", workspace]
     os.execv(sys.executable, [*args, "-h", host, "-p", str(port)])
 
 

@@ -65,7 +65,8 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
         ),
         (
             '[sources.pool_registry]\nkind = "csv"\nlocation = "y"\n',
-            "[sources.pool_registry] kind: 'csv' is not a valid kind; valid kinds: mempool_pools_v2",
+            "[sources.pool_registry] kind: 'csv' is not a valid kind; "
+            "valid kinds: mempool_pools_v2",
         ),
         (
             '[sources.pool_registry]\nkind = "mempool_pools_v2"\n',

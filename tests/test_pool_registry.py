@@ -1,4 +1,4 @@
-"""The first asset chain: pool registry file or URL -> Parquet -> GX check -> dim_pool -> serving."""
+"""The first asset chain: registry file or URL -> Parquet -> GX check -> dim_pool -> serving."""
 
 import json
 from pathlib import Path

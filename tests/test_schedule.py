@@ -41,6 +41,8 @@ def test_daily_partitioned_assets_get_the_previous_utc_day() -> None:
     @dg.asset(deps=[blocks])
     def mart() -> None: ...
 
-    defs = dg.Definitions(assets=[blocks, mart], jobs=[nightly_job], schedules=[nightly_at_0200_utc])
+    defs = dg.Definitions(
+        assets=[blocks, mart], jobs=[nightly_job], schedules=[nightly_at_0200_utc]
+    )
     request = evaluate(defs, datetime(2026, 3, 1, 2, 0, tzinfo=UTC))
     assert request.partition_key == "2026-02-28"

@@ -115,7 +115,7 @@ def _wait_until_up(proc: subprocess.Popen[bytes], server: Webserver) -> None:
 
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
-    """``dagster-webserver -m pipelines.definitions`` with a throwaway instance."""
+    """``dagster-webserver -w workspace.yaml`` (as `observatory ui` runs it), throwaway instance."""
     home = tmp_path_factory.mktemp("dagster_home")
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_WEBSERVER_")}
@@ -125,7 +125,7 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
     )
     port = _free_port()
     server = Webserver(url=f"http://{HOST}:{port}", stderr=home / "webserver.stderr")
-    cmd = [sys.executable, "-m", "dagster_webserver", "-m", "pipelines.definitions"]
+    cmd = [sys.executable, "-m", "dagster_webserver", "-w", str(PROJECT_ROOT / "workspace.yaml")]
     cmd += ["-h", HOST, "-p", str(port)]
     with open(home / "webserver.stdout", "wb") as out, open(server.stderr, "wb") as err:
         proc = subprocess.Popen(
@@ -168,7 +168,7 @@ def test_ui_shows_lineage_and_checks(webserver: Webserver) -> None:
             f"code location {entry['name']} ({entry['loadStatus']}) failed to load:\n"
             f"{loaded.get('message')}{loaded.get('stack') and ''.join(loaded['stack'])}"
         )
-    assert [e["name"] for e in workspace["locationEntries"]] == ["pipelines.definitions"]
+    assert [e["name"] for e in workspace["locationEntries"]] == ["observatory"]
 
     nodes = {_path(n["assetKey"]): n for n in data["assetNodes"]}
     assert set(CHAIN) <= set(nodes), f"assets missing from the UI: {set(CHAIN) - set(nodes)}"

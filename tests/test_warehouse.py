@@ -1,9 +1,11 @@
 """Serving: readers hold the serving file without blocking a publish, and never see half a build."""
 
+import contextlib
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -20,6 +22,17 @@ READER = textwrap.dedent(
     sys.stdin.readline()          # the test publishes a new version meanwhile
     after = con.execute("select count(*), max(v) from t").fetchall()[0]
     print("still", after, flush=True)
+    """
+)
+
+HOLD_LOCK = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from pipelines.warehouse import Warehouse
+    with Warehouse(Path(sys.argv[1])).writer():
+        print("locked", flush=True)
+        time.sleep({seconds})
     """
 )
 
@@ -78,46 +91,32 @@ def test_unpublished_changes_stay_private(tmp_path: Path) -> None:
     con.close()
 
 
-def test_second_writer_waits_for_the_first(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def lock_held_elsewhere(home: Path, seconds: float) -> Iterator[None]:
+    """Another process holds the writer lock for ``seconds``."""
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time\nfrom pathlib import Path\nfrom pipelines.warehouse import Warehouse\n"
-            "with Warehouse(Path(sys.argv[1])).writer():\n"
-            "    print('locked', flush=True); time.sleep(1.5)\n",
-            str(tmp_path),
-        ],
+        [sys.executable, "-c", HOLD_LOCK.format(seconds=seconds), str(home)],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        started = time.monotonic()
-        build(Warehouse(tmp_path), 1)
-        assert time.monotonic() - started > 0.5
-    finally:
-        holder.wait(timeout=30)
-    impatient = Warehouse(tmp_path, lock_timeout_seconds=0.3)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time\nfrom pathlib import Path\nfrom pipelines.warehouse import Warehouse\n"
-            "with Warehouse(Path(sys.argv[1])).writer():\n"
-            "    print('locked', flush=True); time.sleep(3)\n",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(TimeoutError, match="held by another run"):
-            build(impatient, 1)
+        yield
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_second_writer_waits_for_the_first(tmp_path: Path) -> None:
+    with lock_held_elsewhere(tmp_path, 1.5):
+        started = time.monotonic()
+        build(Warehouse(tmp_path), 1)
+        assert time.monotonic() - started > 0.5
+
+
+def test_writer_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    with lock_held_elsewhere(tmp_path, 5), pytest.raises(TimeoutError, match="held by another"):
+        build(Warehouse(tmp_path, lock_timeout_seconds=0.3), 1)
 
 
 def test_reader_before_any_publish(tmp_path: Path) -> None:
