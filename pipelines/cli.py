@@ -58,6 +58,16 @@ def prepare_environment(config: ObservatoryConfig) -> Path:
     return dagster_home
 
 
+def _serving_connection(config_file: Path | None):
+    """A read-only connection to the serving database of the chosen config."""
+    from pipelines.warehouse import Warehouse, WarehouseNotBuilt
+
+    try:
+        return Warehouse(_load(config_file).data_home).reader()
+    except WarehouseNotBuilt as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Decentralization Observatory: how concentrated Bitcoin mining, nodes and AI are."""
@@ -164,13 +174,7 @@ def sql(config_file: Path | None, query: str, fmt: str, max_rows: int) -> None:
     """Run read-only SQL against the serving database."""
     import duckdb
 
-    from pipelines.warehouse import Warehouse, WarehouseNotBuilt
-
-    config = _load(config_file)
-    try:
-        con = Warehouse(config.data_home).reader()
-    except WarehouseNotBuilt as exc:
-        raise click.ClickException(str(exc)) from exc
+    con = _serving_connection(config_file)
     try:
         relation = con.sql(query)
         frame = relation.pl() if relation is not None else None
@@ -203,13 +207,9 @@ def tables(config_file: Path | None, fmt: str) -> None:
     """Every table and view of the serving database: description, row count and columns."""
     import json
 
-    from pipelines.warehouse import Warehouse, WarehouseNotBuilt, describe_relations
+    from pipelines.warehouse import describe_relations
 
-    config = _load(config_file)
-    try:
-        con = Warehouse(config.data_home).reader()
-    except WarehouseNotBuilt as exc:
-        raise click.ClickException(str(exc)) from exc
+    con = _serving_connection(config_file)
     try:
         relations = describe_relations(con)
     finally:

@@ -8,24 +8,17 @@ so readers never depend on inferring types from folder names.
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from pipelines.atomic import replace_with
+
 LAYERS = ("raw", "intermediate")
 DATA_FILE = "data.parquet"
 TMP_PREFIX = ".data.parquet.tmp-"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -55,13 +48,10 @@ class Lake:
         tmp = target_dir / f"{TMP_PREFIX}{uuid.uuid4().hex}"
         try:
             frame.write_parquet(tmp, compression="zstd", statistics=True)
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
             final = target_dir / DATA_FILE
-            os.replace(tmp, final)
+            replace_with(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(target_dir)
         return final
 
     def delete_partition(self, layer: str, table: str, partition: tuple[str, str]) -> bool:

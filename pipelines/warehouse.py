@@ -22,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.atomic import replace_with
+
 SERVING_FILE = "observatory.duckdb"
 BUILD_DIR = "build"
 LOCK_FILE = "writer.lock"
@@ -39,14 +41,6 @@ def quote_ident(name: str) -> str:
 
 def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -122,11 +116,9 @@ class Warehouse:
             tmp = self.home / f".{SERVING_FILE}.tmp-{uuid.uuid4().hex}"
             try:
                 shutil.copyfile(self.build_path, tmp)
-                _fsync_path(tmp)
-                os.replace(tmp, self.serving_path)
+                replace_with(tmp, self.serving_path)
             finally:
                 tmp.unlink(missing_ok=True)
-            _fsync_path(self.home)
         return {
             "path": str(self.serving_path),
             "bytes": self.serving_path.stat().st_size,
