@@ -49,11 +49,12 @@ def plan(
             keys = set(dg.AssetSelection.from_string(selection).resolve(graph))
         except Exception as exc:  # Dagster raises several types for a bad selection string
             raise RunPlanError(f"--select {selection!r}: {exc}") from exc
+        keys &= graph.materializable_asset_keys
         if not keys:
             raise RunPlanError(f"--select {selection!r} matched no asset")
         keys.add(SERVING_KEY)
     else:
-        keys = set(graph.get_all_asset_keys())
+        keys = set(graph.materializable_asset_keys)
     ordered = [k for k in graph.toposorted_asset_keys if k in keys]
     partitions = {graph.get(k).partitions_def for k in ordered} - {None}
     if not partitions:

@@ -27,7 +27,13 @@ pytestmark = pytest.mark.slow
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 90.0
 STOP_TIMEOUT = 10.0
-CHAIN = ["raw/pool_registry", "staging/stg_pools", "marts/dim_pool", "serving/observatory_duckdb"]
+CHAIN = [
+    "source/pool_registry",
+    "raw/pool_registry",
+    "staging/stg_pools",
+    "marts/dim_pool",
+    "serving/observatory_duckdb",
+]
 EXPECTED_CHECKS = {
     "raw/pool_registry": {"pool_registry_expectations"},
     "marts/dim_pool": {"unique_pool_id", "unique_pool_name", "identifiable"},
@@ -175,8 +181,14 @@ def test_ui_shows_lineage_and_checks(webserver: Webserver) -> None:
     deps = {key: {_path(d) for d in node["dependencyKeys"]} for key, node in nodes.items()}
     for parent, child in itertools.pairwise(CHAIN):
         assert parent in deps[child], f"no lineage edge {parent} -> {child}: {deps[child]}"
-    assert set(CHAIN[:-1]) <= deps[CHAIN[-1]], "serving must depend on every table it publishes"
-    assert {nodes[k]["groupName"] for k in CHAIN} == {"raw", "staging", "marts", "serving"}
+    assert set(CHAIN[1:-1]) <= deps[CHAIN[-1]], "serving must depend on every table it publishes"
+    assert [nodes[k]["groupName"] for k in CHAIN] == [
+        "source",
+        "raw",
+        "staging",
+        "marts",
+        "serving",
+    ]
 
     for key, names in EXPECTED_CHECKS.items():
         result = nodes[key]["assetChecksOrError"]

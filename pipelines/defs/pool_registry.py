@@ -12,6 +12,23 @@ from pipelines.validation import gx_check_result
 from pipelines.warehouse import load_parquet_table
 
 KEY = dg.AssetKey(["raw", "pool_registry"])
+
+registry_file = dg.AssetSpec(
+    key=["source", "pool_registry"],
+    description=(
+        "mempool.space's pool registry file pools-v2.json, published in the mempool/mining-pools "
+        "GitHub repository (MIT). Read from the location configured in [sources.pool_registry]."
+    ),
+    group_name="source",
+    kinds={"json"},
+    metadata={
+        "publisher": "mempool.space (mempool/mining-pools)",
+        "licence": "MIT",
+        "live_location": dg.MetadataValue.url(
+            "https://raw.githubusercontent.com/mempool/mining-pools/master/pools-v2.json"
+        ),
+    },
+)
 DESCRIPTION = (
     "Mining pools known to mempool.space (pools-v2.json): id, name, payout addresses and "
     "coinbase tags. Used to attribute blocks to pools."
@@ -20,6 +37,7 @@ DESCRIPTION = (
 
 @dg.asset(
     key=KEY,
+    deps=[registry_file],
     group_name="raw",
     kinds={"parquet", "duckdb"},
     description=DESCRIPTION,
