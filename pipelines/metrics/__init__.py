@@ -1,0 +1,1 @@
+"""Concentration metrics shared by every domain (mining, nodes, hashrate geography, AI)."""

@@ -1,0 +1,1 @@
+"""Bitcoin mining: blocks, their attribution to pools and owners."""
