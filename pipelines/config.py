@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,10 @@ class SourceKind:
     name: str
     description: str
     options: dict[str, Any] = field(default_factory=dict)  # option name -> default value
+    path_options: tuple[str, ...] = ()  # options naming files, resolved like locations
+
+
+_BLOCK_FEED_OPTIONS = {"min_interval_seconds": 1.0, "concurrency": 1}
 
 
 # Every source the pipeline reads, and the kinds each may be read as. Later sources add entries.
@@ -41,6 +46,47 @@ SOURCES: dict[str, dict[str, SourceKind]] = {
             "mempool.space pools-v2.json: [{id, name, addresses[], tags[], link}]",
         ),
     },
+    # Several feeds, each a table [sources.blocks.<feed>]; earlier feeds win for a height.
+    "blocks": {
+        "bitcoin_core_rpc": SourceKind(
+            "bitcoin_core_rpc",
+            "a Bitcoin Core node's JSON-RPC (getblockhash, getblock <hash> 2); credentials from "
+            "cookie_file or $BITCOIN_RPC_USER/$BITCOIN_RPC_PASSWORD",
+            {"cookie_file": ""},
+            path_options=("cookie_file",),
+        ),
+        "mempool_rest": SourceKind(
+            "mempool_rest",
+            "mempool.space REST API (/api/v1/blocks/{height}); location is the base URL",
+            dict(_BLOCK_FEED_OPTIONS),
+        ),
+        "esplora_rest": SourceKind(
+            "esplora_rest",
+            "esplora REST API (/block-height, /block, /tx); location is the base URL",
+            dict(_BLOCK_FEED_OPTIONS),
+        ),
+        "bigquery_coinbase_ndjson": SourceKind(
+            "bigquery_coinbase_ndjson",
+            "BigQuery crypto_bitcoin blocks export with coinbase identifiers and outputs (NDJSON)",
+        ),
+        "labelled_blocks": SourceKind(
+            "labelled_blocks",
+            "CSV or Parquet of blocks already labelled with a pool name or mempool-style slug",
+            {
+                "height_column": "height",
+                "label_column": "pool",
+                "label_scheme": "name",
+                "time_column": "",
+                "hash_column": "",
+                "block_counts": "",
+            },
+            path_options=("block_counts",),
+        ),
+    },
+}
+MULTI_FEED_SOURCES = frozenset({"blocks"})
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("labelled_blocks", "label_scheme"): ("name", "slug")
 }
 
 HTTP_DEFAULTS: dict[str, Any] = {
@@ -50,14 +96,18 @@ HTTP_DEFAULTS: dict[str, Any] = {
     "max_retry_after_seconds": 300.0,
 }
 
-TOP_LEVEL_KEYS = ("data_home", "sources", "http")
+MINING_DEFAULTS: dict[str, Any] = {
+    "anchor_30d": "2018-01-01",  # first day of the fixed 30-day windows (EDI-comparable)
+}
+
+TOP_LEVEL_KEYS = ("data_home", "sources", "http", "mining")
 
 
 @dataclass(frozen=True)
 class SourceConfig:
     """A configured source: which kind, where from (URL or local path), and kind options."""
 
-    name: str
+    name: str  # "pool_registry", or "blocks.<feed>" for a feed of a multi-feed source
     kind: str
     location: str
     options: dict[str, Any]
@@ -73,6 +123,7 @@ class ObservatoryConfig:
     data_home: Path
     sources: dict[str, SourceConfig]
     http: dict[str, Any]
+    mining: dict[str, Any]
 
     def source(self, name: str) -> SourceConfig:
         try:
@@ -82,6 +133,16 @@ class ObservatoryConfig:
                 f"{self.path}: [sources.{name}] is not configured; add it with one of the kinds "
                 f"{sorted(SOURCES[name])}"
             ) from None
+
+    def feeds(self, name: str) -> list[SourceConfig]:
+        """The feeds of a multi-feed source, in config order (earlier feeds take precedence)."""
+        feeds = [s for key, s in self.sources.items() if key.startswith(f"{name}.")]
+        if not feeds:
+            raise ConfigError(
+                f"{self.path}: no [sources.{name}.<feed>] table; add one with a kind from "
+                f"{sorted(SOURCES[name])}"
+            )
+        return feeds
 
 
 def is_url(location: str) -> bool:
@@ -123,36 +184,79 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
             raise ConfigError(f"{path} [http] {key}: expected a positive number, got {value!r}")
         http[key] = value
 
+    mining = dict(MINING_DEFAULTS)
+    for key, value in raw.get("mining", {}).items():
+        if key not in MINING_DEFAULTS:
+            raise _unknown(f"{path} [mining]", key, MINING_DEFAULTS)
+        mining[key] = value
+    try:
+        date.fromisoformat(str(mining["anchor_30d"]))
+    except ValueError:
+        raise ConfigError(
+            f"{path} [mining] anchor_30d: expected a date YYYY-MM-DD, got {mining['anchor_30d']!r}"
+        ) from None
+
     sources: dict[str, SourceConfig] = {}
     for name, table in raw.get("sources", {}).items():
-        where = f"{path} [sources.{name}]"
         if name not in SOURCES:
             raise ConfigError(
                 f"{path}: unknown source [sources.{name}]; valid sources: {', '.join(SOURCES)}"
             )
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}: expected a table with kind and location")
-        kinds = SOURCES[name]
-        kind = table.get("kind")
-        if kind not in kinds:
-            raise ConfigError(
-                f"{where} kind: {kind!r} is not a valid kind; valid kinds: {', '.join(kinds)}"
-            )
-        spec = kinds[kind]
-        if "location" not in table:
-            raise ConfigError(f"{where}: missing key 'location' (an https URL or a local path)")
-        options = dict(spec.options)
-        for key, value in table.items():
-            if key in ("kind", "location"):
-                continue
-            if key not in spec.options:
-                raise _unknown(f"{where} (kind {kind})", key, ["kind", "location", *spec.options])
-            options[key] = value
-        location = str(table["location"])
-        if not is_url(location):
-            local = (base / location).expanduser().resolve()
-            if not local.exists():
-                raise ConfigError(f"{where} location: file not found: {local}")
-            location = str(local)
-        sources[name] = SourceConfig(name, kind, location, options)
-    return ObservatoryConfig(path=path, data_home=data_home, sources=sources, http=http)
+            raise ConfigError(f"{path} [sources.{name}]: expected a table with kind and location")
+        if name in MULTI_FEED_SOURCES:
+            for feed, feed_table in table.items():
+                if not isinstance(feed_table, dict):
+                    raise ConfigError(
+                        f"{path} [sources.{name}]: {feed!r} must be a feed table "
+                        f"[sources.{name}.{feed}] with kind and location"
+                    )
+                key = f"{name}.{feed}"
+                sources[key] = _parse_source(path, key, SOURCES[name], feed_table)
+        else:
+            sources[name] = _parse_source(path, name, SOURCES[name], table)
+    return ObservatoryConfig(
+        path=path, data_home=data_home, sources=sources, http=http, mining=mining
+    )
+
+
+def _resolve_path(path: Path, where: str, value: str) -> str:
+    local = (path.parent / value).expanduser().resolve()
+    if not local.exists():
+        raise ConfigError(f"{where}: file not found: {local}")
+    return str(local)
+
+
+def _parse_source(
+    path: Path, name: str, kinds: dict[str, SourceKind], table: dict[str, Any]
+) -> SourceConfig:
+    """Validate one [sources.<name>] table against the kinds that source accepts."""
+    where = f"{path} [sources.{name}]"
+    kind = table.get("kind")
+    if kind not in kinds:
+        raise ConfigError(
+            f"{where} kind: {kind!r} is not a valid kind; valid kinds: {', '.join(kinds)}"
+        )
+    spec = kinds[kind]
+    if "location" not in table:
+        raise ConfigError(f"{where}: missing key 'location' (an https URL or a local path)")
+    options = dict(spec.options)
+    for key, value in table.items():
+        if key in ("kind", "location"):
+            continue
+        if key not in spec.options:
+            raise _unknown(f"{where} (kind {kind})", key, ["kind", "location", *spec.options])
+        default = spec.options[key]
+        expected = (int, float) if isinstance(default, float) else type(default)
+        if not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool):
+            raise ConfigError(f"{where} {key}: expected {type(default).__name__}, got {value!r}")
+        choices = CHOICES.get((kind, key))
+        if choices and value not in choices:
+            raise ConfigError(f"{where} {key}: {value!r} is not one of {', '.join(choices)}")
+        if key in spec.path_options and value:
+            value = _resolve_path(path, f"{where} {key}", value)
+        options[key] = value
+    location = str(table["location"])
+    if not is_url(location):
+        location = _resolve_path(path, f"{where} location", location)
+    return SourceConfig(name, kind, location, options)

@@ -33,7 +33,14 @@ MIN_SECRET_CHARS = 4
 
 
 class SourceUnavailable(RuntimeError):
-    """The source could not be reached, refused the request, or kept failing."""
+    """The source could not be reached, refused the request, or kept failing.
+
+    `status` is the HTTP status of the last answer, or None when there was none (timeouts).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SourceFormatError(ValueError):
@@ -121,30 +128,55 @@ class HttpClient:
 
     def get_bytes(self, url: str, params: dict | None = None) -> bytes:
         """GET `url` and return the body, retrying transient failures."""
+        return self._send("GET", url, params=params)
+
+    def get_json(self, url: str, params: dict | None = None) -> Any:
+        """GET `url` and parse the body as JSON; malformed bodies raise SourceFormatError."""
+        return self._parse_json("GET", url, params, self.get_bytes(url, params))
+
+    def post_json(self, url: str, payload: Any) -> Any:
+        """POST `payload` as JSON and parse the JSON answer, with the same retries as GET.
+
+        Only for requests that are safe to repeat (read-only JSON-RPC calls, queries).
+        """
+        return self._parse_json("POST", url, None, self._send("POST", url, payload=payload))
+
+    def _send(
+        self, method: str, url: str, params: dict | None = None, payload: Any = None
+    ) -> bytes:
+        """Send one request, retrying transient failures, and return the body of the answer."""
         shown = _shown_url(url, params)
         cause = ""
+        last_status: int | None = None
         for attempt in range(1, self.max_attempts + 1):
             self._wait_turn()
             wait: float | None = None
             try:
-                response = self._session.get(url, params=params, timeout=self.timeout)
+                response = self._session.request(
+                    method, url, params=params, json=payload, timeout=self.timeout
+                )
             except RETRY_EXCEPTIONS as exc:
                 cause = f"{type(exc).__name__}: {exc}"
+                last_status = None
             except requests.RequestException as exc:
-                raise self._unavailable(f"GET {shown} failed: {type(exc).__name__}: {exc}") from exc
+                raise self._unavailable(
+                    f"{method} {shown} failed: {type(exc).__name__}: {exc}"
+                ) from exc
             else:
                 if response.ok:
                     return response.content
+                last_status = response.status_code
                 status = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
                 cause = f"{status}: {_body_snippet(response.content)}"
                 if response.status_code not in RETRY_STATUSES:
-                    raise self._unavailable(f"GET {shown} returned {cause}")
+                    raise self._unavailable(f"{method} {shown} returned {cause}", last_status)
                 if response.status_code in RETRY_AFTER_STATUSES:
                     wait = _retry_after(response.headers.get("Retry-After"))
             if wait is not None and wait > self.max_retry_after:
                 raise self._unavailable(
-                    f"GET {shown} returned {cause}; Retry-After of {wait:.0f}s exceeds "
-                    f"max_retry_after={self.max_retry_after:g}s, giving up"
+                    f"{method} {shown} returned {cause}; Retry-After of {wait:.0f}s exceeds "
+                    f"max_retry_after={self.max_retry_after:g}s, giving up",
+                    last_status,
                 )
             if attempt == self.max_attempts:
                 break
@@ -152,30 +184,33 @@ class HttpClient:
                 wait = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
             log.warning(
                 self._redact(
-                    f"{self.source}: GET {shown} attempt {attempt}/{self.max_attempts} failed "
-                    f"({cause}); retrying in {wait:.1f}s"
+                    f"{self.source}: {method} {shown} attempt {attempt}/{self.max_attempts} "
+                    f"failed ({cause}); retrying in {wait:.1f}s"
                 )
             )
             self.sleep(wait)
         raise self._unavailable(
-            f"GET {shown} failed after {self.max_attempts} attempts; last error: {cause} "
-            + OFFLINE_HINT
+            f"{method} {shown} failed after {self.max_attempts} attempts; last error: {cause} "
+            + OFFLINE_HINT,
+            last_status,
         )
 
-    def get_json(self, url: str, params: dict | None = None) -> Any:
-        """GET `url` and parse the body as JSON; malformed bodies raise SourceFormatError."""
-        body = self.get_bytes(url, params)
+    def _parse_json(self, method: str, url: str, params: dict | None, body: bytes) -> Any:
+        """Parse `body` as JSON; malformed bodies raise SourceFormatError naming the request."""
         try:
             return json.loads(body)
         except json.JSONDecodeError as exc:
             near = _snippet(exc.doc[max(0, exc.pos - 40) : exc.pos + 40], limit=120)
             raise self._malformed(
-                url, params, f"{exc.msg} at line {exc.lineno} column {exc.colno} near {near!r}"
+                method,
+                url,
+                params,
+                f"{exc.msg} at line {exc.lineno} column {exc.colno} near {near!r}",
             ) from exc
         except UnicodeDecodeError as exc:
             near = exc.object[max(0, exc.start - 20) : exc.start + 20]
             raise self._malformed(
-                url, params, f"undecodable {exc.encoding} at byte {exc.start} near {near!r}"
+                method, url, params, f"undecodable {exc.encoding} at byte {exc.start} near {near!r}"
             ) from exc
 
     def _wait_turn(self) -> None:
@@ -197,13 +232,15 @@ class HttpClient:
                 text = text.replace(secret, "***")
         return text
 
-    def _unavailable(self, detail: str) -> SourceUnavailable:
-        return SourceUnavailable(self._redact(f"{self.source}: {detail}"))
+    def _unavailable(self, detail: str, status: int | None = None) -> SourceUnavailable:
+        return SourceUnavailable(self._redact(f"{self.source}: {detail}"), status)
 
-    def _malformed(self, url: str, params: dict | None, detail: str) -> SourceFormatError:
+    def _malformed(
+        self, method: str, url: str, params: dict | None, detail: str
+    ) -> SourceFormatError:
         shown = _shown_url(url, params)
         return SourceFormatError(
-            self._redact(f"{self.source}: GET {shown} returned bad JSON: {detail}")
+            self._redact(f"{self.source}: {method} {shown} returned bad JSON: {detail}")
         )
 
 

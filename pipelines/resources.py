@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
+import polars as pl
 from pydantic import Field
 
 from pipelines.config import ObservatoryConfig, SourceConfig, load_config
 from pipelines.http import HttpClient, read_location
 from pipelines.lake import Lake
-from pipelines.warehouse import Warehouse
+from pipelines.metadata import frame_metadata
+from pipelines.warehouse import Warehouse, load_parquet_table
 
 
 class ObservatoryResource(dg.ConfigurableResource):
@@ -38,6 +42,34 @@ class ObservatoryResource(dg.ConfigurableResource):
             **overrides,
         }
         return HttpClient(source=source, **settings)
+
+    def store_table(
+        self,
+        frame: pl.DataFrame,
+        layer: str,
+        table: str,
+        *,
+        description: str,
+        column_descriptions: dict[str, str],
+    ) -> dict[str, Any]:
+        """Replace an unpartitioned lake table and its copy in the build database.
+
+        Returns Dagster metadata: row count, schema, preview and the lake path.
+        """
+        lake = self.lake()
+        path = lake.write(frame, layer, table)
+        with self.warehouse().writer() as con:
+            load_parquet_table(
+                con,
+                f"{layer}.{table}",
+                lake.files(layer, table),
+                description=description,
+                column_descriptions=column_descriptions,
+            )
+        return {
+            **frame_metadata(frame, descriptions=column_descriptions),
+            "lake_path": dg.MetadataValue.path(str(path)),
+        }
 
     def read_source(self, name: str) -> tuple[SourceConfig, bytes]:
         """The configured source ``name`` and its raw bytes (from its URL or local file)."""

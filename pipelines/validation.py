@@ -547,3 +547,79 @@ def gx_check_result(
         asset_key=asset_key,
         check_name=check_name,
     )
+
+
+def validate_partitions(
+    suite_name: str,
+    partitions: Iterable[tuple[str, pl.DataFrame]],
+    *,
+    chunk_rows: int = 50_000,
+    expectations_dir: Path | None = None,
+) -> tuple[int, int, list[tuple[str, SuiteOutcome]]]:
+    """Validate partitions in chunks of whole partitions; name each failing partition.
+
+    GX costs ~30 ms a call whatever the size, so partitions are validated together in chunks of
+    at most ``chunk_rows`` rows (memory stays bounded); a failing chunk is validated again
+    partition by partition so the report names the bad partitions. Returns (partitions checked,
+    rows checked, failures).
+    """
+    import polars as pl
+
+    checked = rows = 0
+    failures: list[tuple[str, SuiteOutcome]] = []
+    chunk: list[tuple[str, pl.DataFrame]] = []
+
+    def flush() -> None:
+        if not chunk:
+            return
+        outcome = validate_frame(
+            suite_name, pl.concat([f for _, f in chunk]), expectations_dir=expectations_dir
+        )
+        if not outcome.success:
+            for key, frame in chunk:
+                single = validate_frame(suite_name, frame, expectations_dir=expectations_dir)
+                if not single.success:
+                    failures.append((key, single))
+        chunk.clear()
+
+    for key, frame in partitions:
+        checked += 1
+        rows += frame.height
+        if chunk and sum(f.height for _, f in chunk) + frame.height > chunk_rows:
+            flush()
+        chunk.append((key, frame))
+    flush()
+    return checked, rows, failures
+
+
+def gx_partitions_check_result(
+    suite_name: str,
+    partitions: Iterable[tuple[str, pl.DataFrame]],
+    *,
+    expectations_dir: Path | None = None,
+) -> dg.AssetCheckResult:
+    """``validate_partitions`` as an ERROR-severity check result naming the failing partitions."""
+    import dagster as dg
+
+    checked, rows, failures = validate_partitions(
+        suite_name, partitions, expectations_dir=expectations_dir
+    )
+    lines = [f"- {key}: {outcome.summary()}" for key, outcome in failures[:50]]
+    summary = f"suite {suite_name!r}: {checked} partitions, {rows} rows, " + (
+        f"{len(failures)} failing: {', '.join(k for k, _ in failures[:10])}"
+        if failures
+        else "all passed"
+    )
+    return dg.AssetCheckResult(
+        passed=not failures,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=summary,
+        metadata={
+            "suite": suite_name,
+            "partitions checked": checked,
+            "rows": rows,
+            "failing partitions": len(failures),
+            "summary": summary,
+            "failures": dg.MetadataValue.md("\n".join(lines) or "none"),
+        },
+    )

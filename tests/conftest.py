@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,24 +29,32 @@ def write_config(folder: Path, sources: dict[str, dict[str, str]], **top: object
         lines.append(f"{key} = {value!r}")
     for name, table in sources.items():
         lines.append(f"\n[sources.{name}]")
-        lines += [f"{k} = {str(v)!r}".replace("'", '"') for k, v in table.items()]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
     path = folder / "observatory.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
+SAMPLE_SOURCES = {
+    "pool_registry": {
+        "kind": "mempool_pools_v2",
+        "location": str(FIXTURES / "pools-v2-sample.json"),
+    },
+    "blocks.sample": {
+        "kind": "labelled_blocks",
+        "location": str(FIXTURES / "blocks" / "labelled-sample.csv"),
+        "height_column": "height",
+        "label_column": "pool",
+        "label_scheme": "name",
+        "time_column": "time",
+    },
+}
+
+
 @pytest.fixture
 def registry_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A config reading the sample pool registry, with its data home and Dagster home in tmp."""
-    path = write_config(
-        tmp_path,
-        {
-            "pool_registry": {
-                "kind": "mempool_pools_v2",
-                "location": str(FIXTURES / "pools-v2-sample.json"),
-            }
-        },
-    )
+    """A config reading the sample registry and blocks, data home and Dagster home in tmp."""
+    path = write_config(tmp_path, SAMPLE_SOURCES)
     monkeypatch.setenv("OBSERVATORY_CONFIG", str(path))
     monkeypatch.delenv("OBSERVATORY_DATA_HOME", raising=False)
     (tmp_path / "dagster_home").mkdir()

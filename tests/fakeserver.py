@@ -10,6 +10,10 @@ Use the `fake_server` fixture (registered for all tests by tests/conftest.py)::
 Each route is a script of responses consumed in order; the last one repeats. A response is
 `(status, headers, body)` or `Delay(seconds, response)`, which waits before answering (to
 provoke client timeouts). Unrouted paths answer 404.
+
+When the request decides the answer (JSON-RPC, where the body names the method), register a
+function instead: ``fake_server.handler("/", fn)``, with ``fn(request) -> response``; it runs
+on the server's threads, so it must be thread-safe.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -54,6 +58,9 @@ class RecordedRequest:
     time: float
 
 
+Handler = Callable[[RecordedRequest], Response]
+
+
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
     """A JSON reply with the right Content-Type."""
     return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(obj).encode()
@@ -66,17 +73,16 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         fake = self.server.fake
-        fake._record(
-            RecordedRequest(
-                method=self.command,
-                path=split.path,
-                query=parse_qs(split.query, keep_blank_values=True),
-                headers=CaseInsensitiveDict(self.headers.items()),
-                body=self.rfile.read(length) if length else b"",
-                time=time.monotonic(),
-            )
+        request = RecordedRequest(
+            method=self.command,
+            path=split.path,
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers=CaseInsensitiveDict(self.headers.items()),
+            body=self.rfile.read(length) if length else b"",
+            time=time.monotonic(),
         )
-        response = fake._next_response(split.path)
+        fake._record(request)
+        response = fake._next_response(request)
         if isinstance(response, Delay):
             fake._closing.wait(response.seconds)
             response = response.response
@@ -114,7 +120,7 @@ class FakeServer:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._routes: dict[str, list[Response]] = {}
+        self._routes: dict[str, list[Response] | Handler] = {}
         self._requests: list[RecordedRequest] = []
         self._closing = threading.Event()
         self._httpd = _Server(self)
@@ -153,6 +159,11 @@ class FakeServer:
         with self._lock:
             self._routes["/" + path.lstrip("/")] = list(responses)
 
+    def handler(self, path: str, fn: Handler) -> None:
+        """Answer every request to `path` with `fn(request)` (replaces any script)."""
+        with self._lock:
+            self._routes["/" + path.lstrip("/")] = fn
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every request received so far, in arrival order."""
@@ -172,12 +183,14 @@ class FakeServer:
         with self._lock:
             self._requests.append(request)
 
-    def _next_response(self, path: str) -> Response:
+    def _next_response(self, request: RecordedRequest) -> Response:
         with self._lock:
-            script = self._routes.get(path)
+            script = self._routes.get(request.path)
             if script is None:
-                return 404, {"Content-Type": "text/plain"}, f"no route for {path}".encode()
-            return script.pop(0) if len(script) > 1 else script[0]
+                return 404, {"Content-Type": "text/plain"}, f"no route for {request.path}".encode()
+            if not callable(script):
+                return script.pop(0) if len(script) > 1 else script[0]
+        return script(request)
 
 
 @pytest.fixture

@@ -6,23 +6,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import FIXTURES, run_cli, write_config
+from tests.conftest import FIXTURES, SAMPLE_SOURCES, run_cli, write_config
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data home built once by ``observatory run`` from the sample registry."""
     folder = tmp_path_factory.mktemp("cli")
-    config = write_config(
-        folder,
-        {
-            "pool_registry": {
-                "kind": "mempool_pools_v2",
-                "location": str(FIXTURES / "pools-v2-sample.json"),
-            }
-        },
-    )
-    result = run_cli("run", "--config", str(config))
+    config = write_config(folder, SAMPLE_SOURCES)
+    result = run_cli("run", "--config", str(config), "--from", "2023-12-30", "--to", "2024-01-05")
     assert result.returncode == 0, result.stderr
     return config
 
@@ -34,7 +26,7 @@ def test_run_shows_progress_and_records_the_run(built: Path, monkeypatch) -> Non
         assert run.status == dg.DagsterRunStatus.SUCCESS
         assert run.tags["observatory/launched_by"] == "cli"
         materialized = instance.get_latest_materialization_event(dg.AssetKey(["marts", "dim_pool"]))
-        assert materialized.asset_materialization.metadata["dagster/row_count"].value == 5
+        assert materialized.asset_materialization.metadata["dagster/row_count"].value == 26
 
 
 def test_sql_formats(built: Path) -> None:
@@ -61,7 +53,7 @@ def test_sql_is_read_only_and_reports_errors(built: Path) -> None:
 def test_tables_lists_descriptions_counts_and_columns(built: Path) -> None:
     text = run_cli("tables", "--config", str(built))
     assert text.returncode == 0, text.stderr
-    assert "dim_pool (table, 5 rows)" in text.stdout
+    assert "dim_pool (table, 26 rows)" in text.stdout
     assert "pool_id BIGINT — mempool.space pool id (primary key)" in text.stdout
     listed = json.loads(run_cli("tables", "--format", "json", "--config", str(built)).stdout)
     names = {t["name"]: t for t in listed}
@@ -87,8 +79,12 @@ def test_config_errors_are_reported(tmp_path: Path) -> None:
 def test_run_plan_errors(built: Path) -> None:
     selection = run_cli("run", "--config", str(built), "--select", "key:nothing/here")
     assert selection.returncode == 1 and "matched no asset" in selection.stderr
-    dates = run_cli("run", "--config", str(built), "--from", "2024-01-01")
+    dates = run_cli(
+        "run", "--config", str(built), "--select", "key:raw/pool_registry", "--from", "2024-01-01"
+    )
     assert dates.returncode == 1 and "--from/--to apply to daily-partitioned assets" in dates.stderr
+    backwards = run_cli("run", "--config", str(built), "--from", "2024-01-05", "--to", "2024-01-01")
+    assert backwards.returncode == 1 and "is after --to" in backwards.stderr
 
 
 def test_sql_before_any_run(tmp_path: Path) -> None:
@@ -100,11 +96,10 @@ def test_sql_before_any_run(tmp_path: Path) -> None:
 def test_failed_run_exits_non_zero_with_a_summary(tmp_path: Path) -> None:
     pools = json.loads((FIXTURES / "pools-v2-sample.json").read_text())
     (tmp_path / "dup.json").write_text(json.dumps(pools + pools[:1]))
-    config = write_config(
-        tmp_path,
-        {"pool_registry": {"kind": "mempool_pools_v2", "location": str(tmp_path / "dup.json")}},
-    )
-    result = run_cli("run", "--config", str(config))
+    sources = {**SAMPLE_SOURCES, "pool_registry": {**SAMPLE_SOURCES["pool_registry"]}}
+    sources["pool_registry"]["location"] = str(tmp_path / "dup.json")
+    config = write_config(tmp_path, sources)
+    result = run_cli("run", "--config", str(config), "--from", "2024-01-01", "--to", "2024-01-02")
     assert result.returncode == 1
     assert "FAILED" in result.stderr
     assert "failed check raw/pool_registry:pool_registry_expectations" in result.stderr

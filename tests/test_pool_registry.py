@@ -1,6 +1,7 @@
 """The first asset chain: registry file or URL -> Parquet -> GX check -> dim_pool -> serving."""
 
 import json
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -16,16 +17,17 @@ from pipelines.warehouse import Warehouse
 from tests.conftest import FIXTURES, write_config
 
 SAMPLE = FIXTURES / "pools-v2-sample.json"
+SAMPLE_DAYS = (date(2024, 1, 1), date(2024, 1, 3))  # the days of the sample blocks
 
 
 def test_parse_keeps_lists_and_non_ascii_tags() -> None:
     frame = parse_pools_v2(SAMPLE.read_bytes(), origin="sample")
-    assert frame.height == 5
+    assert frame.height == 26
     f2pool = frame.filter(pl.col("name") == "F2Pool").row(0, named=True)
     assert f2pool["tags"] == ["七彩神仙鱼", "Made in China", "🐟"]
     assert f2pool["n_addresses"] == 1 and f2pool["n_tags"] == 3
-    assert frame["record_errors"].null_count() == 5
-    assert frame["tag_errors"].null_count() == 5
+    assert frame["record_errors"].null_count() == 26
+    assert frame["tag_errors"].null_count() == 26
 
 
 def test_wrong_field_types_name_source_record_and_field() -> None:
@@ -70,13 +72,13 @@ def test_tag_compile_errors(tag: str, bad: bool) -> None:
 def test_asset_writes_parquet_and_build_table(registry_config: Path, tmp_path: Path) -> None:
     resource = ObservatoryResource(config_file=str(registry_config))
     result = pool_registry(context=dg.build_asset_context(), observatory=resource)
-    assert result.metadata["dagster/row_count"].value == 5
+    assert result.metadata["dagster/row_count"].value == 26
     assert result.metadata["records_with_errors"] == 0
     assert "| id | name |" in result.metadata["preview"].value
     lake_file = tmp_path / "warehouse" / "lake" / "raw" / "pool_registry" / "data.parquet"
-    assert pl.read_parquet(lake_file).height == 5
+    assert pl.read_parquet(lake_file).height == 26
     with Warehouse(tmp_path / "warehouse").writer() as con:
-        assert con.execute("select count(*) from raw.pool_registry").fetchall() == [(5,)]
+        assert con.execute("select count(*) from raw.pool_registry").fetchall() == [(26,)]
 
 
 def test_live_registry_over_http(fake_server, tmp_path: Path, monkeypatch) -> None:
@@ -94,7 +96,7 @@ def test_live_registry_over_http(fake_server, tmp_path: Path, monkeypatch) -> No
     )
     resource = ObservatoryResource(config_file=str(config))
     result = pool_registry(context=dg.build_asset_context(), observatory=resource)
-    assert result.metadata["dagster/row_count"].value == 5
+    assert result.metadata["dagster/row_count"].value == 26
     assert len(fake_server.requests) == 2
 
 
@@ -124,9 +126,9 @@ def serving_pool_count(data_home: Path) -> int:
 def test_bad_registry_fails_the_check_and_stops_downstream(
     registry_config: Path, tmp_path: Path
 ) -> None:
-    good = execute()
+    good = execute(start=SAMPLE_DAYS[0], end=SAMPLE_DAYS[1])
     assert good.success, good.summary()
-    assert serving_pool_count(tmp_path / "warehouse") == 5
+    assert serving_pool_count(tmp_path / "warehouse") == 26
 
     pools = json.loads(SAMPLE.read_text())
     pools.append({**pools[0], "name": "Duplicate id"})
@@ -135,10 +137,10 @@ def test_bad_registry_fails_the_check_and_stops_downstream(
     bad_file.write_text(json.dumps(pools))
     registry_config.write_text(registry_config.read_text().replace(str(SAMPLE), str(bad_file)))
 
-    bad = execute()
+    bad = execute(start=SAMPLE_DAYS[0], end=SAMPLE_DAYS[1])
     assert not bad.success
     (check, summary), *_ = bad.failed_checks
     assert check == "raw/pool_registry:pool_registry_expectations"
     assert "id" in summary and "tag_errors" in summary
     assert {"staging/stg_pools", "marts/dim_pool", "serving/observatory_duckdb"} <= set(bad.not_run)
-    assert serving_pool_count(tmp_path / "warehouse") == 5  # analysts keep the last good data
+    assert serving_pool_count(tmp_path / "warehouse") == 26  # analysts keep the last good data

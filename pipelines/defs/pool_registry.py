@@ -5,11 +5,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from pipelines.metadata import frame_metadata
 from pipelines.resources import ObservatoryResource
 from pipelines.sources.pool_registry import COLUMN_DESCRIPTIONS, parse_pools_v2
 from pipelines.validation import gx_check_result
-from pipelines.warehouse import load_parquet_table
 
 KEY = dg.AssetKey(["raw", "pool_registry"])
 
@@ -48,27 +46,23 @@ def pool_registry(
 ) -> dg.MaterializeResult:
     source, body = observatory.read_source("pool_registry")
     frame = parse_pools_v2(body, origin=source.location).sort("id", nulls_last=True)
-    lake = observatory.lake()
-    path = lake.write(frame, "raw", "pool_registry")
-    with observatory.warehouse().writer() as con:
-        load_parquet_table(
-            con,
-            "raw.pool_registry",
-            lake.files("raw", "pool_registry"),
-            description=DESCRIPTION,
-            column_descriptions=COLUMN_DESCRIPTIONS,
-        )
+    stored = observatory.store_table(
+        frame,
+        "raw",
+        "pool_registry",
+        description=DESCRIPTION,
+        column_descriptions=COLUMN_DESCRIPTIONS,
+    )
     bad = frame.filter(frame["record_errors"].is_not_null() | frame["tag_errors"].is_not_null())
     if bad.height:
         context.log.warning(f"pool_registry: {bad.height} records with errors (see the check)")
     return dg.MaterializeResult(
         metadata={
-            **frame_metadata(frame, descriptions=COLUMN_DESCRIPTIONS),
+            **stored,
             "source_kind": source.kind,
             "source_location": source.location,
             "source_sha256": hashlib.sha256(body).hexdigest(),
             "retrieved_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "lake_path": dg.MetadataValue.path(str(path)),
             "records_with_errors": bad.height,
         }
     )

@@ -47,6 +47,7 @@ def conform(frame: pl.DataFrame, feed: str) -> pl.DataFrame:
         pl.col(name).cast(dtype) for name, dtype in BLOCK_SCHEMA.items()
     )
 
+
 # Rows a feed could not use: kept aside (quarantined) with the reason, never silently dropped.
 REJECT_SCHEMA: dict[str, pl.DataType] = {
     "feed": pl.String(),

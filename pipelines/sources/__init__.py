@@ -1,1 +1,4 @@
-"""Pure parsers: a source's raw bytes in, a typed Polars frame out (no IO, no Dagster)."""
+"""Readers, one module per source kind: files, APIs and nodes in, typed Polars frames out.
+
+Parsing is kept in pure functions; the IO around it is thin and injectable for tests.
+"""

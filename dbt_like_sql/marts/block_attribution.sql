@@ -1,0 +1,23 @@
+-- Every block, one row per height, attributed to a pool and the pool's owner on that day.
+-- Evidence order: coinbase payout address, then coinbase tag, then a labelled file's label.
+-- materialized: table
+-- column height: block height (primary key)
+-- column hash: block hash (null for labelled files without hashes)
+-- column time: block header time, UTC (null when the feed has none)
+-- column date: UTC day of the block (estimated when date_source = 'block_count_series')
+-- column date_source: 'header' or 'block_count_series'
+-- column feed: configured feed the block was taken from
+-- column pool: attributed pool ('unknown' when unattributed)
+-- column pool_id: registry id of the pool
+-- column owner: entity owning the pool on the block's date
+-- column method: address, tag, label or unknown
+-- column address_pool: pool whose payout address the coinbase pays
+-- column tag_pool: pool whose coinbase tag the scriptSig contains
+-- column label: label given by a labelled file, as written
+-- column label_matched: whether the label matched a registry pool
+-- column conflict: address and tag point at different pools (the address wins)
+select
+    height, hash, time, date, date_source, feed, pool, pool_id, owner, method,
+    address_pool, tag_pool, label, label_matched, conflict
+from intermediate.block_attribution
+order by height

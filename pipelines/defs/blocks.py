@@ -1,0 +1,150 @@
+"""``raw/blocks``: blocks from every configured feed, one Parquet partition per UTC day.
+
+A run covers a range of days in one go (``BackfillPolicy.single_run``): each feed is read once
+for the whole range, and every day of the range is rewritten whole (days without blocks are
+removed), so re-running a range gives the same partitions. Rows a feed cannot use are kept in
+``raw.block_rejects`` with the reason.
+"""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import polars as pl
+
+from pipelines.metadata import markdown_table
+from pipelines.mining.blocks import BLOCK_COLUMN_DESCRIPTIONS, REJECT_SCHEMA
+from pipelines.mining.feeds import read_feed
+from pipelines.partitions import DAILY
+from pipelines.resources import ObservatoryResource
+from pipelines.validation import gx_partitions_check_result
+from pipelines.warehouse import load_parquet_table
+
+KEY = dg.AssetKey(["raw", "blocks"])
+DESCRIPTION = (
+    "Blocks from every configured feed (node RPC, mempool/esplora API, BigQuery export, labelled "
+    "files): height, hash, time, coinbase scriptSig and outputs, fees, labels. One partition per "
+    "UTC day; a height may appear once per feed (feeds are reconciled in block_attribution)."
+)
+REJECTS_DESCRIPTION = "Rows the block feeds could not use, with the reason (written by raw/blocks)."
+
+block_feeds = dg.AssetSpec(
+    key=["source", "blocks"],
+    description=(
+        "The block feeds configured in [sources.blocks.<feed>]: a Bitcoin Core node, a mempool or "
+        "esplora API, a BigQuery crypto_bitcoin export, or pool-labelled block files."
+    ),
+    group_name="source",
+    kinds={"bitcoin"},
+)
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+@dg.asset(
+    key=KEY,
+    deps=[block_feeds],
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="raw",
+    kinds={"parquet", "duckdb"},
+    description=DESCRIPTION,
+)
+def blocks(
+    context: dg.AssetExecutionContext, observatory: ObservatoryResource
+) -> dg.MaterializeResult:
+    first, last = context.partition_key_range.start, context.partition_key_range.end
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    lake = observatory.lake()
+    frames, feed_rows = [], []
+    for feed in observatory.config().feeds("blocks"):
+        name = feed.name.split(".", 1)[1]
+        read = read_feed(feed, start, end, observatory, log=context.log)
+        frames.append(read.blocks)
+        lake.write(read.rejects, "raw", "block_rejects", ("feed", name))
+        feed_rows.append({"feed": name, "kind": feed.kind, **read.report})
+        context.log.info(
+            f"feed {name}: {read.blocks.height:,} blocks, {read.rejects.height} rejected"
+        )
+    in_range = pl.concat(frames).filter(pl.col("date").is_between(start, end))
+    by_day = {key[0]: frame for key, frame in in_range.partition_by("date", as_dict=True).items()}
+    written = removed = 0
+    days = _days(start, end)
+    for i, day in enumerate(days, 1):
+        frame = by_day.get(day)
+        if frame is not None:
+            lake.write(frame.sort("feed", "height"), "raw", "blocks", ("date", day.isoformat()))
+            written += 1
+        elif lake.delete_partition("raw", "blocks", ("date", day.isoformat())):
+            removed += 1
+        if i % 365 == 0 or i == len(days):
+            context.log.info(f"partitions: {i:,}/{len(days):,} days ({written:,} with blocks)")
+    with observatory.warehouse().writer() as con:
+        load_parquet_table(
+            con,
+            "raw.blocks",
+            lake.files("raw", "blocks"),
+            description=DESCRIPTION,
+            column_descriptions=BLOCK_COLUMN_DESCRIPTIONS,
+        )
+        load_parquet_table(
+            con,
+            "raw.block_rejects",
+            lake.files("raw", "block_rejects"),
+            description=REJECTS_DESCRIPTION,
+        )
+    rejects = pl.concat(
+        [pl.read_parquet(p) for p in lake.files("raw", "block_rejects")]
+        or [pl.DataFrame(schema=REJECT_SCHEMA)]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(in_range.height),
+            "days": len(days),
+            "days_with_blocks": written,
+            "days_emptied": removed,
+            "feeds": dg.MetadataValue.md(markdown_table(pl.DataFrame(feed_rows), 50)),
+            "rejected_rows": rejects.height,
+            "rejects_sample": dg.MetadataValue.md(markdown_table(rejects, 20)),
+            "first_day": first,
+            "last_day": last,
+        }
+    )
+
+
+def _validation_frame(frame: pl.DataFrame, day: str) -> pl.DataFrame:
+    """The partition plus the derived columns the suite checks."""
+    return frame.with_columns(
+        pl.when(
+            pl.col("coinbase_hex").is_null()
+            & pl.col("label").is_null()
+            & (pl.col("coinbase_addresses").list.len().fill_null(0) == 0)
+        )
+        .then(pl.format("height {}: no coinbase and no label", "height"))
+        .alias("evidence_missing"),
+        pl.when(
+            (pl.col("date_source") == "header") & (pl.col("time").dt.date() != pl.col("date"))
+            | (pl.col("date") != date.fromisoformat(day))
+        )
+        .then(pl.format("height {}: dated {} in partition " + day, "height", "date"))
+        .alias("date_mismatch"),
+    )
+
+
+@dg.asset_check(
+    asset=KEY,
+    blocking=True,
+    partitions_def=DAILY,
+    description="GX suite expectations/blocks.json on each day of the run's range",
+)
+def blocks_expectations(
+    context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource
+) -> dg.AssetCheckResult:
+    lake = observatory.lake()
+    present = set(lake.partitions("raw", "blocks"))
+    days = [k for k in context.partition_keys if k in present]
+    partitions = (
+        (day, _validation_frame(lake.read("raw", "blocks", ("date", day)), day)) for day in days
+    )
+    return gx_partitions_check_result("blocks", partitions)

@@ -1,0 +1,130 @@
+"""Blocks → pools and owners → shares and concentration per window (Polars, in the lake)."""
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from pipelines.metadata import markdown_table
+from pipelines.mining.attribution import ATTRIBUTION_COLUMNS, attribute, build_lookup, select_blocks
+from pipelines.mining.concentration import (
+    CONCENTRATION_COLUMNS,
+    SHARE_COLUMNS,
+    daily_counts,
+    days_covered,
+    mining_concentration,
+    pool_shares,
+    window_counts,
+)
+from pipelines.resources import ObservatoryResource
+
+BLOCKS = dg.AssetKey(["raw", "blocks"])
+ATTRIBUTION = dg.AssetKey(["intermediate", "block_attribution"])
+SHARES = dg.AssetKey(["intermediate", "pool_shares"])
+CONCENTRATION = dg.AssetKey(["intermediate", "mining_concentration"])
+ATTRIBUTION_DESCRIPTION = (
+    "Every block (one per height, from the feed with precedence) attributed to a pool and its "
+    "owner: payout address first, then coinbase tag, then the file's label; conflicts flagged."
+)
+
+
+@dg.asset(
+    key=ATTRIBUTION,
+    deps=[
+        BLOCKS,
+        dg.AssetKey(["raw", "pool_registry"]),
+        dg.AssetKey(["raw", "pool_label_aliases"]),
+        dg.AssetKey(["raw", "pool_owners"]),
+    ],
+    group_name="intermediate",
+    kinds={"polars", "parquet"},
+    description=ATTRIBUTION_DESCRIPTION,
+)
+def block_attribution(
+    context: dg.AssetExecutionContext, observatory: ObservatoryResource
+) -> dg.MaterializeResult:
+    lake = observatory.lake()
+    feeds = [feed.name.split(".", 1)[1] for feed in observatory.config().feeds("blocks")]
+    blocks, overlap = select_blocks(lake.read("raw", "blocks"), feeds)
+    lookup = build_lookup(lake.read("raw", "pool_registry"), lake.read("raw", "pool_label_aliases"))
+    attributed = attribute(blocks, lookup, lake.read("raw", "pool_owners"))
+    methods = attributed.group_by("method").len().sort("method")
+    unmatched = (
+        attributed.filter(pl.col("label_matched") == False)  # noqa: E712 (null = no label)
+        .group_by("feed", "label")
+        .agg(pl.len().alias("blocks"))
+        .sort("blocks", "label", descending=[True, False])
+    )
+    if unmatched.height:
+        context.log.warning(
+            f"{unmatched.height} labels match no registry pool; kept as their own entities: "
+            + ", ".join(unmatched["label"].head(20).to_list())
+        )
+    stored = observatory.store_table(
+        attributed,
+        "intermediate",
+        "block_attribution",
+        description=ATTRIBUTION_DESCRIPTION,
+        column_descriptions=ATTRIBUTION_COLUMNS,
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **stored,
+            **{f"feeds/{k}": v for k, v in overlap.items()},
+            "blocks_by_method": dg.MetadataValue.md(markdown_table(methods)),
+            "conflicts": int(attributed["conflict"].sum()),
+            "unmatched_labels": dg.MetadataValue.md(markdown_table(unmatched, 50)),
+            "first_block": str(attributed["date"].min()),
+            "last_block": str(attributed["date"].max()),
+        }
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            SHARES,
+            deps=[ATTRIBUTION],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description="Each pool's and owner's share of blocks per window, with 95% intervals.",
+        ),
+        dg.AssetSpec(
+            CONCENTRATION,
+            deps=[ATTRIBUTION],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description="Concentration metrics of mining per window, by pool and by owner.",
+        ),
+    ]
+)
+def mining_windows(observatory: ObservatoryResource):
+    """Shares and concentration for day, ISO week, month, year and 30-day windows."""
+    anchor = date.fromisoformat(observatory.config().mining["anchor_30d"])
+    attributed = observatory.lake().read("intermediate", "block_attribution")
+    counts = window_counts(daily_counts(attributed), anchor)
+    shares = pool_shares(counts)
+    concentration = mining_concentration(counts, days_covered(attributed, anchor))
+    yield dg.MaterializeResult(
+        asset_key=SHARES,
+        metadata=observatory.store_table(
+            shares,
+            "intermediate",
+            "pool_shares",
+            description="Each pool's and owner's share of blocks per window.",
+            column_descriptions=SHARE_COLUMNS,
+        ),
+    )
+    yield dg.MaterializeResult(
+        asset_key=CONCENTRATION,
+        metadata={
+            **observatory.store_table(
+                concentration,
+                "intermediate",
+                "mining_concentration",
+                description="Concentration metrics of mining per window, by pool and by owner.",
+                column_descriptions=CONCENTRATION_COLUMNS,
+            ),
+            "anchor_30d": str(anchor),
+        },
+    )

@@ -1,0 +1,281 @@
+"""Attribute blocks to pools and owners, vectorised in Polars (no Python loop per block).
+
+Order of evidence, strongest first:
+
+1. **address** — a coinbase output pays a pool's registered payout address;
+2. **tag** — the coinbase scriptSig, decoded as UTF-8 with replacement, contains one of the pool's
+   coinbase tags (ASCII case-insensitive). Registry tags are written as regexes but almost all are
+   literal text whose ``.`` and ``$`` their authors meant literally (``/BTC.COM/``,
+   ``/$Mined by 7pool.com/``), so a tag without other regex syntax is matched as literal text (one
+   Aho-Corasick pass for all of them); the rare tag with real regex syntax is matched as a regex.
+   When several tags match, the longest wins (``/solo.ckpool.org/`` over ``/ckpool.org/``), then
+   the pool listed first in the registry;
+3. **label** — a labelled file's pool name or mempool slug, normalised to a registry name (case and
+   punctuation ignored, known aliases from ``dbt_like_sql/seeds/pool_label_aliases.csv``). A label
+   that matches no registry pool is kept as its own entity and reported (``label_matched`` false);
+4. **unknown** — none of the above (also labels such as "unknown" or "failed").
+
+Blocks whose address and tag point at different pools are flagged (``conflict``); the address wins.
+The owner of a pool is looked up in ``dbt_like_sql/seeds/pool_owners.csv`` by the block's date;
+a pool with no owner row owns itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipelines.text import lossy_utf8_from_hex
+
+UNKNOWN = "unknown"
+UNKNOWN_LABELS = ("unknown", "failed", "")
+METHODS = ("address", "tag", "label", UNKNOWN)
+# Regex syntax that cannot be meant literally; "." and "$" are read as literal characters.
+_REGEX_SYNTAX = re.compile(r"[\\\[\](){}|*+?]|^\^")
+
+ATTRIBUTION_COLUMNS = {
+    "height": "block height",
+    "hash": "block hash (null for labelled files without hashes)",
+    "time": "block header time, UTC (null when the feed has none)",
+    "date": "UTC day of the block (estimated for feeds without timestamps; see date_source)",
+    "date_source": "'header' or 'block_count_series'",
+    "feed": "the feed this block was taken from (earlier feeds in the config win)",
+    "pool": "attributed pool (registry name; 'unknown' when unattributed)",
+    "pool_id": "registry id of the pool (null for unknown and unmatched labels)",
+    "owner": "entity owning the pool on the block's date (the pool itself when no owner row)",
+    "method": "how the pool was found: address, tag, label or unknown",
+    "address_pool": "pool whose payout address the coinbase pays, if any",
+    "tag_pool": "pool whose coinbase tag the scriptSig contains, if any",
+    "label": "label given by a labelled file, as written",
+    "label_matched": "whether the label matched a registry pool (null without label)",
+    "conflict": "address and tag point at different pools (the address wins)",
+}
+
+
+def normalise_key(expr: pl.Expr) -> pl.Expr:
+    """Lower-case letters and digits only: 'BTC.com', 'btccom' and 'BTC com' share a key."""
+    return expr.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]", "")
+
+
+def is_literal_tag(tag: str) -> bool:
+    """Whether a registry tag is plain text (its '.' and '$' meant literally)."""
+    return _REGEX_SYNTAX.search(tag) is None
+
+
+@dataclass(frozen=True)
+class PoolLookup:
+    """The registry, reshaped for joins: canonical pool names, addresses, tags and name keys."""
+
+    pools: pl.DataFrame  # pool, pool_id, pool_order
+    addresses: pl.DataFrame  # address, pool, pool_order
+    literal_tags: pl.DataFrame  # tag_key, tag_len, pool, pool_order
+    regex_tags: pl.DataFrame  # tag, tag_len, pool, pool_order
+    name_keys: pl.DataFrame  # key, pool
+
+
+def build_lookup(registry: pl.DataFrame, aliases: pl.DataFrame) -> PoolLookup:
+    """Prepare the registry (id, name, addresses, tags) and aliases (alias, pool) for matching."""
+    alias_map = aliases.select(
+        normalise_key(pl.col("alias")).alias("key"), pl.col("pool").alias("canonical")
+    )
+    entries = (
+        registry.select("id", "name", "addresses", "tags")
+        .with_row_index("registry_order")
+        .with_columns(normalise_key(pl.col("name")).alias("key"))
+        .join(alias_map, on="key", how="left")
+        .with_columns(pl.coalesce("canonical", "name").alias("pool"))
+    )
+    pools = (
+        entries.sort("registry_order")
+        .group_by("pool")
+        .agg(
+            pl.col("id").filter(pl.col("name") == pl.col("pool")).first().alias("pool_id"),
+            pl.col("registry_order").min().alias("pool_order"),
+        )
+        .sort("pool_order")
+    )
+    order = pools.select("pool", "pool_order")
+    addresses = (
+        entries.select("pool", pl.col("addresses").alias("address"))
+        .explode("address")
+        .drop_nulls("address")
+        .join(order, on="pool")
+        .unique(["address", "pool"])
+        .sort("address", "pool_order")
+    )
+    tags = (
+        entries.select("pool", pl.col("tags").alias("tag"))
+        .explode("tag")
+        .filter(pl.col("tag").is_not_null() & (pl.col("tag") != ""))
+        .join(order, on="pool")
+        .unique(["tag", "pool"])
+        .with_columns(
+            pl.col("tag").str.len_chars().alias("tag_len"),
+            pl.col("tag").map_elements(is_literal_tag, return_dtype=pl.Boolean).alias("literal"),
+        )
+        .sort("pool_order", "tag")
+    )
+    literal_tags = tags.filter("literal").select(
+        pl.col("tag").str.to_lowercase().alias("tag_key"), "tag_len", "pool", "pool_order"
+    )
+    name_keys = (
+        pl.concat(
+            [
+                alias_map.rename({"canonical": "pool"}).with_columns(pl.lit(0).alias("rank")),
+                entries.select("key", "pool").with_columns(pl.lit(1).alias("rank")),
+            ]
+        )
+        .sort("key", "rank")
+        .unique("key", keep="first")
+        .select("key", "pool")
+        .sort("key")
+    )
+    return PoolLookup(
+        pools=pools,
+        addresses=addresses,
+        literal_tags=literal_tags,
+        regex_tags=tags.filter(~pl.col("literal")).select("tag", "tag_len", "pool", "pool_order"),
+        name_keys=name_keys,
+    )
+
+
+def select_blocks(blocks: pl.DataFrame, feed_order: list[str]) -> tuple[pl.DataFrame, dict]:
+    """One row per height: the row of the earliest feed in ``feed_order``; plus overlap figures."""
+    ranked = blocks.with_columns(
+        pl.col("feed")
+        .replace_strict(
+            {f: i for i, f in enumerate(feed_order)}, default=len(feed_order), return_dtype=pl.Int64
+        )
+        .alias("feed_rank")
+    ).sort("height", "feed_rank")
+    chosen = ranked.unique("height", keep="first", maintain_order=True).drop("feed_rank")
+    hashes = blocks.drop_nulls("hash").group_by("height").agg(pl.col("hash").n_unique().alias("n"))
+    report = {
+        "rows": blocks.height,
+        "blocks": chosen.height,
+        "heights_in_several_feeds": blocks.height - chosen.height,
+        "heights_with_conflicting_hashes": hashes.filter(pl.col("n") > 1).height,
+    }
+    return chosen, report
+
+
+def _address_pools(blocks: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
+    outputs = (
+        blocks.select("height", pl.col("coinbase_addresses").alias("address"))
+        .drop_nulls("address")
+        .with_columns(pl.int_ranges(pl.col("address").list.len()).alias("output_index"))
+        .explode("address", "output_index")
+        .drop_nulls("address")
+    )
+    return (
+        outputs.join(lookup.addresses, on="address", how="inner")
+        .sort("height", "output_index", "pool_order")
+        .group_by("height")
+        .agg(pl.col("pool").first().alias("address_pool"))
+    )
+
+
+def _tag_pools(blocks: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
+    texts = blocks.select("height", "coinbase_hex").drop_nulls("coinbase_hex")
+    texts = texts.with_columns(lossy_utf8_from_hex(texts["coinbase_hex"]).alias("text"))
+    candidates = []
+    patterns = lookup.literal_tags["tag_key"].unique().sort().to_list()
+    if patterns:
+        found = (
+            texts.select(
+                "height",
+                pl.col("text")
+                .str.extract_many(patterns, ascii_case_insensitive=True, overlapping=True)
+                .alias("match"),
+            )
+            .explode("match")
+            .drop_nulls("match")
+            .with_columns(pl.col("match").str.to_lowercase().alias("tag_key"))
+            .join(lookup.literal_tags, on="tag_key", how="inner")
+            .select("height", "tag_len", "pool", "pool_order")
+        )
+        candidates.append(found)
+    for tag, tag_len, pool, pool_order in lookup.regex_tags.iter_rows():
+        candidates.append(
+            texts.filter(pl.col("text").str.contains(f"(?i){tag}")).select(
+                "height",
+                pl.lit(tag_len, pl.UInt32).alias("tag_len"),
+                pl.lit(pool).alias("pool"),
+                pl.lit(pool_order, pl.UInt32).alias("pool_order"),
+            )
+        )
+    if not candidates:
+        return pl.DataFrame(schema={"height": pl.Int64, "tag_pool": pl.String})
+    return (
+        pl.concat(candidates, how="vertical_relaxed")
+        .sort("height", "tag_len", "pool_order", descending=[False, True, False])
+        .group_by("height")
+        .agg(pl.col("pool").first().alias("tag_pool"))
+    )
+
+
+def _label_pools(blocks: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
+    labelled = blocks.select("height", "label").drop_nulls("label")
+    return (
+        labelled.with_columns(normalise_key(pl.col("label")).alias("key"))
+        .join(lookup.name_keys, on="key", how="left")
+        .select(
+            "height",
+            pl.when(pl.col("key").is_in(UNKNOWN_LABELS))
+            .then(None)
+            .otherwise(pl.coalesce("pool", "label"))
+            .alias("label_pool"),
+            pl.when(pl.col("key").is_in(UNKNOWN_LABELS))
+            .then(None)
+            .otherwise(pl.col("pool").is_not_null())
+            .alias("label_matched"),
+        )
+    )
+
+
+def owners_on_date(attributed: pl.DataFrame, owners: pl.DataFrame) -> pl.DataFrame:
+    """``height, owner`` for blocks whose pool has an owner row valid on the block's date."""
+    return (
+        attributed.select("height", "pool", "date")
+        .join(owners.select("pool", "owner", "valid_from", "valid_to"), on="pool", how="inner")
+        .filter(
+            (pl.col("valid_from").is_null() | (pl.col("date") >= pl.col("valid_from")))
+            & (pl.col("valid_to").is_null() | (pl.col("date") <= pl.col("valid_to")))
+        )
+        .sort("height", "owner")
+        .group_by("height")
+        .agg(pl.col("owner").first())
+    )
+
+
+def attribute(blocks: pl.DataFrame, lookup: PoolLookup, owners: pl.DataFrame) -> pl.DataFrame:
+    """One row per block of ``blocks`` (one per height) with pool, owner, method and conflict."""
+    joined = (
+        blocks.join(_address_pools(blocks, lookup), on="height", how="left")
+        .join(_tag_pools(blocks, lookup), on="height", how="left")
+        .join(_label_pools(blocks, lookup), on="height", how="left")
+    )
+    attributed = joined.with_columns(
+        pl.coalesce("address_pool", "tag_pool", "label_pool", pl.lit(UNKNOWN)).alias("pool"),
+        pl.when(pl.col("address_pool").is_not_null())
+        .then(pl.lit("address"))
+        .when(pl.col("tag_pool").is_not_null())
+        .then(pl.lit("tag"))
+        .when(pl.col("label_pool").is_not_null())
+        .then(pl.lit("label"))
+        .otherwise(pl.lit(UNKNOWN))
+        .alias("method"),
+        (
+            pl.col("address_pool").is_not_null()
+            & pl.col("tag_pool").is_not_null()
+            & (pl.col("address_pool") != pl.col("tag_pool"))
+        ).alias("conflict"),
+    )
+    attributed = (
+        attributed.join(lookup.pools.select("pool", "pool_id"), on="pool", how="left")
+        .join(owners_on_date(attributed, owners), on="height", how="left")
+        .with_columns(pl.coalesce("owner", "pool").alias("owner"))
+    )
+    return attributed.select(list(ATTRIBUTION_COLUMNS)).sort("height")

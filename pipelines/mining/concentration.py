@@ -1,0 +1,153 @@
+"""Mining concentration per time window: shares and metrics by pool and by owner.
+
+Cost is linear in blocks: blocks are first counted per (day, entity), the daily counts are copied
+once per window kind, and every metric is computed from window counts with vectorised Polars
+expressions (``pipelines.metrics``).
+
+Unknown blocks (``pool = 'unknown'``) under two policies, both kept in the tables:
+
+* ``entity`` (the default view): "unknown" counts as one more entity. It keeps every block in
+  the sample, at the cost of treating many small unidentified miners as one.
+* ``excluded``: unknown blocks are left out and shares are among identified blocks only.
+
+``unknown_share`` is always the share of unknown blocks among all blocks of the window, and
+``blocks`` is the number of blocks behind the metrics (all blocks, or identified ones).
+Windows without blocks have no row: a gap in the data is a gap, never zero blocks.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from pipelines.metrics.concentration import concentration_table, share_table
+from pipelines.metrics.windows import WINDOWS, assign_windows
+
+GROUPINGS = ("pool", "owner")
+POLICIES = ("entity", "excluded")
+UNKNOWN = "unknown"
+WINDOW_KEYS = ["window", "window_start", "window_end", "window_label"]
+GROUP_KEYS = ["grouping", "unknown_policy", *WINDOW_KEYS]
+
+SHARE_COLUMNS = {
+    "grouping": "'pool' or 'owner'",
+    "unknown_policy": "'entity' (unknown blocks are one entity) or 'excluded'",
+    "window": "'day', 'week' (ISO), 'month', 'year' or '30d' (fixed windows from the anchor)",
+    "window_start": "first day of the window",
+    "window_end": "last day of the window (inclusive)",
+    "window_label": "day, ISO week, month, year, or for 30d windows their midpoint",
+    "entity": "pool or owner",
+    "blocks": "blocks the entity found in the window",
+    "share": "entity's share of the window's blocks (0-1)",
+    "share_ci_low": "95% Wilson interval, low",
+    "share_ci_high": "95% Wilson interval, high",
+}
+CONCENTRATION_COLUMNS = {
+    "grouping": SHARE_COLUMNS["grouping"],
+    "unknown_policy": SHARE_COLUMNS["unknown_policy"],
+    "window": SHARE_COLUMNS["window"],
+    "window_start": SHARE_COLUMNS["window_start"],
+    "window_end": SHARE_COLUMNS["window_end"],
+    "window_label": SHARE_COLUMNS["window_label"],
+    "blocks": "blocks behind the metrics (identified blocks only when unknown_policy='excluded')",
+    "entities": "entities with at least one block",
+    "hhi": "Herfindahl-Hirschman index, Σ(100·share)², 0-10,000",
+    "hhi_ci_low": "95% interval of HHI, low (delta method, blocks as a sample of hashrate)",
+    "hhi_ci_high": "95% interval of HHI, high",
+    "nakamoto": "fewest entities holding at least 50% of blocks",
+    "nakamoto_ci_low": "95% interval of the Nakamoto coefficient, low (Wilson band method)",
+    "nakamoto_ci_high": "95% interval of the Nakamoto coefficient, high",
+    "tau_033": "fewest entities holding at least 33% of blocks",
+    "tau_066": "fewest entities holding at least 66% of blocks",
+    "cr1": "share of the largest entity",
+    "cr3": "share of the three largest entities",
+    "cr5": "share of the five largest entities",
+    "gini": "Gini coefficient over entities with at least one block",
+    "entropy_bits": "Shannon entropy of shares, bits",
+    "entropy_normalized": "entropy divided by log2(entities) (null for one entity)",
+    "theil": "Theil T index",
+    "effective_entities": "1/Σ share²",
+    "unknown_share": "share of unattributed blocks among all blocks of the window",
+    "days_with_blocks": "days of the window that have blocks in the data",
+    "days_in_window": "days in the window (fewer days with blocks: a partial window)",
+}
+
+
+def daily_counts(attribution: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """Blocks per (grouping, date, entity) for both groupings."""
+    lazy = attribution.lazy()
+    return pl.concat(
+        [
+            lazy.group_by("date", pl.col(grouping).alias("entity"))
+            .agg(pl.len().cast(pl.Int64).alias("count"))
+            .with_columns(pl.lit(grouping).alias("grouping"))
+            for grouping in GROUPINGS
+        ]
+    )
+
+
+def window_counts(daily: pl.LazyFrame, anchor: date) -> pl.DataFrame:
+    """Blocks per (grouping, window, entity) over every window kind."""
+    return (
+        assign_windows(daily, date_col="date", windows=WINDOWS, anchor=anchor)
+        .group_by("grouping", *WINDOW_KEYS, "entity")
+        .agg(pl.col("count").sum())
+        .collect()
+    )
+
+
+def _with_policies(counts: pl.DataFrame) -> pl.DataFrame:
+    return pl.concat(
+        [
+            counts.with_columns(pl.lit("entity").alias("unknown_policy")),
+            counts.filter(pl.col("entity") != UNKNOWN).with_columns(
+                pl.lit("excluded").alias("unknown_policy")
+            ),
+        ]
+    )
+
+
+def days_covered(attribution: pl.DataFrame | pl.LazyFrame, anchor: date) -> pl.DataFrame:
+    """Per window: days that have blocks, and the window's length in days."""
+    days = attribution.lazy().select("date").unique()
+    return (
+        assign_windows(days, date_col="date", windows=WINDOWS, anchor=anchor)
+        .group_by(*WINDOW_KEYS)
+        .agg(pl.len().cast(pl.Int64).alias("days_with_blocks"))
+        .with_columns(
+            ((pl.col("window_end") - pl.col("window_start")).dt.total_days() + 1)
+            .cast(pl.Int64)
+            .alias("days_in_window")
+        )
+        .collect()
+    )
+
+
+def pool_shares(counts: pl.DataFrame) -> pl.DataFrame:
+    """Each entity's share of each window, with its Wilson interval."""
+    shares = share_table(_with_policies(counts), GROUP_KEYS, entity="entity", count="count")
+    return (
+        shares.rename({"count": "blocks"})
+        .select(list(SHARE_COLUMNS))
+        .sort(
+            [*GROUP_KEYS, "share", "entity"], descending=[False] * len(GROUP_KEYS) + [True, False]
+        )
+    )
+
+
+def mining_concentration(counts: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
+    """The metric set per (grouping, unknown policy, window)."""
+    table = concentration_table(
+        _with_policies(counts), GROUP_KEYS, entity="entity", count="count", unknown_entity=UNKNOWN
+    ).rename({"total": "blocks"})
+    unknown = table.filter(pl.col("unknown_policy") == "entity").select(
+        "grouping", *WINDOW_KEYS, pl.col("unknown_share").alias("all_unknown_share")
+    )
+    return (
+        table.join(unknown, on=["grouping", *WINDOW_KEYS], how="left")
+        .with_columns(pl.col("all_unknown_share").alias("unknown_share"))
+        .join(days, on=WINDOW_KEYS, how="left")
+        .select(list(CONCENTRATION_COLUMNS))
+        .sort(GROUP_KEYS)
+    )
