@@ -46,7 +46,8 @@ def plan(
     graph = defs.resolve_asset_graph()
     if selection:
         try:
-            keys = set(dg.AssetSelection.from_string(selection).resolve(graph))
+            chosen = dg.AssetSelection.from_string(selection).required_multi_asset_neighbors()
+            keys = set(chosen.resolve(graph))
         except Exception as exc:  # Dagster raises several types for a bad selection string
             raise RunPlanError(f"--select {selection!r}: {exc}") from exc
         keys &= graph.materializable_asset_keys

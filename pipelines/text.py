@@ -68,7 +68,7 @@ def lossy_utf8_from_hex(hex_strings: pl.Series | Sequence[str | None]) -> pl.Ser
 
     valid = valid.to_numpy(writable=True)
     pieces, out_offsets, written = [np.empty(0, np.uint8)], [np.zeros(1, np.int64)], 0
-    for first, (piece, piece_offsets, bad_rows) in zip(cuts, results, strict=False):
+    for first, (piece, piece_offsets, bad_rows) in zip(cuts[:-1], results, strict=True):
         pieces.append(piece)
         out_offsets.append(piece_offsets[1:] + written)
         written += len(piece)

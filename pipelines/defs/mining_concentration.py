@@ -6,7 +6,8 @@ import dagster as dg
 import polars as pl
 
 from pipelines.metadata import markdown_table
-from pipelines.mining.attribution import ATTRIBUTION_COLUMNS, attribute, build_lookup, select_blocks
+from pipelines.mining.attribution import ATTRIBUTION_COLUMNS, attribute, build_lookup, merge_feeds
+from pipelines.mining.blocks import BLOCK_COLUMN_DESCRIPTIONS
 from pipelines.mining.concentration import (
     CONCENTRATION_COLUMNS,
     SHARE_COLUMNS,
@@ -19,33 +20,61 @@ from pipelines.mining.concentration import (
 from pipelines.resources import ObservatoryResource
 
 BLOCKS = dg.AssetKey(["raw", "blocks"])
+MERGED = dg.AssetKey(["intermediate", "blocks"])
 ATTRIBUTION = dg.AssetKey(["intermediate", "block_attribution"])
 SHARES = dg.AssetKey(["intermediate", "pool_shares"])
 CONCENTRATION = dg.AssetKey(["intermediate", "mining_concentration"])
+MERGED_DESCRIPTION = (
+    "Every block once: the feeds' rows for a height merged, each field from the earliest feed "
+    "that has it (a header time beats an estimated date)."
+)
 ATTRIBUTION_DESCRIPTION = (
     "Every block (one per height, from the feed with precedence) attributed to a pool and its "
     "owner: payout address first, then coinbase tag, then the file's label; conflicts flagged."
 )
 
 
-@dg.asset(
-    key=ATTRIBUTION,
-    deps=[
-        BLOCKS,
-        dg.AssetKey(["raw", "pool_registry"]),
-        dg.AssetKey(["raw", "pool_label_aliases"]),
-        dg.AssetKey(["raw", "pool_owners"]),
-    ],
-    group_name="intermediate",
-    kinds={"polars", "parquet"},
-    description=ATTRIBUTION_DESCRIPTION,
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            MERGED,
+            deps=[BLOCKS],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description=MERGED_DESCRIPTION,
+        ),
+        dg.AssetSpec(
+            ATTRIBUTION,
+            deps=[
+                MERGED,
+                dg.AssetKey(["raw", "pool_registry"]),
+                dg.AssetKey(["raw", "pool_label_aliases"]),
+                dg.AssetKey(["raw", "pool_owners"]),
+            ],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description=ATTRIBUTION_DESCRIPTION,
+        ),
+    ]
 )
-def block_attribution(
-    context: dg.AssetExecutionContext, observatory: ObservatoryResource
-) -> dg.MaterializeResult:
+def attributed_blocks(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
+    """Merge the feeds' blocks (one row per height) and attribute each to a pool and owner."""
     lake = observatory.lake()
     feeds = [feed.name.split(".", 1)[1] for feed in observatory.config().feeds("blocks")]
-    blocks, overlap = select_blocks(lake.read("raw", "blocks"), feeds)
+    blocks, overlap = merge_feeds(lake.read("raw", "blocks"), feeds)
+    yield dg.MaterializeResult(
+        asset_key=MERGED,
+        metadata={
+            **observatory.store_table(
+                blocks,
+                "intermediate",
+                "blocks",
+                description=MERGED_DESCRIPTION,
+                column_descriptions=BLOCK_COLUMN_DESCRIPTIONS,
+            ),
+            **{f"feeds/{k}": v for k, v in overlap.items()},
+        },
+    )
     lookup = build_lookup(lake.read("raw", "pool_registry"), lake.read("raw", "pool_label_aliases"))
     attributed = attribute(blocks, lookup, lake.read("raw", "pool_owners"))
     methods = attributed.group_by("method").len().sort("method")
@@ -67,16 +96,16 @@ def block_attribution(
         description=ATTRIBUTION_DESCRIPTION,
         column_descriptions=ATTRIBUTION_COLUMNS,
     )
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key=ATTRIBUTION,
         metadata={
             **stored,
-            **{f"feeds/{k}": v for k, v in overlap.items()},
             "blocks_by_method": dg.MetadataValue.md(markdown_table(methods)),
             "conflicts": int(attributed["conflict"].sum()),
             "unmatched_labels": dg.MetadataValue.md(markdown_table(unmatched, 50)),
             "first_block": str(attributed["date"].min()),
             "last_block": str(attributed["date"].max()),
-        }
+        },
     )
 
 

@@ -141,8 +141,13 @@ def build_lookup(registry: pl.DataFrame, aliases: pl.DataFrame) -> PoolLookup:
     )
 
 
-def select_blocks(blocks: pl.DataFrame, feed_order: list[str]) -> tuple[pl.DataFrame, dict]:
-    """One row per height: the row of the earliest feed in ``feed_order``; plus overlap figures."""
+def merge_feeds(blocks: pl.DataFrame, feed_order: list[str]) -> tuple[pl.DataFrame, dict]:
+    """One row per height, combining the evidence of every feed that holds it.
+
+    Each field comes from the earliest feed in ``feed_order`` that has it, so a block known to a
+    coinbase export and to a labelled file keeps both its coinbase and its label; ``feed`` is the
+    earliest feed holding the height. Returns the merged blocks and overlap figures.
+    """
     ranked = blocks.with_columns(
         pl.col("feed")
         .replace_strict(
@@ -150,15 +155,23 @@ def select_blocks(blocks: pl.DataFrame, feed_order: list[str]) -> tuple[pl.DataF
         )
         .alias("feed_rank")
     ).sort("height", "feed_rank")
-    chosen = ranked.unique("height", keep="first", maintain_order=True).drop("feed_rank")
+    dated = ["time", "date", "date_source"]  # from one row: a header time beats an estimate
+    fields = [c for c in blocks.columns if c not in ("height", "feed", *dated)]
+    by_dating = [pl.col("time").is_null(), pl.col("feed_rank")]
+    merged = ranked.group_by("height").agg(
+        pl.col("feed").first(),
+        *[pl.col(c).sort_by(by_dating).first() for c in dated],
+        *[pl.col(c).drop_nulls().first() for c in fields],
+    )
+    merged = merged.select(blocks.columns).sort("height")
     hashes = blocks.drop_nulls("hash").group_by("height").agg(pl.col("hash").n_unique().alias("n"))
     report = {
         "rows": blocks.height,
-        "blocks": chosen.height,
-        "heights_in_several_feeds": blocks.height - chosen.height,
+        "blocks": merged.height,
+        "heights_in_several_feeds": blocks.height - merged.height,
         "heights_with_conflicting_hashes": hashes.filter(pl.col("n") > 1).height,
     }
-    return chosen, report
+    return merged, report
 
 
 def _address_pools(blocks: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
