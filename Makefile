@@ -29,7 +29,7 @@ run: .venv/.synced
 	$(UV) run --frozen observatory run --config $(CONFIG) $(ARGS)
 
 test: lint
-	$(UV) run --frozen pytest $(ARGS)
+	$(UV) run --frozen pytest -n 2 --dist loadfile $(ARGS)
 
 ui: .venv/.synced
 	$(UV) run --frozen observatory ui --config $(CONFIG)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -189,12 +189,15 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         if key not in MINING_DEFAULTS:
             raise _unknown(f"{path} [mining]", key, MINING_DEFAULTS)
         mining[key] = value
-    try:
-        date.fromisoformat(str(mining["anchor_30d"]))
-    except ValueError:
+    anchor = mining["anchor_30d"]
+    try:  # a string or a TOML date (a datetime is not a day); consumers get "YYYY-MM-DD"
+        if not isinstance(anchor, date) or isinstance(anchor, datetime):
+            anchor = date.fromisoformat(anchor)
+    except (TypeError, ValueError):
         raise ConfigError(
             f"{path} [mining] anchor_30d: expected a date YYYY-MM-DD, got {mining['anchor_30d']!r}"
         ) from None
+    mining["anchor_30d"] = anchor.isoformat()
 
     sources: dict[str, SourceConfig] = {}
     for name, table in raw.get("sources", {}).items():

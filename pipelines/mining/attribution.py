@@ -70,7 +70,7 @@ class PoolLookup:
 
     pools: pl.DataFrame  # pool, pool_id, pool_order
     addresses: pl.DataFrame  # address, pool, pool_order
-    literal_tags: pl.DataFrame  # tag_key, tag_len, pool, pool_order
+    literal_tags: pl.DataFrame  # tag, tag_key, tag_len, pool, pool_order
     regex_tags: pl.DataFrame  # tag, tag_len, pool, pool_order
     name_keys: pl.DataFrame  # key, pool
 
@@ -118,7 +118,7 @@ def build_lookup(registry: pl.DataFrame, aliases: pl.DataFrame) -> PoolLookup:
         .sort("pool_order", "tag")
     )
     literal_tags = tags.filter("literal").select(
-        pl.col("tag").str.to_lowercase().alias("tag_key"), "tag_len", "pool", "pool_order"
+        "tag", pl.col("tag").str.to_lowercase().alias("tag_key"), "tag_len", "pool", "pool_order"
     )
     name_keys = (
         pl.concat(
@@ -194,7 +194,9 @@ def _tag_pools(blocks: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
     texts = blocks.select("height", "coinbase_hex").drop_nulls("coinbase_hex")
     texts = texts.with_columns(lossy_utf8_from_hex(texts["coinbase_hex"]).alias("text"))
     candidates = []
-    patterns = lookup.literal_tags["tag_key"].unique().sort().to_list()
+    # The tags as written: the search ignores ASCII case only, so a tag lower-cased beforehand
+    # would no longer match its own non-ASCII capitals ("ÄPool"); tag_key only serves the join.
+    patterns = lookup.literal_tags["tag"].unique().sort().to_list()
     if patterns:
         found = (
             texts.select(

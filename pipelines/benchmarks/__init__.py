@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline (scripts, not tests)."""
