@@ -102,6 +102,8 @@ def _test_check(project: SqlProject, test: SqlTest) -> dg.AssetChecksDefinition:
         metadata = {"failing_rows": dg.MetadataValue.int(failing), "sql_file": str(test.path)}
         if failing:
             metadata["failing_sample"] = dg.MetadataValue.md(markdown_table(sample))
+            first = ", ".join(f"{k}={v}" for k, v in sample.row(0, named=True).items())
+            metadata["summary"] = f"{failing} failing rows ({test.path.name}); first: {first}"
         return dg.AssetCheckResult(
             passed=failing == 0, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata
         )

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import FIXTURES, SAMPLE_SOURCES, run_cli, write_config
+from tests.conftest import FIXTURES, SAMPLE_POOLS, SAMPLE_SOURCES, run_cli, write_config
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,8 @@ def test_run_shows_progress_and_records_the_run(built: Path, monkeypatch) -> Non
         assert run.status == dg.DagsterRunStatus.SUCCESS
         assert run.tags["observatory/launched_by"] == "cli"
         materialized = instance.get_latest_materialization_event(dg.AssetKey(["marts", "dim_pool"]))
-        assert materialized.asset_materialization.metadata["dagster/row_count"].value == 26
+        rows = materialized.asset_materialization.metadata["dagster/row_count"].value
+        assert rows == SAMPLE_POOLS
 
 
 def test_sql_formats(built: Path) -> None:
@@ -53,7 +54,7 @@ def test_sql_is_read_only_and_reports_errors(built: Path) -> None:
 def test_tables_lists_descriptions_counts_and_columns(built: Path) -> None:
     text = run_cli("tables", "--config", str(built))
     assert text.returncode == 0, text.stderr
-    assert "dim_pool (table, 26 rows)" in text.stdout
+    assert f"dim_pool (table, {SAMPLE_POOLS} rows)" in text.stdout
     assert "pool_id BIGINT — mempool.space pool id (primary key)" in text.stdout
     listed = json.loads(run_cli("tables", "--format", "json", "--config", str(built)).stdout)
     names = {t["name"]: t for t in listed}

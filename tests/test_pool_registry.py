@@ -14,7 +14,7 @@ from pipelines.resources import ObservatoryResource
 from pipelines.runner import execute
 from pipelines.sources.pool_registry import parse_pools_v2, tag_compile_error
 from pipelines.warehouse import Warehouse
-from tests.conftest import FIXTURES, write_config
+from tests.conftest import FIXTURES, SAMPLE_POOLS, write_config
 
 SAMPLE = FIXTURES / "pools-v2-sample.json"
 SAMPLE_DAYS = (date(2024, 1, 1), date(2024, 1, 3))  # the days of the sample blocks
@@ -22,12 +22,12 @@ SAMPLE_DAYS = (date(2024, 1, 1), date(2024, 1, 3))  # the days of the sample blo
 
 def test_parse_keeps_lists_and_non_ascii_tags() -> None:
     frame = parse_pools_v2(SAMPLE.read_bytes(), origin="sample")
-    assert frame.height == 26
+    assert frame.height == SAMPLE_POOLS
     f2pool = frame.filter(pl.col("name") == "F2Pool").row(0, named=True)
     assert f2pool["tags"] == ["七彩神仙鱼", "Made in China", "🐟"]
     assert f2pool["n_addresses"] == 1 and f2pool["n_tags"] == 3
-    assert frame["record_errors"].null_count() == 26
-    assert frame["tag_errors"].null_count() == 26
+    assert frame["record_errors"].null_count() == SAMPLE_POOLS
+    assert frame["tag_errors"].null_count() == SAMPLE_POOLS
 
 
 def test_wrong_field_types_name_source_record_and_field() -> None:
@@ -72,13 +72,13 @@ def test_tag_compile_errors(tag: str, bad: bool) -> None:
 def test_asset_writes_parquet_and_build_table(registry_config: Path, tmp_path: Path) -> None:
     resource = ObservatoryResource(config_file=str(registry_config))
     result = pool_registry(context=dg.build_asset_context(), observatory=resource)
-    assert result.metadata["dagster/row_count"].value == 26
+    assert result.metadata["dagster/row_count"].value == SAMPLE_POOLS
     assert result.metadata["records_with_errors"] == 0
     assert "| id | name |" in result.metadata["preview"].value
     lake_file = tmp_path / "warehouse" / "lake" / "raw" / "pool_registry" / "data.parquet"
-    assert pl.read_parquet(lake_file).height == 26
+    assert pl.read_parquet(lake_file).height == SAMPLE_POOLS
     with Warehouse(tmp_path / "warehouse").writer() as con:
-        assert con.execute("select count(*) from raw.pool_registry").fetchall() == [(26,)]
+        assert con.execute("select count(*) from raw.pool_registry").fetchall() == [(SAMPLE_POOLS,)]
 
 
 def test_live_registry_over_http(fake_server, tmp_path: Path, monkeypatch) -> None:
@@ -96,7 +96,7 @@ def test_live_registry_over_http(fake_server, tmp_path: Path, monkeypatch) -> No
     )
     resource = ObservatoryResource(config_file=str(config))
     result = pool_registry(context=dg.build_asset_context(), observatory=resource)
-    assert result.metadata["dagster/row_count"].value == 26
+    assert result.metadata["dagster/row_count"].value == SAMPLE_POOLS
     assert len(fake_server.requests) == 2
 
 
@@ -128,7 +128,7 @@ def test_bad_registry_fails_the_check_and_stops_downstream(
 ) -> None:
     good = execute(start=SAMPLE_DAYS[0], end=SAMPLE_DAYS[1])
     assert good.success, good.summary()
-    assert serving_pool_count(tmp_path / "warehouse") == 26
+    assert serving_pool_count(tmp_path / "warehouse") == SAMPLE_POOLS
 
     pools = json.loads(SAMPLE.read_text())
     pools.append({**pools[0], "name": "Duplicate id"})
@@ -143,4 +143,5 @@ def test_bad_registry_fails_the_check_and_stops_downstream(
     assert check == "raw/pool_registry:pool_registry_expectations"
     assert "id" in summary and "tag_errors" in summary
     assert {"staging/stg_pools", "marts/dim_pool", "serving/observatory_duckdb"} <= set(bad.not_run)
-    assert serving_pool_count(tmp_path / "warehouse") == 26  # analysts keep the last good data
+    # analysts keep the last good data
+    assert serving_pool_count(tmp_path / "warehouse") == SAMPLE_POOLS
