@@ -1,0 +1,113 @@
+"""``raw/blocks`` as Dagster runs it: ranges of days, quarantine, idempotence, checks."""
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from pipelines.defs.blocks import blocks, blocks_expectations
+from pipelines.lake import Lake
+from pipelines.resources import ObservatoryResource
+from tests.conftest import FIXTURES, write_config
+
+RANGE = {
+    "dagster/asset_partition_range_start": "2024-01-01",
+    "dagster/asset_partition_range_end": "2024-01-04",
+}
+
+
+def labelled_config(tmp_path: Path, csv: Path) -> Path:
+    return write_config(
+        tmp_path,
+        {
+            "blocks.sample": {
+                "kind": "labelled_blocks",
+                "location": str(csv),
+                "height_column": "height",
+                "label_column": "pool",
+                "label_scheme": "name",
+                "time_column": "time",
+            }
+        },
+    )
+
+
+def run(config: Path, tags: dict[str, str] = RANGE) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [blocks, blocks_expectations],
+        resources={"observatory": ObservatoryResource(config_file=str(config))},
+        tags=tags,
+        raise_on_error=False,
+    )
+
+
+def partitions(home: Path) -> dict[str, pl.DataFrame]:
+    lake = Lake(home / "lake")
+    return {
+        day: lake.read("raw", "blocks", ("date", day)) for day in lake.partitions("raw", "blocks")
+    }
+
+
+def test_a_range_run_writes_one_partition_per_day_and_is_idempotent(tmp_path: Path) -> None:
+    config = labelled_config(tmp_path, FIXTURES / "blocks" / "labelled-sample.csv")
+    first = run(config)
+    assert first.success
+    written = partitions(tmp_path / "warehouse")
+    assert sorted(written) == ["2024-01-01", "2024-01-02", "2024-01-03"]  # 2024-01-04: no blocks
+    assert sum(f.height for f in written.values()) == 27
+    assert all((f["date"].cast(pl.String) == day).all() for day, f in written.items())
+    (check,) = first.get_asset_check_evaluations()
+    assert check.passed and check.metadata["partitions checked"].value == 3
+    assert run(config).success
+    again = partitions(tmp_path / "warehouse")
+    assert all(again[day].equals(written[day]) for day in written)
+
+
+def test_bad_rows_are_quarantined_and_good_rows_kept(tmp_path: Path) -> None:
+    lines = (FIXTURES / "blocks" / "labelled-sample.csv").read_text().splitlines()
+    lines[3] = "82300x,AntPool,2024-01-01T05:25:00Z"  # a height that is not a number
+    lines[5] = "823004,AntPool,yesterday"  # a time that is not a time
+    csv = tmp_path / "blocks.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    result = run(labelled_config(tmp_path, csv))
+    assert result.success
+    kept = sum(f.height for f in partitions(tmp_path / "warehouse").values())
+    rejects = Lake(tmp_path / "warehouse" / "lake").read("raw", "block_rejects")
+    problems = {(r["record"], r["field"]) for r in rejects.iter_rows(named=True)}
+    assert ("line 4", "height") in problems and ("line 6", "time") in problems
+    assert kept == 26  # only the row without a usable height is left out of raw.blocks
+    materialization = result.get_asset_materialization_events()[0].materialization
+    assert materialization.metadata["rejected_rows"].value == rejects.height
+
+
+def test_days_that_lose_their_blocks_are_emptied(tmp_path: Path) -> None:
+    csv = tmp_path / "blocks.csv"
+    full = (FIXTURES / "blocks" / "labelled-sample.csv").read_text().splitlines()
+    csv.write_text("\n".join(full) + "\n")
+    config = labelled_config(tmp_path, csv)
+    assert run(config).success
+    csv.write_text("\n".join(line for line in full if "2024-01-03" not in line) + "\n")
+    assert run(config).success
+    assert sorted(partitions(tmp_path / "warehouse")) == ["2024-01-01", "2024-01-02"]
+
+
+def test_a_misdated_partition_fails_the_check_and_names_it(tmp_path: Path) -> None:
+    config = labelled_config(tmp_path, FIXTURES / "blocks" / "labelled-sample.csv")
+    assert run(config).success
+    lake = Lake(tmp_path / "warehouse" / "lake")
+    day = lake.read("raw", "blocks", ("date", "2024-01-02"))
+    # a block whose header time is on another day, filed under 2024-01-02
+    moved = day.with_columns(pl.col("time").dt.offset_by("1d"))
+    lake.write(moved, "raw", "blocks", ("date", "2024-01-02"))
+    result = dg.materialize(
+        [blocks, blocks_expectations],
+        selection=dg.AssetSelection.checks(blocks_expectations),
+        resources={"observatory": ObservatoryResource(config_file=str(config))},
+        tags=RANGE,
+        raise_on_error=False,
+    )
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed
+    summary = check.metadata["summary"].value
+    assert "1 failing: 2024-01-02" in summary
+    assert "date_mismatch" in check.metadata["failures"].value
