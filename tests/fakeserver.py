@@ -160,7 +160,10 @@ class FakeServer:
             self._routes["/" + path.lstrip("/")] = list(responses)
 
     def handler(self, path: str, fn: Handler) -> None:
-        """Answer every request to `path` with `fn(request)` (replaces any script)."""
+        """Answer every request to `path` with `fn(request)` (replaces any script).
+
+        A `path` ending in ``*`` answers every path that starts with what precedes it.
+        """
         with self._lock:
             self._routes["/" + path.lstrip("/")] = fn
 
@@ -186,6 +189,10 @@ class FakeServer:
     def _next_response(self, request: RecordedRequest) -> Response:
         with self._lock:
             script = self._routes.get(request.path)
+            if script is None:  # "/prefix/*" routes answer every path below the prefix
+                prefixes = [p for p in self._routes if p.endswith("*")]
+                matching = [p for p in prefixes if request.path.startswith(p[:-1])]
+                script = self._routes[max(matching, key=len)] if matching else None
             if script is None:
                 return 404, {"Content-Type": "text/plain"}, f"no route for {request.path}".encode()
             if not callable(script):
