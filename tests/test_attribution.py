@@ -269,7 +269,11 @@ def test_address_beats_tag_and_disagreement_is_a_conflict(lookup: PoolLookup) ->
                 "coinbase_addresses": [FOUNDRY_ADDRESS],
             },
             # address only
-            {"height": 3, "coinbase_hex": coinbase(3, "hello"), "coinbase_addresses": [FOUNDRY_ADDRESS]},
+            {
+                "height": 3,
+                "coinbase_hex": coinbase(3, "hello"),
+                "coinbase_addresses": [FOUNDRY_ADDRESS],
+            },
             # tag only (pays an unregistered address)
             {
                 "height": 4,
@@ -296,7 +300,11 @@ def test_address_beats_tag_and_disagreement_is_a_conflict(lookup: PoolLookup) ->
     )
     assert rows[3]["conflict"] is False
     assert (rows[4]["pool"], rows[4]["method"], rows[4]["address_pool"]) == ("AntPool", "tag", None)
-    assert (rows[5]["pool"], rows[5]["method"], rows[5]["conflict"]) == ("AntPool", "address", False)
+    assert (rows[5]["pool"], rows[5]["method"], rows[5]["conflict"]) == (
+        "AntPool",
+        "address",
+        False,
+    )
     assert rows[5]["label_matched"] is True  # the label is still checked and kept
 
 
@@ -340,9 +348,7 @@ def test_address_of_two_pools_goes_to_the_first_in_the_registry() -> None:
 def test_labels_are_normalised_to_registry_names(lookup: PoolLookup) -> None:
     """Aliases, slugs and spellings that differ in case or punctuation reach one registry name."""
     labels = ["CANOE", "btccom", "Foundry USA", "foundryusa", "FOUNDRY-USA", "BTC.com", "f2pool"]
-    rows = attribute_rows(
-        [{"height": h, "label": label} for h, label in enumerate(labels)], lookup
-    )
+    rows = attribute_rows([{"height": h, "label": label} for h, label in enumerate(labels)], lookup)
     got = [(rows[h]["pool"], rows[h]["method"], rows[h]["label_matched"]) for h in rows]
     expected = ["CanoePool", "BTC.com", "Foundry USA", "Foundry USA", "Foundry USA", "BTC.com"]
     assert got == [(pool, "label", True) for pool in [*expected, "F2Pool"]]
@@ -579,7 +585,14 @@ def test_merged_blocks_attribute_with_tag_over_label(lookup: PoolLookup) -> None
 def test_attribution_is_vectorised(lookup: PoolLookup) -> None:
     """20,000 mixed blocks attribute in well under a second (5 s leaves room for a busy CI)."""
     n = 20_000
-    payloads = ["/AntPool/", "七彩神仙鱼", "/solo.ckpool.org/", "Mined by 9pool", "nothing", "/BTC.COM/"]
+    payloads = [
+        "/AntPool/",
+        "七彩神仙鱼",
+        "/solo.ckpool.org/",
+        "Mined by 9pool",
+        "nothing",
+        "/BTC.COM/",
+    ]
     frame = blocks(
         [
             {

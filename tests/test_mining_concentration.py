@@ -44,8 +44,9 @@ def attributed() -> pl.DataFrame:
         for pool, n in pools.items()
         for _ in range(n)
     ]
-    frame = pl.DataFrame(rows, schema={"height": pl.Int64, "date": pl.Date, "pool": pl.String,
-                                       "owner": pl.String})
+    frame = pl.DataFrame(
+        rows, schema={"height": pl.Int64, "date": pl.Date, "pool": pl.String, "owner": pl.String}
+    )
     return frame.with_columns(pl.int_range(pl.len()).alias("height"))
 
 
@@ -120,7 +121,9 @@ def test_second_day_half_and_half(tables: tuple[pl.DataFrame, pl.DataFrame]) -> 
     )
 
 
-def test_only_unknown_blocks_leave_no_excluded_row(tables: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+def test_only_unknown_blocks_leave_no_excluded_row(
+    tables: tuple[pl.DataFrame, pl.DataFrame],
+) -> None:
     """2024-01-05 has only unknown blocks: one entity under 'entity', nothing under 'excluded'."""
     table = tables[0]
     entity = metric_row(table, "pool", "entity", "day", date(2024, 1, 5))

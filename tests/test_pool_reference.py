@@ -192,3 +192,11 @@ def test_alias_key_normalisation(tmp_path: Path, alias: str, key: str) -> None:
         "reason": "r",
         "source": "https://x.example",
     }
+
+
+def test_owner_dates_must_be_iso(tmp_path: Path) -> None:
+    """A day-first date is an error naming the value, never silently read either way."""
+    path = tmp_path / "owners.csv"
+    path.write_text("pool,owner,valid_from,valid_to,source,note\nA,B,31/12/2020,,https://x.org,n\n")
+    with pytest.raises(pl.exceptions.InvalidOperationError, match="31/12/2020"):
+        read_pool_owners(path)

@@ -36,17 +36,14 @@ ALIAS_COLUMNS = {
 
 def read_pool_owners(path: Path = SEEDS / "pool_owners.csv") -> pl.DataFrame:
     """The owner table with ``range_error`` and ``overlap_error`` filled in for the checks."""
-    owners = pl.read_csv(
-        path,
-        schema={
-            "pool": pl.String,
-            "owner": pl.String,
-            "valid_from": pl.Date,
-            "valid_to": pl.Date,
-            "source": pl.String,
-            "note": pl.String,
-        },
-    ).with_row_index("row")
+    owners = (
+        pl.read_csv(path, infer_schema=False)
+        .with_columns(  # strictly ISO dates: "31/12/2020" is an error, never a guess
+            pl.col("valid_from", "valid_to").str.to_date("%Y-%m-%d", strict=True)
+        )
+        .select("pool", "owner", "valid_from", "valid_to", "source", "note")
+        .with_row_index("row")
+    )
     start = pl.col("valid_from").fill_null(pl.date(1900, 1, 1))
     end = pl.col("valid_to").fill_null(pl.date(9999, 12, 31))
     pairs = (
