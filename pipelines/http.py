@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import requests
@@ -83,8 +82,21 @@ def _shown_url(url: str, params: dict | None) -> str:
         return url
 
 
+class Closeable:
+    """``with obj:`` closes ``obj`` on exit (clients holding connections, servers)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release what the object holds."""
+
+
 @dataclass
-class HttpClient:
+class HttpClient(Closeable):
     """GET with retries, backoff, Retry-After, rate limiting and errors that name the source.
 
     Every wait (backoff, Retry-After, rate limiting) goes through `sleep`. Values of `headers`
@@ -110,17 +122,6 @@ class HttpClient:
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
         self._session.headers.update(self.headers)
-
-    def __enter__(self) -> HttpClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -25,12 +25,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from requests.structures import CaseInsensitiveDict
+
+from pipelines.http import Closeable
 
 Reply = tuple[int, dict[str, str], bytes]
 
@@ -115,7 +116,7 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class FakeServer:
+class FakeServer(Closeable):
     """A threaded HTTP server on an ephemeral 127.0.0.1 port, scripted per path."""
 
     def __init__(self) -> None:
@@ -131,17 +132,6 @@ class FakeServer:
             daemon=True,
         )
         self._thread.start()
-
-    def __enter__(self) -> FakeServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def base_url(self) -> str:

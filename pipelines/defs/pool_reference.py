@@ -1,6 +1,9 @@
 """``raw/pool_owners`` and ``raw/pool_label_aliases``: curated reference tables kept in the repo."""
 
+from collections.abc import Callable
+
 import dagster as dg
+import polars as pl
 
 from pipelines.resources import ObservatoryResource
 from pipelines.sources.pool_reference import (
@@ -12,55 +15,40 @@ from pipelines.sources.pool_reference import (
 )
 from pipelines.validation import gx_check_result
 
-OWNERS = dg.AssetKey(["raw", "pool_owners"])
-ALIASES = dg.AssetKey(["raw", "pool_label_aliases"])
-OWNERS_DESCRIPTION = (
+
+def seed_table(
+    name: str, read: Callable[[], pl.DataFrame], description: str, columns: dict[str, str]
+) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
+    """An asset loading ``dbt_like_sql/seeds/<name>.csv`` and its blocking GX check."""
+    key = dg.AssetKey(["raw", name])
+
+    @dg.asset(key=key, group_name="raw", kinds={"csv", "parquet"}, description=description)
+    def _load(observatory: ObservatoryResource) -> dg.MaterializeResult:
+        metadata = observatory.store_table(
+            read(), "raw", name, description=description, column_descriptions=columns
+        )
+        return dg.MaterializeResult(metadata={**metadata, "seed": str(SEEDS / f"{name}.csv")})
+
+    @dg.asset_check(
+        asset=key, name=f"{name}_expectations", blocking=True, description=f"GX suite {name}"
+    )
+    def _check(observatory: ObservatoryResource) -> dg.AssetCheckResult:
+        return gx_check_result(name, observatory.lake().read("raw", name))
+
+    return _load, _check
+
+
+pool_owners, pool_owners_expectations = seed_table(
+    "pool_owners",
+    read_pool_owners,
     "Curated, reviewed table of which entity owned which pool when, with a public source per row "
-    "(dbt_like_sql/seeds/pool_owners.csv). A pool without a row owns itself."
+    "(dbt_like_sql/seeds/pool_owners.csv). A pool without a row owns itself.",
+    OWNER_COLUMNS,
 )
-ALIASES_DESCRIPTION = (
+pool_label_aliases, pool_label_aliases_expectations = seed_table(
+    "pool_label_aliases",
+    read_pool_label_aliases,
     "Curated aliases mapping labels and duplicate registry entries to the registry pool they mean "
-    "(dbt_like_sql/seeds/pool_label_aliases.csv)."
+    "(dbt_like_sql/seeds/pool_label_aliases.csv).",
+    ALIAS_COLUMNS,
 )
-
-
-@dg.asset(key=OWNERS, group_name="raw", kinds={"csv", "parquet"}, description=OWNERS_DESCRIPTION)
-def pool_owners(observatory: ObservatoryResource) -> dg.MaterializeResult:
-    frame = read_pool_owners()
-    metadata = observatory.store_table(
-        frame,
-        "raw",
-        "pool_owners",
-        description=OWNERS_DESCRIPTION,
-        column_descriptions=OWNER_COLUMNS,
-    )
-    return dg.MaterializeResult(metadata={**metadata, "seed": str(SEEDS / "pool_owners.csv")})
-
-
-@dg.asset(key=ALIASES, group_name="raw", kinds={"csv", "parquet"}, description=ALIASES_DESCRIPTION)
-def pool_label_aliases(observatory: ObservatoryResource) -> dg.MaterializeResult:
-    frame = read_pool_label_aliases()
-    metadata = observatory.store_table(
-        frame,
-        "raw",
-        "pool_label_aliases",
-        description=ALIASES_DESCRIPTION,
-        column_descriptions=ALIAS_COLUMNS,
-    )
-    return dg.MaterializeResult(
-        metadata={**metadata, "seed": str(SEEDS / "pool_label_aliases.csv")}
-    )
-
-
-@dg.asset_check(asset=OWNERS, blocking=True, description="GX suite expectations/pool_owners.json")
-def pool_owners_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-    return gx_check_result("pool_owners", observatory.lake().read("raw", "pool_owners"))
-
-
-@dg.asset_check(
-    asset=ALIASES, blocking=True, description="GX suite expectations/pool_label_aliases.json"
-)
-def pool_label_aliases_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-    return gx_check_result(
-        "pool_label_aliases", observatory.lake().read("raw", "pool_label_aliases")
-    )

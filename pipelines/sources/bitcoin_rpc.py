@@ -20,13 +20,12 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import polars as pl
 
-from pipelines.http import HttpClient, SourceFormatError, SourceUnavailable
+from pipelines.http import Closeable, HttpClient, SourceFormatError, SourceUnavailable
 from pipelines.sources.block_cache import blocks_frame, claimed_fees_sats, require
 
 ENV_USER = "BITCOIN_RPC_USER"
@@ -75,7 +74,7 @@ def _sats(btc: float) -> int:
     return round(btc * SATS_PER_BTC)
 
 
-class BitcoinRpc:
+class BitcoinRpc(Closeable):
     """A Bitcoin Core node as a block loader (see ``pipelines.sources.block_cache``)."""
 
     def __init__(
@@ -117,17 +116,6 @@ class BitcoinRpc:
 
     def __repr__(self) -> str:
         return f"BitcoinRpc(url={self.url!r}, feed={self.feed!r}, auth={self._auth_source!r})"
-
-    def __enter__(self) -> BitcoinRpc:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Release pooled connections."""

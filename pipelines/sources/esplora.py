@@ -20,12 +20,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 import polars as pl
 
-from pipelines.http import HttpClient, SourceFormatError, SourceUnavailable
+from pipelines.http import Closeable, HttpClient, SourceFormatError, SourceUnavailable
 from pipelines.sources.block_cache import blocks_frame, claimed_fees_sats, require
 
 Flavour = Literal["mempool", "esplora"]
@@ -40,7 +39,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class EsploraClient:
+class EsploraClient(Closeable):
     """A mempool.space or Esplora instance as a block loader (see ``block_cache``)."""
 
     def __init__(
@@ -78,17 +77,6 @@ class EsploraClient:
             f"EsploraClient({self.base_url!r}, flavour={self.flavour!r}, feed={self.feed!r}, "
             f"concurrency={self.concurrency})"
         )
-
-    def __enter__(self) -> EsploraClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Release pooled connections."""
