@@ -1,0 +1,1 @@
+"""Bitcoin's reachable nodes: snapshots, offline enrichment and dispersion."""
