@@ -61,6 +61,7 @@ PAYOUT_TO_REGISTRY = 0.9  # share of a pool's blocks paying one of its registry 
 SECOND_PAYOUT = 0.25  # blocks with a second payout output (random address)
 WITNESS_COMMITMENT = 0.7  # blocks with an OP_RETURN output (value 0, "nonstandard…" address)
 ACCURACY_TARGET = 0.99
+MIN_BLOCKS = 4_000  # the quarter chain then still spans a week
 STAGES = ("ndjson", "attribution", "metrics")
 STAGE_TITLES = {
     "ndjson": "(1) NDJSON → all concentration tables",
@@ -654,7 +655,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", choices=("setup", *STAGES), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-
     if args.child == "setup":
         print(json.dumps(setup(args.data, args.blocks), default=str))
         return 0
@@ -662,6 +662,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_stage(args.child, args.data)))
         return 0
 
+    if args.blocks < MIN_BLOCKS or args.repeat < 1:
+        parser.error(f"--blocks must be at least {MIN_BLOCKS:,} and --repeat at least 1")
     load_registry()  # fail early, with the message, when the shared data is absent
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mining-benchmark-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -671,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sizes = [args.blocks] if args.no_quarter else [args.blocks, args.blocks // 4]
     results: dict[str, Any] = {
-        "command": " ".join(sys.argv),
+        "command": " ".join(["python -m pipelines.benchmarks.mining", *(argv or sys.argv[1:])]),
         "polars": pl.__version__,
         "threads": pl.thread_pool_size(),
         "cpus": os.cpu_count(),

@@ -155,6 +155,9 @@ def merge_feeds(blocks: pl.DataFrame, feed_order: list[str]) -> tuple[pl.DataFra
         )
         .alias("feed_rank")
     ).sort("height", "feed_rank")
+    if not blocks["height"].is_duplicated().any():  # one feed per height: nothing to merge
+        report = {"rows": blocks.height, "blocks": blocks.height, "heights_in_several_feeds": 0}
+        return blocks.sort("height").rechunk(), {**report, "heights_with_conflicting_hashes": 0}
     dated = ["time", "date", "date_source"]  # from one row: a header time beats an estimate
     fields = [c for c in blocks.columns if c not in ("height", "feed", *dated)]
     by_dating = [pl.col("time").is_null(), pl.col("feed_rank")]

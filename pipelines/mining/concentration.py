@@ -127,13 +127,8 @@ def days_covered(attribution: pl.DataFrame | pl.LazyFrame, anchor: date) -> pl.D
 def pool_shares(counts: pl.DataFrame) -> pl.DataFrame:
     """Each entity's share of each window, with its Wilson interval."""
     shares = share_table(_with_policies(counts), GROUP_KEYS, entity="entity", count="count")
-    return (
-        shares.rename({"count": "blocks"})
-        .select(list(SHARE_COLUMNS))
-        .sort(
-            [*GROUP_KEYS, "share", "entity"], descending=[False] * len(GROUP_KEYS) + [True, False]
-        )
-    )
+    # share_table already sorts by group, then share descending, then entity
+    return shares.rename({"count": "blocks"}).select(list(SHARE_COLUMNS))
 
 
 def mining_concentration(counts: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
