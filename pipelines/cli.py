@@ -221,8 +221,10 @@ def sql(config_file: Path | None, query: str, fmt: str, max_rows: int) -> None:
         table = Table(*frame.columns, show_lines=False)
         for row in frame.head(max_rows).iter_rows():
             table.add_row(*("∅" if v is None else str(v) for v in row))
-        out = Console(highlight=False)
-        out.print(table)
+        # a pipe or file gets the table whole rather than squeezed to 80 columns
+        width = None if sys.stdout.isatty() else 10_000
+        out = Console(highlight=False, width=width)
+        out.print(table, crop=False)
         suffix = f" (first {max_rows} shown)" if frame.height > max_rows else ""
         out.print(f"{frame.height:,} rows{suffix}")
 
