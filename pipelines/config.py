@@ -84,7 +84,31 @@ SOURCES: dict[str, dict[str, SourceKind]] = {
         ),
     },
 }
-MULTI_FEED_SOURCES = frozenset({"blocks"})
+SOURCES["nodes"] = {
+    "bitnodes_api": SourceKind(
+        "bitnodes_api",
+        "Bitnodes API snapshots (/api/v1/snapshots/); location is the base URL; the key, if any, "
+        "is read from the environment variable named by api_key_env",
+        {"api_key_env": "", "per_day": 1, "min_interval_seconds": 1.0},
+    ),
+    "bitnodes_export": SourceKind(
+        "bitnodes_export",
+        "a Bitnodes crawler export: JSON list of 15-field rows, time in the file name",
+    ),
+    "bitnodes_csv": SourceKind(
+        "bitnodes_csv",
+        "bitnod.es daily CSV: export_date, ip_address, port, country, isp, services, ...",
+    ),
+    "address_list": SourceKind(
+        "address_list",
+        "ip:port lines (getaddr answers), a file or a folder; unverified gossip, kept apart",
+    ),
+    "edi_distributions": SourceKind(
+        "edi_distributions",
+        "published node distributions: <date>/<countries|clustered_organizations>_bitcoin*.csv",
+    ),
+}
+MULTI_FEED_SOURCES = frozenset({"blocks", "nodes"})
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("labelled_blocks", "label_scheme"): ("name", "slug")
 }
@@ -96,11 +120,16 @@ HTTP_DEFAULTS: dict[str, Any] = {
     "max_retry_after_seconds": 300.0,
 }
 
+NODES_DEFAULTS: dict[str, Any] = {
+    "ip_database": "iptocc",  # the packaged offline database, or a path to a .mmdb file
+    "asmap": "",  # optional path to a Bitcoin Core asmap file for AS numbers
+}
+
 MINING_DEFAULTS: dict[str, Any] = {
     "anchor_30d": "2018-01-01",  # first day of the fixed 30-day windows (EDI-comparable)
 }
 
-TOP_LEVEL_KEYS = ("data_home", "sources", "http", "mining")
+TOP_LEVEL_KEYS = ("data_home", "sources", "http", "mining", "nodes")
 
 
 @dataclass(frozen=True)
@@ -124,6 +153,7 @@ class ObservatoryConfig:
     sources: dict[str, SourceConfig]
     http: dict[str, Any]
     mining: dict[str, Any]
+    nodes: dict[str, Any]
 
     def source(self, name: str) -> SourceConfig:
         try:
@@ -199,6 +229,20 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         ) from None
     mining["anchor_30d"] = anchor.isoformat()
 
+    nodes = dict(NODES_DEFAULTS)
+    for key, value in raw.get("nodes", {}).items():
+        if key not in NODES_DEFAULTS:
+            raise _unknown(f"{path} [nodes]", key, NODES_DEFAULTS)
+        if not isinstance(value, str):
+            raise ConfigError(f"{path} [nodes] {key}: expected a string, got {value!r}")
+        nodes[key] = value
+    if nodes["asmap"]:
+        nodes["asmap"] = _resolve_path(path, f"{path} [nodes] asmap", nodes["asmap"])
+    if nodes["ip_database"] != "iptocc":
+        nodes["ip_database"] = _resolve_path(
+            path, f"{path} [nodes] ip_database", nodes["ip_database"]
+        )
+
     sources: dict[str, SourceConfig] = {}
     for name, table in raw.get("sources", {}).items():
         if name not in SOURCES:
@@ -219,7 +263,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         else:
             sources[name] = _parse_source(path, name, SOURCES[name], table)
     return ObservatoryConfig(
-        path=path, data_home=data_home, sources=sources, http=http, mining=mining
+        path=path, data_home=data_home, sources=sources, http=http, mining=mining, nodes=nodes
     )
 
 

@@ -9,7 +9,9 @@ so readers never depend on inferring types from folder names.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -53,6 +55,38 @@ class Lake:
         finally:
             tmp.unlink(missing_ok=True)
         return final
+
+    def replace_days(
+        self,
+        frame: pl.DataFrame,
+        layer: str,
+        table: str,
+        *,
+        column: str,
+        start: date,
+        end: date,
+        sort_by: list[str],
+        progress: Callable[[int, int, int], None] | None = None,
+    ) -> tuple[int, int]:
+        """Rewrite every daily partition ``start``..``end`` from ``frame`` (keyed by ``column``).
+
+        Days without rows lose their partition, so re-running a range reproduces it exactly.
+        Returns (days written, days emptied); ``progress(done, total, written)`` is called yearly.
+        """
+        by_day = {key[0]: part for key, part in frame.partition_by(column, as_dict=True).items()}
+        total = (end - start).days + 1
+        written = removed = 0
+        for i in range(total):
+            day = start + timedelta(days=i)
+            partition = (column, day.isoformat())
+            if day in by_day:
+                self.write(by_day[day].sort(sort_by), layer, table, partition)
+                written += 1
+            elif self.delete_partition(layer, table, partition):
+                removed += 1
+            if progress and ((i + 1) % 365 == 0 or i + 1 == total):
+                progress(i + 1, total, written)
+        return written, removed
 
     def delete_partition(self, layer: str, table: str, partition: tuple[str, str]) -> bool:
         """Remove one partition's data file; returns whether there was one."""

@@ -6,7 +6,7 @@ removed), so re-running a range gives the same partitions. Rows a feed cannot us
 ``raw.block_rejects`` with the reason.
 """
 
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 import polars as pl
@@ -38,10 +38,6 @@ block_feeds = dg.AssetSpec(
 )
 
 
-def _days(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
-
-
 @dg.asset(
     key=KEY,
     deps=[block_feeds],
@@ -68,18 +64,20 @@ def blocks(
             f"feed {name}: {read.blocks.height:,} blocks, {read.rejects.height} rejected"
         )
     in_range = pl.concat(frames).filter(pl.col("date").is_between(start, end))
-    by_day = {key[0]: frame for key, frame in in_range.partition_by("date", as_dict=True).items()}
-    written = removed = 0
-    days = _days(start, end)
-    for i, day in enumerate(days, 1):
-        frame = by_day.get(day)
-        if frame is not None:
-            lake.write(frame.sort("feed", "height"), "raw", "blocks", ("date", day.isoformat()))
-            written += 1
-        elif lake.delete_partition("raw", "blocks", ("date", day.isoformat())):
-            removed += 1
-        if i % 365 == 0 or i == len(days):
-            context.log.info(f"partitions: {i:,}/{len(days):,} days ({written:,} with blocks)")
+
+    def progress(done: int, total: int, written: int) -> None:
+        context.log.info(f"partitions: {done:,}/{total:,} days ({written:,} with blocks)")
+
+    written, removed = lake.replace_days(
+        in_range,
+        "raw",
+        "blocks",
+        column="date",
+        start=start,
+        end=end,
+        sort_by=["feed", "height"],
+        progress=progress,
+    )
     with observatory.warehouse().writer() as con:
         load_parquet_table(
             con,
@@ -101,7 +99,7 @@ def blocks(
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(in_range.height),
-            "days": len(days),
+            "days": (end - start).days + 1,
             "days_with_blocks": written,
             "days_emptied": removed,
             "feeds": dg.MetadataValue.md(markdown_table(pl.DataFrame(feed_rows), 50)),
