@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from pipelines.atomic import replace_with
 
@@ -142,15 +143,24 @@ def load_parquet_table(
     *,
     description: str = "",
     column_descriptions: Mapping[str, str] | None = None,
+    empty_schema: Mapping[str, pl.DataType] | None = None,
 ) -> int:
-    """Replace ``relation`` (schema.table) in the build database with the given Parquet files."""
+    """Replace ``relation`` (schema.table) in the build database with the given Parquet files.
+
+    With no files the table is empty, with the columns of ``empty_schema``.
+    """
     schema, table = relation.split(".", 1)
     target = f"{quote_ident(schema)}.{quote_ident(table)}"
-    file_list = "[" + ", ".join(quote_literal(str(f)) for f in files) + "]"
-    con.execute(
-        f"CREATE OR REPLACE TABLE {target} AS "
-        f"SELECT * FROM read_parquet({file_list}, union_by_name = true, hive_partitioning = false)"
-    )
+    if files:
+        file_list = "[" + ", ".join(quote_literal(str(f)) for f in files) + "]"
+        con.execute(
+            f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM "
+            f"read_parquet({file_list}, union_by_name = true, hive_partitioning = false)"
+        )
+    else:  # nothing in the lake yet: an empty table with the right columns
+        con.register("_empty_lake_table", pl.DataFrame(schema=empty_schema or {}).to_arrow())
+        con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _empty_lake_table")
+        con.unregister("_empty_lake_table")
     comment_relation(con, "TABLE", target, description, column_descriptions)
     return con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
 

@@ -50,6 +50,11 @@ SAMPLE_SOURCES = {
         "label_scheme": "name",
         "time_column": "time",
     },
+    "nodes.export": {
+        "kind": "bitnodes_export",
+        "location": str(FIXTURES / "nodes" / "bitnodes-export-1700000000.json"),
+    },
+    "nodes.published": {"kind": "edi_distributions", "location": str(FIXTURES / "nodes" / "edi")},
 }
 
 

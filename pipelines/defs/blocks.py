@@ -12,7 +12,7 @@ import dagster as dg
 import polars as pl
 
 from pipelines.metadata import markdown_table
-from pipelines.mining.blocks import BLOCK_COLUMN_DESCRIPTIONS, REJECT_SCHEMA
+from pipelines.mining.blocks import BLOCK_COLUMN_DESCRIPTIONS, BLOCK_SCHEMA, REJECT_SCHEMA
 from pipelines.mining.feeds import read_feed
 from pipelines.partitions import DAILY
 from pipelines.resources import ObservatoryResource
@@ -85,6 +85,7 @@ def blocks(
             lake.files("raw", "blocks"),
             description=DESCRIPTION,
             column_descriptions=BLOCK_COLUMN_DESCRIPTIONS,
+            empty_schema=BLOCK_SCHEMA,
         )
         load_parquet_table(
             con,
