@@ -56,7 +56,10 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('colour = "red"\n', "unknown key 'colour'; valid keys: data_home, http, mining, nodes, sources"),
+        (
+            'colour = "red"\n',
+            "unknown key 'colour'; valid keys: data_home, http, mining, nodes, sources",
+        ),
         ("[http]\nretries = 3\n", "[http]: unknown key 'retries'; valid keys: backoff_seconds"),
         ("[http]\ntimeout_seconds = -1\n", "[http] timeout_seconds: expected a positive number"),
         (
