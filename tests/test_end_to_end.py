@@ -120,3 +120,34 @@ def test_tables_command_lists_the_mining_marts(warehouse: Path) -> None:
     )
     names = {t["name"] for t in json.loads(listed.stdout)}
     assert {"blocks", "block_attribution", "pool_shares", "mining_concentration"} <= names
+
+
+def test_node_dispersion_for_the_export_and_every_published_date(warehouse: Path) -> None:
+    rows = query(
+        warehouse,
+        "select source, reachability, count(distinct snapshot_date) from node_dispersion "
+        "where dimension = 'country' group by all order by source",
+    )
+    assert rows == [
+        ("bitnodes_2022", "crawled", 1),
+        ("edi", "published", 14),
+        ("getaddr_gossip_2024_07", "gossip", 2),
+    ]
+    ((nodes, overlay, distance, pairwise),) = query(
+        warehouse,
+        "select nodes, overlay_share, standard_distance_km, mean_pairwise_km from node_dispersion "
+        "where source = 'bitnodes_2022' and dimension = 'country' and overlay_policy = 'entity'",
+    )
+    assert nodes == 14409  # one IPv6 node is listed twice in the export: kept once
+    assert abs(overlay - 7425 / 14409) < 1e-9
+    assert 1000 < distance < 10000 and 1000 < pairwise < 10000
+
+
+def test_gossip_is_enriched_offline_and_marked_unverified(warehouse: Path) -> None:
+    ((rows, located, sources),) = query(
+        warehouse,
+        "select count(*), count(country_code), list(distinct location_source) "
+        "from node_snapshots where reachability = 'gossip' and network in ('ipv4', 'ipv6')",
+    )
+    assert rows > 40000 and located / rows > 0.95
+    assert {s.split("-")[0] for s in sources if s} == {"iptocc"}  # e.g. "iptocc-3.3.170"
