@@ -4,10 +4,17 @@ Each partition is one file. It is written to a hidden temporary file in the part
 renamed over ``data.parquet``, so a reader (or a crash) only ever sees the old file or the new one,
 and re-writing a partition replaces it exactly. Partition columns are kept inside the files too,
 so readers never depend on inferring types from folder names.
+
+An unpartitioned table too big to build in memory is written in parts (``PartsWriter``):
+``<table>/part-00000.parquet``, ... are written into a hidden sibling folder, which then replaces
+the table folder (the old folder is first renamed aside, then removed; a crash between the two
+renames is repaired on the next access, so readers see the old table or the new one).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +28,11 @@ from pipelines.atomic import replace_with
 LAYERS = ("raw", "intermediate")
 DATA_FILE = "data.parquet"
 TMP_PREFIX = ".data.parquet.tmp-"
+PART_GLOB = "part-*.parquet"
+
+
+def _part_name(index: int) -> str:
+    return f"part-{index:05d}.parquet"
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,10 @@ class Lake:
         self, frame: pl.DataFrame, layer: str, table: str, partition: tuple[str, str] | None = None
     ) -> Path:
         """Atomically replace one partition (or the whole unpartitioned table) with ``frame``."""
+        if partition is None and self._parts(self.table_dir(layer, table)):
+            with self.parts_writer(layer, table) as writer:  # replaces the parts atomically
+                writer.append(frame)
+            return writer.paths[0]
         target_dir = self.partition_dir(layer, table, partition)
         target_dir.mkdir(parents=True, exist_ok=True)
         for stale in target_dir.glob(f"{TMP_PREFIX}*"):  # left behind by a crashed writer
@@ -96,10 +112,19 @@ class Lake:
         path.unlink()
         return True
 
+    def parts_writer(self, layer: str, table: str) -> PartsWriter:
+        """A writer replacing the unpartitioned table with the frames appended to it, as parts."""
+        return PartsWriter(self.table_dir(layer, table))
+
+    @staticmethod
+    def _parts(base: Path) -> list[Path]:
+        return sorted(base.glob(PART_GLOB)) if base.exists() else []
+
     def files(self, layer: str, table: str) -> list[Path]:
-        """The table's data files, sorted by path (partition order)."""
+        """The table's data files, sorted by path (partition order, then part order)."""
         base = self.table_dir(layer, table)
-        return sorted(base.rglob(DATA_FILE)) if base.exists() else []
+        _recover(base)
+        return sorted(base.rglob(DATA_FILE)) + self._parts(base) if base.exists() else []
 
     def partitions(self, layer: str, table: str) -> list[str]:
         """Partition values present, e.g. ``['2024-01-01', ...]`` (empty for unpartitioned)."""
@@ -110,7 +135,8 @@ class Lake:
 
     def glob(self, layer: str, table: str) -> str:
         """A glob matching every data file of the table, for DuckDB's ``read_parquet``."""
-        return str(self.table_dir(layer, table) / "**" / DATA_FILE)
+        base = self.table_dir(layer, table)
+        return str(base / "**" / (PART_GLOB if self._parts(base) else DATA_FILE))
 
     def read(
         self, layer: str, table: str, partition: tuple[str, str] | None = None
@@ -125,3 +151,60 @@ class Lake:
         if not files:
             raise FileNotFoundError(f"lake table {layer}/{table} has no data under {self.root}")
         return pl.read_parquet(files, hive_partitioning=False)
+
+
+def _recover(base: Path) -> None:
+    """Put back a table folder renamed aside by a ``PartsWriter`` that crashed before the swap."""
+    if base.exists() or not base.parent.exists():
+        return
+    aside = sorted(base.parent.glob(f".{base.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if aside:
+        os.replace(aside[-1], base)
+
+
+class PartsWriter:
+    """Write an unpartitioned table as ``part-NNNNN.parquet`` files, swapped in on success.
+
+    Use as a context manager: ``append`` writes each frame as the next part into a hidden folder
+    beside the table; leaving the block without an exception replaces the table folder with it,
+    an exception discards it and keeps the previous table.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.staging = base.parent / f".{base.name}.tmp-{uuid.uuid4().hex}"
+        self.paths: list[Path] = []  # final paths of the parts written
+        self.rows = 0
+
+    def __enter__(self) -> PartsWriter:
+        self.base.parent.mkdir(parents=True, exist_ok=True)
+        _recover(self.base)
+        for pattern in (".{}.tmp-*", ".{}.old-*"):  # left behind by crashed writers
+            for stale in self.base.parent.glob(pattern.format(self.base.name)):
+                shutil.rmtree(stale, ignore_errors=True)
+        self.staging.mkdir()
+        return self
+
+    def append(self, frame: pl.DataFrame) -> Path:
+        """Write ``frame`` as the next part (empty frames too, so the schema is kept)."""
+        name = _part_name(len(self.paths))
+        frame.write_parquet(self.staging / name, compression="zstd", statistics=True)
+        self.paths.append(self.base / name)
+        self.rows += frame.height
+        return self.paths[-1]
+
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
+        if kind is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            return
+        for part in self.staging.iterdir():  # durable before they become visible
+            fd = os.open(part, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        aside = self.base.parent / f".{self.base.name}.old-{uuid.uuid4().hex}"
+        if self.base.exists():
+            os.replace(self.base, aside)
+        os.replace(self.staging, self.base)
+        shutil.rmtree(aside, ignore_errors=True)

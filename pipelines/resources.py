@@ -56,19 +56,46 @@ class ObservatoryResource(dg.ConfigurableResource):
 
         Returns Dagster metadata: row count, schema, preview and the lake path.
         """
+        path = self.lake().write(frame, layer, table)
+        return {
+            **self.load_table(
+                layer,
+                table,
+                preview=frame,
+                description=description,
+                column_descriptions=column_descriptions,
+            ),
+            "lake_path": dg.MetadataValue.path(str(path)),
+        }
+
+    def load_table(
+        self,
+        layer: str,
+        table: str,
+        *,
+        preview: pl.DataFrame,
+        description: str,
+        column_descriptions: dict[str, str],
+    ) -> dict[str, Any]:
+        """Replace the build database's copy of a lake table (all its files, e.g. parts).
+
+        Returns Dagster metadata: row count (of the loaded table), schema and preview (of
+        ``preview``, e.g. the table's first rows) and the lake path.
+        """
         lake = self.lake()
-        path = lake.write(frame, layer, table)
         with self.warehouse().writer() as con:
-            load_parquet_table(
+            rows = load_parquet_table(
                 con,
                 f"{layer}.{table}",
                 lake.files(layer, table),
                 description=description,
                 column_descriptions=column_descriptions,
+                empty_schema=preview.schema,
             )
         return {
-            **frame_metadata(frame, descriptions=column_descriptions),
-            "lake_path": dg.MetadataValue.path(str(path)),
+            **frame_metadata(preview, descriptions=column_descriptions),
+            "dagster/row_count": dg.MetadataValue.int(rows),
+            "lake_path": dg.MetadataValue.path(str(lake.table_dir(layer, table))),
         }
 
     def read_source(self, name: str) -> tuple[SourceConfig, bytes]:

@@ -1,18 +1,11 @@
 """Nodes enriched offline → distribution and dispersion per snapshot and dimension (Polars)."""
 
 import dagster as dg
-import polars as pl
 
 from pipelines.defs.node_snapshots import DISTRIBUTIONS, SNAPSHOTS
-from pipelines.nodes.dispersion import distribution_dispersion, node_dispersion, node_distribution
-from pipelines.nodes.ipdb import (
-    AsmapDatabase,
-    IptoccDatabase,
-    MmdbDatabase,
-    agreement,
-    enrich,
-)
-from pipelines.nodes.snapshots import NODE_COLUMN_DESCRIPTIONS, NODE_SCHEMA, OVERLAY_NETWORKS
+from pipelines.nodes.ipdb import AsmapDatabase, IptoccDatabase, MmdbDatabase
+from pipelines.nodes.snapshots import NODE_COLUMN_DESCRIPTIONS
+from pipelines.nodes.tables import build_node_tables
 from pipelines.resources import ObservatoryResource
 
 NODES = dg.AssetKey(["intermediate", "nodes"])
@@ -66,44 +59,33 @@ def _databases(observatory: ObservatoryResource) -> list:
     ]
 )
 def node_tables(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
-    """Enrich the snapshots, then measure them and the published distributions alike."""
-    lake = observatory.lake()
-    raw = (
-        lake.read("raw", "node_snapshots")
-        if lake.files("raw", "node_snapshots")
-        else pl.DataFrame(schema=NODE_SCHEMA)
-    )
+    """Enrich the snapshots, then measure them and the published distributions alike, a batch
+    of whole days at a time (``pipelines.nodes.tables``) so memory stays bounded."""
     databases = _databases(observatory)
-    nodes = enrich(raw, databases)
-    known = raw.filter(
-        ~pl.col("network").is_in(OVERLAY_NETWORKS) & pl.col("country_code").is_not_null()
-    )
-    checks = {db.name: agreement(known, db) for db in databases} if known.height else {}
+
+    def progress(done: int, batches: int, rows: int) -> None:
+        context.log.info(f"node tables: batch {done}/{batches} done, {rows:,} snapshot rows")
+
+    built = build_node_tables(observatory.lake(), databases, progress=progress)
+    checks = built.agreement
     context.log.info(f"offline databases vs the sources' own geography: {checks}")
-    yield dg.MaterializeResult(
-        asset_key=NODES,
-        metadata={
-            **observatory.store_table(
-                nodes,
-                "intermediate",
-                "nodes",
-                description=NODES_DESCRIPTION,
-                column_descriptions=NODE_COLUMN_DESCRIPTIONS,
-            ),
-            "offline_databases": ", ".join(db.name for db in databases),
-            "agreement_with_source_geography": dg.MetadataValue.json(checks),
-        },
-    )
-    published = distribution_dispersion(lake.read("raw", "node_distributions"))
-    distribution = pl.concat([node_distribution(nodes), published.distribution])
-    dispersion = pl.concat([node_dispersion(nodes), published.dispersion])
-    for key, frame, table, text in (
-        (DISTRIBUTION, distribution, "node_distribution", DISTRIBUTION_DESCRIPTION),
-        (DISPERSION, dispersion, "node_dispersion", DISPERSION_DESCRIPTION),
+    for key, table, text, columns in (
+        (NODES, "nodes", NODES_DESCRIPTION, NODE_COLUMN_DESCRIPTIONS),
+        (DISTRIBUTION, "node_distribution", DISTRIBUTION_DESCRIPTION, {}),
+        (DISPERSION, "node_dispersion", DISPERSION_DESCRIPTION, {}),
     ):
-        yield dg.MaterializeResult(
-            asset_key=key,
-            metadata=observatory.store_table(
-                frame, "intermediate", table, description=text, column_descriptions={}
-            ),
+        metadata = observatory.load_table(
+            "intermediate",
+            table,
+            preview=built.previews[table],
+            description=text,
+            column_descriptions=columns,
         )
+        if key == NODES:
+            metadata |= {
+                "offline_databases": ", ".join(db.name for db in databases),
+                "agreement_with_source_geography": dg.MetadataValue.json(checks),
+                "batches": dg.MetadataValue.int(built.batches),
+                "days": dg.MetadataValue.int(built.days),
+            }
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)

@@ -246,7 +246,31 @@ def node_dispersion(
 ) -> pl.DataFrame:
     """Concentration metrics per (snapshot keys, dimension, overlay_policy), with
     ``overlay_share``, ``unknown_share`` and, on ``country`` rows, the spatial spread."""
-    counts = _node_counts(nodes).cache()
+    return _node_dispersion(
+        nodes,
+        _node_counts(nodes).cache(),
+        exact_max_locations=exact_max_locations,
+        sample_pairs=sample_pairs,
+        seed=seed,
+    )
+
+
+def node_tables(nodes: pl.DataFrame | pl.LazyFrame, **spatial: int) -> DispersionTables:
+    """``node_distribution`` and ``node_dispersion`` of ``nodes``, counting the nodes once."""
+    counts = _node_counts(nodes).collect().lazy()
+    return DispersionTables(
+        _distribution(_node_policies(counts)), _node_dispersion(nodes, counts, **spatial)
+    )
+
+
+def _node_dispersion(
+    nodes: pl.DataFrame | pl.LazyFrame,
+    counts: pl.LazyFrame,
+    *,
+    exact_max_locations: int = EXACT_MAX_LOCATIONS,
+    sample_pairs: int = SAMPLE_PAIRS,
+    seed: int = 0,
+) -> pl.DataFrame:
     table = _dispersion(_node_policies(counts), _overlay_share(counts))
     spread = spatial_spread(
         nodes, exact_max_locations=exact_max_locations, sample_pairs=sample_pairs, seed=seed

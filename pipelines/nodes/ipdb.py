@@ -200,6 +200,42 @@ def enrich(nodes: pl.DataFrame, databases: Sequence[IpDatabase] | None = None) -
     return out.drop("_row").select(nodes.columns)
 
 
+def agreement_counts(nodes: pl.DataFrame, db: IpDatabase) -> dict[str, Any]:
+    """The counts behind ``agreement``: ``rows`` IP rows and, per field, ``*_rows`` recorded,
+    ``*_answered`` answered by ``db`` and ``*_same`` equal to the record; add them up over
+    batches, then ``agreement_rates``."""
+    rows = nodes.filter(pl.col("network").is_in(IP_NETWORKS))
+    found = _lookup_unique(db, rows["address"])
+    joined = rows.join(found, on="address", how="left", suffix="_db")
+    result: dict[str, Any] = {"database": db.name, "rows": rows.height}
+    for field in ("country_code", "asn"):
+        recorded = joined.filter(pl.col(field).is_not_null())
+        answered = recorded.filter(pl.col(f"{field}_db").is_not_null())
+        label = field.removesuffix("_code")
+        result[f"{label}_rows"] = recorded.height
+        result[f"{label}_answered"] = answered.height
+        result[f"{label}_same"] = answered.filter(pl.col(field) == pl.col(f"{field}_db")).height
+    return result
+
+
+def add_agreement_counts(total: dict[str, Any] | None, counts: dict[str, Any]) -> dict[str, Any]:
+    """``total`` plus ``counts`` (same database), field by field."""
+    if total is None:
+        return dict(counts)
+    return {k: v if k == "database" else total[k] + v for k, v in counts.items()}
+
+
+def agreement_rates(counts: dict[str, Any]) -> dict[str, Any]:
+    """``agreement``'s result from ``agreement_counts`` (possibly summed)."""
+    result: dict[str, Any] = {"database": counts["database"], "rows": counts["rows"]}
+    for label in ("country", "asn"):
+        recorded, answered = counts[f"{label}_rows"], counts[f"{label}_answered"]
+        result[f"{label}_rows"] = recorded
+        result[f"{label}_found"] = answered / recorded if recorded else None
+        result[f"{label}_agreement"] = counts[f"{label}_same"] / answered if answered else None
+    return result
+
+
 def agreement(nodes: pl.DataFrame, db: IpDatabase) -> dict[str, Any]:
     """How often ``db`` agrees with the country and AS recorded in IP node rows (from a source
     with its own geography, e.g. a Bitnodes export).
@@ -208,16 +244,4 @@ def agreement(nodes: pl.DataFrame, db: IpDatabase) -> dict[str, Any]:
     database answers, ``*_agreement`` the fraction of those answers equal to the recorded value
     (None where there is nothing to compare).
     """
-    rows = nodes.filter(pl.col("network").is_in(IP_NETWORKS))
-    found = _lookup_unique(db, rows["address"])
-    joined = rows.join(found, on="address", how="left", suffix="_db")
-    result: dict[str, Any] = {"database": db.name, "rows": rows.height}
-    for field in ("country_code", "asn"):
-        recorded = joined.filter(pl.col(field).is_not_null())
-        answered = recorded.filter(pl.col(f"{field}_db").is_not_null())
-        same = answered.filter(pl.col(field) == pl.col(f"{field}_db")).height
-        label = field.removesuffix("_code")
-        result[f"{label}_rows"] = recorded.height
-        result[f"{label}_found"] = answered.height / recorded.height if recorded.height else None
-        result[f"{label}_agreement"] = same / answered.height if answered.height else None
-    return result
+    return agreement_rates(agreement_counts(nodes, db))
