@@ -11,12 +11,12 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
+from pipelines.checks import daily_expectations_check
 from pipelines.metadata import markdown_table
 from pipelines.mining.blocks import BLOCK_COLUMN_DESCRIPTIONS, BLOCK_SCHEMA, REJECT_SCHEMA
 from pipelines.mining.feeds import read_feed
 from pipelines.partitions import DAILY
 from pipelines.resources import ObservatoryResource
-from pipelines.validation import gx_partitions_check_result
 from pipelines.warehouse import load_parquet_table
 
 KEY = dg.AssetKey(["raw", "blocks"])
@@ -131,19 +131,6 @@ def _validation_frame(frame: pl.DataFrame, day: str) -> pl.DataFrame:
     )
 
 
-@dg.asset_check(
-    asset=KEY,
-    blocking=True,
-    partitions_def=DAILY,
-    description="GX suite expectations/blocks.json on each day of the run's range",
+blocks_expectations = daily_expectations_check(
+    KEY, suite="blocks", column="date", derive=_validation_frame
 )
-def blocks_expectations(
-    context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource
-) -> dg.AssetCheckResult:
-    lake = observatory.lake()
-    present = set(lake.partitions("raw", "blocks"))
-    days = [k for k in context.partition_keys if k in present]
-    partitions = (
-        (day, _validation_frame(lake.read("raw", "blocks", ("date", day)), day)) for day in days
-    )
-    return gx_partitions_check_result("blocks", partitions)

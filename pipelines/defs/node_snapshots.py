@@ -5,12 +5,13 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
+from pipelines.checks import daily_expectations_check
 from pipelines.metadata import markdown_table
 from pipelines.nodes.feeds import feed_name, read_distribution_feed, read_node_feed
 from pipelines.nodes.snapshots import NODE_COLUMN_DESCRIPTIONS, NODE_SCHEMA, OVERLAY_NETWORKS
 from pipelines.partitions import DAILY
 from pipelines.resources import ObservatoryResource
-from pipelines.validation import gx_check_result, gx_partitions_check_result
+from pipelines.validation import gx_check_result
 from pipelines.warehouse import load_parquet_table
 
 SNAPSHOTS = dg.AssetKey(["raw", "node_snapshots"])
@@ -118,23 +119,9 @@ def _validation_frame(frame: pl.DataFrame, day: str) -> pl.DataFrame:
     )
 
 
-@dg.asset_check(
-    asset=SNAPSHOTS,
-    blocking=True,
-    partitions_def=DAILY,
-    description="GX suite expectations/node_snapshots.json on each day of the run's range",
+node_snapshots_expectations = daily_expectations_check(
+    SNAPSHOTS, suite="node_snapshots", column="snapshot_date", derive=_validation_frame
 )
-def node_snapshots_expectations(
-    context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource
-) -> dg.AssetCheckResult:
-    lake = observatory.lake()
-    present = set(lake.partitions("raw", "node_snapshots"))
-    days = [k for k in context.partition_keys if k in present]
-    partitions = (
-        (day, _validation_frame(lake.read("raw", "node_snapshots", ("snapshot_date", day)), day))
-        for day in days
-    )
-    return gx_partitions_check_result("node_snapshots", partitions)
 
 
 @dg.asset(
