@@ -24,7 +24,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from pipelines.benchmarks import run_child
 from pipelines.config import PROJECT_ROOT
 
 REGISTRY = PROJECT_ROOT.parent / "shared" / "data" / "pools" / "mempool-pools-v2.json"
@@ -547,15 +547,7 @@ def _current_rss_mb() -> float:
 
 
 def _child(*args: str) -> dict[str, Any]:
-    """Run this module in a fresh interpreter and return the JSON it prints last."""
-    command = [sys.executable, "-m", "pipelines.benchmarks.mining", *args]
-    done = subprocess.run(
-        command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False, env=os.environ
-    )
-    if done.returncode:
-        sys.stderr.write(done.stderr)
-        raise RuntimeError(f"{' '.join(command)} failed with exit code {done.returncode}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child("pipelines.benchmarks.mining", *args)
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -24,7 +24,6 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from pipelines.config import PROJECT_ROOT
+from pipelines.benchmarks import run_child
 from pipelines.lake import Lake
 from pipelines.nodes.dispersion import node_dispersion, node_distribution, spatial_spread
 from pipelines.nodes.ipdb import default_databases, enrich
@@ -222,15 +221,7 @@ def run_profile(lake: Lake, batch_rows: int) -> dict[str, Any]:
 
 
 def _child(*args: str) -> dict[str, Any]:
-    """Run this module in a fresh interpreter and return the JSON it prints last."""
-    command = [sys.executable, "-m", "pipelines.benchmarks.nodes", *args]
-    done = subprocess.run(
-        command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False, env=os.environ
-    )
-    if done.returncode:
-        sys.stderr.write(done.stderr)
-        raise RuntimeError(f"{' '.join(command)} failed with exit code {done.returncode}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child("pipelines.benchmarks.nodes", *args)
 
 
 def measure(workdir: Path, snapshots: int, nodes: int, batch_rows: int) -> dict[str, Any]:
