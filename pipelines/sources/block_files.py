@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.mining.blocks import REJECT_SCHEMA, conform
+from pipelines.sources.lines import scan_lines
 
 # Only the fields used, strings throughout: a wrongly typed value is reported, not fatal.
 BIGQUERY_OUTPUT = pl.Struct(
@@ -72,25 +73,15 @@ def _rejects(parts: list[pl.DataFrame]) -> pl.DataFrame:
 def _lines(path: Path, *, check_syntax: bool) -> pl.LazyFrame:
     """Non-blank lines (1-based ``line_no``) with ``input``, the text to decode or null.
 
-    The file is read as a one-column CSV split on NUL, a byte JSON never contains (``nul`` holds
-    what follows one). Without ``check_syntax`` every line is decoded, so one malformed line makes
-    the query raise ComputeError; with it, lines that are not JSON objects are set aside first
-    (``json_path_match``, about as costly as the decoding itself).
+    Lines come from ``scan_lines``; one with a NUL byte is never decoded. Without ``check_syntax``
+    every other line is decoded, so one malformed line makes the query raise ComputeError; with
+    it, lines that are not JSON objects are set aside first (``json_path_match``, about as costly
+    as the decoding itself).
     """
-    lines = pl.scan_csv(
-        path,
-        has_header=False,
-        separator="\x00",
-        quote_char=None,
-        schema={"line": pl.String, "nul": pl.String},
-        missing_columns="insert",
-        truncate_ragged_lines=True,
-        encoding="utf8-lossy",
-    ).with_row_index("line_no", offset=1)
     line, nul = pl.col("line"), pl.col("nul").is_not_null()
     json_object = line.str.json_path_match("$").str.starts_with("{").fill_null(False)
     usable = json_object if check_syntax else pl.lit(True)
-    return lines.filter(nul | (line.str.strip_chars() != "")).with_columns(
+    return scan_lines(path).with_columns(
         pl.when(~nul & usable).then(line).alias("input"), pl.lit(None, pl.String).alias("problem")
     )
 

@@ -33,6 +33,7 @@ from pipelines.nodes.snapshots import (
     conform_nodes,
     empty_nodes,
 )
+from pipelines.sources.lines import scan_lines
 
 # The 15 fields of a crawler export row; an API snapshot row is the 13 after the port.
 EXPORT_FIELDS = (
@@ -505,19 +506,7 @@ def name_time(path: str | Path) -> datetime | None:
 
 def _address_lines(path: Path, file_no: int, when: datetime) -> pl.LazyFrame:
     """Non-blank lines of one address list, with the file's time and a global ``sort_key``."""
-    lines = pl.scan_csv(
-        path,
-        has_header=False,
-        separator="\x00",
-        quote_char=None,
-        schema={"line": pl.String, "nul": pl.String},
-        missing_columns="insert",
-        truncate_ragged_lines=True,
-        encoding="utf8-lossy",
-    ).with_row_index("line_no", offset=1)
-    return lines.filter(
-        pl.col("nul").is_not_null() | (pl.col("line").str.strip_chars() != "")
-    ).select(
+    return scan_lines(path).select(
         (pl.lit(file_no, pl.Int64) * 2**32 + pl.col("line_no")).alias("sort_key"),
         pl.format(f"{path.name} line {{}}", "line_no").alias("record"),
         pl.lit(when).cast(pl.Datetime("us", "UTC")).alias("file_time"),
