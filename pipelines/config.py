@@ -108,9 +108,43 @@ SOURCES["nodes"] = {
         "published node distributions: <date>/<countries|clustered_organizations>_bitcoin*.csv",
     ),
 }
-MULTI_FEED_SOURCES = frozenset({"blocks", "nodes"})
+# Market feeds: which one a column's value comes from is decided per column by source kind
+# (pipelines/market/daily.py PRECEDENCE), then by config order among feeds of the same kind.
+SOURCES["market"] = {
+    "coinmetrics_api": SourceKind(
+        "coinmetrics_api",
+        "Coin Metrics community API v4 (/v4/timeseries/asset-metrics, daily BTC metrics); "
+        "location is the base URL; an optional key is read from the variable named by api_key_env",
+        {"api_key_env": "", "page_size": 10000, "min_interval_seconds": 0.65, "start": ""},
+    ),
+    "coinmetrics_csv": SourceKind(
+        "coinmetrics_csv",
+        "Coin Metrics daily CSV (time, BlkCnt, PriceUSD, HashRate, DiffMean, FeeTotNtv, ...)",
+    ),
+    "mempool_api": SourceKind(
+        "mempool_api",
+        "mempool.space /api/v1/mining/hashrate/{period} and /api/v1/historical-price; location is "
+        "the base URL",
+        {"period": "all", "min_interval_seconds": 1.0},
+    ),
+    "blockchain_com": SourceKind(
+        "blockchain_com",
+        "Blockchain.com chart exports (CSV, a file or a folder) or its charts JSON API URL; the "
+        "metric comes from the chart's name unless `metric` names it",
+        {"metric": ""},
+    ),
+}
+SOURCES["hashrate_geography"] = {
+    "cbeci_csv": SourceKind(
+        "cbeci_csv",
+        "Cambridge (CCAF CBECI) mining map export: date, country, monthly_hashrate_%, "
+        "monthly_absolute_hashrate_EH/S (a file or the download URL)",
+    ),
+}
+MULTI_FEED_SOURCES = frozenset({"blocks", "nodes", "market"})
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("labelled_blocks", "label_scheme"): ("name", "slug")
+    ("labelled_blocks", "label_scheme"): ("name", "slug"),
+    ("mempool_api", "period"): ("1m", "3m", "6m", "1y", "2y", "3y", "all"),
 }
 
 HTTP_DEFAULTS: dict[str, Any] = {
@@ -129,7 +163,23 @@ MINING_DEFAULTS: dict[str, Any] = {
     "anchor_30d": "2018-01-01",  # first day of the fixed 30-day windows (EDI-comparable)
 }
 
-TOP_LEVEL_KEYS = ("data_home", "sources", "http", "mining", "nodes")
+# Relative difference above which two market feeds are said to disagree, per column (0.05 = 5%).
+# Defaults reflect how the sources differ by method: hash rate is an estimate from block times
+# and difficulty, smoothed differently by each publisher; prices close at different times.
+MARKET_TOLERANCES: dict[str, float] = {
+    "price_usd": 0.03,
+    "hashrate_ehs": 0.25,
+    "difficulty": 0.02,
+    "block_count": 0.0,
+    "fees_btc": 0.05,
+    "fees_usd": 0.08,
+    "issuance_btc": 0.01,
+    "issuance_usd": 0.04,
+    "miner_revenue_usd": 0.08,
+    "market_cap_usd": 0.04,
+}
+
+TOP_LEVEL_KEYS = ("data_home", "sources", "http", "mining", "nodes", "market")
 
 
 @dataclass(frozen=True)
@@ -154,6 +204,7 @@ class ObservatoryConfig:
     http: dict[str, Any]
     mining: dict[str, Any]
     nodes: dict[str, Any]
+    market_tolerances: dict[str, float] = field(default_factory=lambda: dict(MARKET_TOLERANCES))
 
     def source(self, name: str) -> SourceConfig:
         try:
@@ -243,6 +294,8 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
             path, f"{path} [nodes] ip_database", nodes["ip_database"]
         )
 
+    market_tolerances = _market_tolerances(path, raw.get("market", {}))
+
     sources: dict[str, SourceConfig] = {}
     for name, table in raw.get("sources", {}).items():
         if name not in SOURCES:
@@ -263,8 +316,37 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         else:
             sources[name] = _parse_source(path, name, SOURCES[name], table)
     return ObservatoryConfig(
-        path=path, data_home=data_home, sources=sources, http=http, mining=mining, nodes=nodes
+        path=path,
+        data_home=data_home,
+        sources=sources,
+        http=http,
+        mining=mining,
+        nodes=nodes,
+        market_tolerances=market_tolerances,
     )
+
+
+def _market_tolerances(path: Path, market: Any) -> dict[str, float]:
+    """``[market.tolerances]``: per-column overrides of MARKET_TOLERANCES (fractions, 0–1)."""
+    where = f"{path} [market]"
+    if not isinstance(market, dict):
+        raise ConfigError(f"{where}: expected a table")
+    for key in market:
+        if key != "tolerances":
+            raise _unknown(where, key, ["tolerances"])
+    tolerances = dict(MARKET_TOLERANCES)
+    overrides = market.get("tolerances", {})
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{where} tolerances: expected a table of column = fraction")
+    for column, value in overrides.items():
+        if column not in MARKET_TOLERANCES:
+            raise _unknown(f"{where} tolerances", column, MARKET_TOLERANCES)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ConfigError(
+                f"{where} tolerances {column}: expected a fraction between 0 and 1, got {value!r}"
+            )
+        tolerances[column] = float(value)
+    return tolerances
 
 
 def _resolve_path(path: Path, where: str, value: str) -> str:

@@ -32,16 +32,18 @@ class ObservatoryResource(dg.ConfigurableResource):
     def warehouse(self) -> Warehouse:
         return Warehouse(self.config().data_home)
 
-    def http_client(self, source: str, **overrides: float) -> HttpClient:
+    def http_settings(self) -> dict[str, Any]:
+        """The ``[http]`` settings as keyword arguments of HttpClient and the API clients."""
         http = self.config().http
-        settings = {
+        return {
             "timeout": http["timeout_seconds"],
             "max_attempts": int(http["max_attempts"]),
             "backoff": http["backoff_seconds"],
             "max_retry_after": http["max_retry_after_seconds"],
-            **overrides,
         }
-        return HttpClient(source=source, **settings)
+
+    def http_client(self, source: str, **overrides: float) -> HttpClient:
+        return HttpClient(source=source, **{**self.http_settings(), **overrides})
 
     def store_table(
         self,

@@ -55,6 +55,18 @@ SAMPLE_SOURCES = {
         "location": str(FIXTURES / "nodes" / "bitnodes-export-1700000000.json"),
     },
     "nodes.published": {"kind": "edi_distributions", "location": str(FIXTURES / "nodes" / "edi")},
+    "market.coinmetrics": {
+        "kind": "coinmetrics_csv",
+        "location": str(FIXTURES / "market" / "coinmetrics-sample.csv"),
+    },
+    "market.charts": {
+        "kind": "blockchain_com",
+        "location": str(FIXTURES / "market" / "charts-2024-01"),
+    },
+    "hashrate_geography": {
+        "kind": "cbeci_csv",
+        "location": str(FIXTURES / "market" / "cbeci-countries-sample.csv"),
+    },
 }
 
 

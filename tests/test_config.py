@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import DEFAULT_CONFIG, PROJECT_ROOT, ConfigError, load_config
+from pipelines.config import (
+    DEFAULT_CONFIG,
+    MARKET_TOLERANCES,
+    PROJECT_ROOT,
+    ConfigError,
+    load_config,
+)
 from tests.conftest import FIXTURES, SHARED_DATA, needs_shared_data
 
 SAMPLE = str(FIXTURES / "pools-v2-sample.json")
@@ -58,7 +64,7 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
     [
         (
             'colour = "red"\n',
-            "unknown key 'colour'; valid keys: data_home, http, mining, nodes, sources",
+            "unknown key 'colour'; valid keys: data_home, http, market, mining, nodes, sources",
         ),
         ("[http]\nretries = 3\n", "[http]: unknown key 'retries'; valid keys: backoff_seconds"),
         ("[http]\ntimeout_seconds = -1\n", "[http] timeout_seconds: expected a positive number"),
@@ -85,6 +91,20 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
             "[sources.pool_registry] location: file not found",
         ),
         ("data_home = [", "not valid TOML"),
+        ("[market]\nprecision = 2\n", "[market]: unknown key 'precision'; valid keys: tolerances"),
+        (
+            "[market.tolerances]\nprice = 0.1\n",
+            "[market] tolerances: unknown key 'price'; valid keys: block_count",
+        ),
+        (
+            "[market.tolerances]\nprice_usd = 5\n",
+            "[market] tolerances price_usd: expected a fraction between 0 and 1, got 5",
+        ),
+        (
+            '[sources.market.mp]\nkind = "mempool_api"\nlocation = "https://mempool.space"\n'
+            'period = "5y"\n',
+            "period: '5y' is not one of 1m, 3m, 6m, 1y, 2y, 3y, all",
+        ),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -104,3 +124,9 @@ def test_unconfigured_source_is_named_when_used(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, 'data_home = "wh"\n'))
     with pytest.raises(ConfigError, match=r"\[sources.pool_registry\] is not configured"):
         config.source("pool_registry")
+
+
+def test_market_tolerances_default_and_override(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[market.tolerances]\nhashrate_ehs = 0.1\n"))
+    assert config.market_tolerances == {**MARKET_TOLERANCES, "hashrate_ehs": 0.1}
+    assert load_config(write(tmp_path, "")).market_tolerances == MARKET_TOLERANCES

@@ -295,6 +295,7 @@ ALIASES: dict[str, str] = {
     "Hong Kong SAR": "HK",
     "Hong Kong, China": "HK",
     "Iran, Islamic Republic of": "IR",
+    "Iran, Islamic Rep.": "IR",  # World Bank
     "Kyrgyz Republic": "KG",
     "Korea, Democratic People's Republic of": "KP",
     "Korea, Republic of": "KR",

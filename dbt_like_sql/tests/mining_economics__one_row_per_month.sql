@@ -1,0 +1,6 @@
+-- One row per month, each with pool and market data.
+select month, count(*) as rows
+from mining_economics
+group by month
+having count(*) > 1 or bool_or(pool_hhi is null) or bool_or(owner_hhi is null)
+   or bool_or(market_days = 0)

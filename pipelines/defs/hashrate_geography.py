@@ -1,0 +1,152 @@
+"""``raw/hashrate_geography`` (Cambridge's monthly country shares), the curated later point
+estimates, and ``intermediate/hashrate_geography_concentration``."""
+
+import dagster as dg
+import polars as pl
+
+from pipelines.market.geography import (
+    HASHRATE_GEOGRAPHY_COLUMN_DESCRIPTIONS,
+    HASHRATE_GEOGRAPHY_SCHEMA,
+)
+from pipelines.market.hashrate_concentration import (
+    GEOGRAPHY_CONCENTRATION_COLUMNS,
+    hashrate_geography_concentration,
+)
+from pipelines.market.observations import REJECT_SCHEMA
+from pipelines.metadata import markdown_table
+from pipelines.resources import ObservatoryResource
+from pipelines.seeds import seed_table
+from pipelines.sources.cbeci import (
+    POINT_ESTIMATE_COLUMNS,
+    month_share_totals,
+    read_cbeci_countries,
+    read_hashrate_point_estimates,
+)
+from pipelines.validation import gx_check_result
+from pipelines.warehouse import load_parquet_table
+
+GEOGRAPHY = dg.AssetKey(["raw", "hashrate_geography"])
+CONCENTRATION = dg.AssetKey(["intermediate", "hashrate_geography_concentration"])
+GEOGRAPHY_DESCRIPTION = (
+    "Share of Bitcoin's hash rate by country and month (ISO alpha-2; OTHER for the published "
+    "residual), from the Cambridge CBECI mining map."
+)
+CONCENTRATION_DESCRIPTION = (
+    "Concentration of hash rate by country per month (HHI, Nakamoto, CRk, entropy, Gini, Theil), "
+    "with Other counted as one country ('entity') or left out ('excluded')."
+)
+
+hashrate_geography_source = dg.AssetSpec(
+    key=["source", "hashrate_geography"],
+    description="[sources.hashrate_geography]: the Cambridge (CCAF CBECI) mining map export.",
+    group_name="source",
+    kinds={"csv"},
+)
+
+
+@dg.asset(
+    key=GEOGRAPHY,
+    deps=[hashrate_geography_source],
+    group_name="raw",
+    kinds={"parquet", "duckdb"},
+    description=GEOGRAPHY_DESCRIPTION,
+)
+def hashrate_geography(
+    context: dg.AssetExecutionContext, observatory: ObservatoryResource
+) -> dg.MaterializeResult:
+    _, data = observatory.read_source("hashrate_geography")
+    rows, rejects = read_cbeci_countries(data, "cbeci")
+    totals = month_share_totals(rows)
+    if totals.height:
+        context.log.warning(f"{totals.height} months' shares do not add up to 100%")
+    if rejects.height:
+        context.log.warning(f"{rejects.height} rows rejected; first: {rejects.row(0, named=True)}")
+    lake = observatory.lake()
+    lake.write(rejects, "raw", "hashrate_geography_rejects")
+    with observatory.warehouse().writer() as con:
+        load_parquet_table(
+            con,
+            "raw.hashrate_geography_rejects",
+            lake.files("raw", "hashrate_geography_rejects"),
+            description="Rows of the hash rate geography source that could not be used.",
+            empty_schema=REJECT_SCHEMA,
+        )
+    china = rows.filter(pl.col("country") == "CN").sort("month")
+    return dg.MaterializeResult(
+        metadata={
+            **observatory.store_table(
+                rows.cast(HASHRATE_GEOGRAPHY_SCHEMA),
+                "raw",
+                "hashrate_geography",
+                description=GEOGRAPHY_DESCRIPTION,
+                column_descriptions=HASHRATE_GEOGRAPHY_COLUMN_DESCRIPTIONS,
+            ),
+            "months": rows["month"].n_unique(),
+            "first_month": str(rows["month"].min()),
+            "last_month": str(rows["month"].max()),
+            "rejected_rows": rejects.height,
+            "rejects_sample": dg.MetadataValue.md(markdown_table(rejects, 20)),
+            "months_not_adding_to_100pct": dg.MetadataValue.md(markdown_table(totals, 50)),
+            "china_share_by_month": dg.MetadataValue.md(
+                markdown_table(china.select(pl.col("month").cast(pl.String), "share"), 100)
+            ),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=GEOGRAPHY,
+    name="hashrate_geography_expectations",
+    blocking=True,
+    description="GX suite hashrate_geography: ISO codes, shares in 0-1, one row per month and "
+    "country, months on the first day",
+)
+def hashrate_geography_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
+    rows = observatory.lake().read("raw", "hashrate_geography")
+    return gx_check_result(
+        "hashrate_geography", rows.with_columns(pl.col("month").dt.day().alias("month_day"))
+    )
+
+
+hashrate_point_estimates, hashrate_point_estimates_expectations = seed_table(
+    "hashrate_point_estimates",
+    read_hashrate_point_estimates,
+    "Curated, reviewed later point estimates of hash rate by country (surveys, analysts), each "
+    "with its source and coverage (dbt_like_sql/seeds/hashrate_point_estimates.csv); kept apart "
+    "from Cambridge's monthly series.",
+    POINT_ESTIMATE_COLUMNS,
+)
+
+
+@dg.asset(
+    key=CONCENTRATION,
+    deps=[GEOGRAPHY],
+    group_name="intermediate",
+    kinds={"polars", "parquet"},
+    description=CONCENTRATION_DESCRIPTION,
+)
+def hashrate_geography_concentration_table(
+    observatory: ObservatoryResource,
+) -> dg.MaterializeResult:
+    rows = observatory.lake().read("raw", "hashrate_geography")
+    table = hashrate_geography_concentration(rows)
+    entity = table.filter(pl.col("other_policy") == "entity").sort("month")
+    return dg.MaterializeResult(
+        metadata={
+            **observatory.store_table(
+                table,
+                "intermediate",
+                "hashrate_geography_concentration",
+                description=CONCENTRATION_DESCRIPTION,
+                column_descriptions=GEOGRAPHY_CONCENTRATION_COLUMNS,
+            ),
+            "hhi_by_month": dg.MetadataValue.md(
+                markdown_table(
+                    entity.select(
+                        pl.col("month").cast(pl.String), "hhi", "nakamoto", "cr1", "top_country"
+                    ),
+                    100,
+                )
+            ),
+        }
+    )

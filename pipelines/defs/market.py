@@ -1,0 +1,258 @@
+"""``raw/market_observations`` from every market feed, and ``intermediate/market_daily``.
+
+Each feed is stored whole as its own lake partition (``feed=<name>``), rewritten on every run,
+so a re-run gives the same table and a feed dropped from the config drops out of it. The daily
+table, its discrepancies and its gaps are then rebuilt from all feeds' observations.
+"""
+
+import dagster as dg
+import polars as pl
+
+from pipelines.market.daily import (
+    DISCREPANCY_COLUMNS,
+    GAP_COLUMNS,
+    MARKET_DAILY_COLUMNS,
+    PRECEDENCE,
+    column_gaps,
+    market_daily,
+    market_discrepancies,
+)
+from pipelines.market.feeds import read_market_feed
+from pipelines.market.observations import (
+    OBSERVATION_COLUMN_DESCRIPTIONS,
+    OBSERVATION_SCHEMA,
+    REJECT_SCHEMA,
+)
+from pipelines.metadata import markdown_table
+from pipelines.resources import ObservatoryResource
+from pipelines.validation import gx_check_result
+from pipelines.warehouse import load_parquet_table
+
+OBSERVATIONS = dg.AssetKey(["raw", "market_observations"])
+DAILY = dg.AssetKey(["intermediate", "market_daily"])
+DISCREPANCIES = dg.AssetKey(["intermediate", "market_discrepancies"])
+GAPS = dg.AssetKey(["intermediate", "market_gaps"])
+OBSERVATIONS_DESCRIPTION = (
+    "Daily BTC market and network values from every configured market feed, one row per day, "
+    "metric and feed, in canonical units (USD, BTC, EH/s). One lake partition per feed."
+)
+REJECTS_DESCRIPTION = "Market rows the feeds could not use, with the reason."
+DAILY_DESCRIPTION = (
+    "One row per day: price, hash rate, difficulty, blocks, fees, issuance, miners' revenue, "
+    "hashprice and market cap, each from the feed with precedence for that column and with its "
+    "source; days no feed covers are null (never interpolated)."
+)
+
+market_feeds = dg.AssetSpec(
+    key=["source", "market"],
+    description=(
+        "The market feeds configured in [sources.market.<feed>]: the Coin Metrics API or CSV, "
+        "mempool.space's hash rate and price API, Blockchain.com chart exports."
+    ),
+    group_name="source",
+    kinds={"bitcoin"},
+)
+
+
+def _feed_name(name: str) -> str:
+    return name.split(".", 1)[1]
+
+
+@dg.asset(
+    key=OBSERVATIONS,
+    deps=[market_feeds],
+    group_name="raw",
+    kinds={"parquet", "duckdb"},
+    description=OBSERVATIONS_DESCRIPTION,
+)
+def market_observations(
+    context: dg.AssetExecutionContext, observatory: ObservatoryResource
+) -> dg.MaterializeResult:
+    lake = observatory.lake()
+    feeds = observatory.config().feeds("market")
+    names = [_feed_name(f.name) for f in feeds]
+    summaries = []
+    for feed in feeds:
+        name = _feed_name(feed.name)
+        observations, rejects = read_market_feed(feed, observatory)
+        lake.write(
+            observations.sort("date", "metric"), "raw", "market_observations", ("feed", name)
+        )
+        lake.write(rejects, "raw", "market_rejects", ("feed", name))
+        summaries.append(_feed_summary(name, feed.kind, observations, rejects))
+        context.log.info(
+            f"market feed {name}: {observations.height:,} values, {rejects.height} rejected"
+        )
+    for table in ("market_observations", "market_rejects"):
+        for stale in set(lake.partitions("raw", table)) - set(names):
+            lake.delete_partition("raw", table, ("feed", stale))
+            context.log.info(f"{table}: removed feed {stale!r}, no longer configured")
+    with observatory.warehouse().writer() as con:
+        rows = load_parquet_table(
+            con,
+            "raw.market_observations",
+            lake.files("raw", "market_observations"),
+            description=OBSERVATIONS_DESCRIPTION,
+            column_descriptions=OBSERVATION_COLUMN_DESCRIPTIONS,
+            empty_schema=OBSERVATION_SCHEMA,
+        )
+        load_parquet_table(
+            con,
+            "raw.market_rejects",
+            lake.files("raw", "market_rejects"),
+            description=REJECTS_DESCRIPTION,
+            empty_schema=REJECT_SCHEMA,
+        )
+    rejects = lake.read("raw", "market_rejects")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(rows),
+            "feeds": dg.MetadataValue.md(markdown_table(pl.concat(summaries), 100)),
+            "rejected_rows": rejects.height,
+            "rejects_sample": dg.MetadataValue.md(markdown_table(rejects, 20)),
+        }
+    )
+
+
+def _feed_summary(
+    name: str, kind: str, observations: pl.DataFrame, rejects: pl.DataFrame
+) -> pl.DataFrame:
+    """Per metric of one feed: values, first and last day, rejects."""
+    by_metric = (
+        observations.group_by("metric")
+        .agg(
+            pl.len().alias("values"),
+            pl.col("date").min().cast(pl.String).alias("first_day"),
+            pl.col("date").max().cast(pl.String).alias("last_day"),
+        )
+        .sort("metric")
+    )
+    return by_metric.select(
+        pl.lit(name).alias("feed"),
+        pl.lit(kind).alias("kind"),
+        "metric",
+        pl.col("values").cast(pl.Int64),
+        "first_day",
+        "last_day",
+        pl.lit(rejects.height).cast(pl.Int64).alias("feed_rejects"),
+    )
+
+
+@dg.asset_check(
+    asset=OBSERVATIONS,
+    name="market_observations_expectations",
+    blocking=True,
+    description="GX suite market_observations: known metrics and kinds, values finite and >= 0, "
+    "one value per day, metric and feed",
+)
+def market_observations_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
+    return gx_check_result(
+        "market_observations", observatory.lake().read("raw", "market_observations")
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            DAILY,
+            deps=[OBSERVATIONS],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description=DAILY_DESCRIPTION,
+        ),
+        dg.AssetSpec(
+            DISCREPANCIES,
+            deps=[OBSERVATIONS],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description="Days and columns where two market feeds (or a feed and the value derived "
+            "from other columns) disagree by more than the column's tolerance.",
+        ),
+        dg.AssetSpec(
+            GAPS,
+            deps=[OBSERVATIONS],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description="Runs of days without a value, per market_daily column, between the "
+            "column's first and last value.",
+        ),
+    ]
+)
+def market_daily_tables(observatory: ObservatoryResource):
+    """Combine the feeds per column by precedence; list disagreements and gaps."""
+    config = observatory.config()
+    observations = observatory.lake().read("raw", "market_observations")
+    feed_order = [_feed_name(f.name) for f in config.feeds("market")]
+    daily = market_daily(observations, feed_order)
+    discrepancies = market_discrepancies(observations, daily, config.market_tolerances)
+    gaps = column_gaps(daily)
+    sources = daily.select(
+        pl.concat_list([pl.col(f"{c}_source") for c in PRECEDENCE]).alias("s")
+    ).explode("s")
+    yield dg.MaterializeResult(
+        asset_key=DAILY,
+        metadata={
+            **observatory.store_table(
+                daily,
+                "intermediate",
+                "market_daily",
+                description=DAILY_DESCRIPTION,
+                column_descriptions=MARKET_DAILY_COLUMNS,
+            ),
+            "first_day": str(daily["date"].min()),
+            "last_day": str(daily["date"].max()),
+            "gaps": dg.MetadataValue.md(_gap_summary(gaps)),
+            "values_by_source": dg.MetadataValue.md(
+                markdown_table(sources.drop_nulls().group_by("s").len().sort("s"), 50)
+            ),
+            "precedence": dg.MetadataValue.json({c: list(k) for c, k in PRECEDENCE.items()}),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=DISCREPANCIES,
+        metadata={
+            **observatory.store_table(
+                discrepancies,
+                "intermediate",
+                "market_discrepancies",
+                description="Where market feeds disagree beyond the column's tolerance.",
+                column_descriptions=DISCREPANCY_COLUMNS,
+            ),
+            "by_metric": dg.MetadataValue.md(
+                markdown_table(
+                    discrepancies.group_by("metric", "chosen_feed", "other_feed")
+                    .agg(pl.len().alias("days"), pl.col("relative_difference").median())
+                    .sort("metric", "other_feed"),
+                    50,
+                )
+            ),
+            "tolerances": dg.MetadataValue.json(config.market_tolerances),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=GAPS,
+        metadata=observatory.store_table(
+            gaps,
+            "intermediate",
+            "market_gaps",
+            description="Runs of days without a value per market_daily column.",
+            column_descriptions=GAP_COLUMNS,
+        ),
+    )
+
+
+def _gap_summary(gaps: pl.DataFrame) -> str:
+    """Per column: how many gaps, how many days, and the longest ones."""
+    if gaps.is_empty():
+        return "no gaps"
+    per_column = (
+        gaps.group_by("metric")
+        .agg(pl.len().alias("gaps"), pl.col("days").sum().alias("missing_days"))
+        .sort("metric")
+    )
+    longest = gaps.sort("days", "gap_start", descending=[True, False]).head(15)
+    return (
+        markdown_table(per_column, 50)
+        + "\n\nLongest gaps:\n\n"
+        + markdown_table(longest.with_columns(pl.col("gap_start", "gap_end").cast(pl.String)), 15)
+    )

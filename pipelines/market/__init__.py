@@ -1,0 +1,1 @@
+"""Market data (price, hashrate, fees, issuance) and where hashrate sits by country."""

@@ -1,0 +1,209 @@
+"""CBECI mining map: monthly hash rate shares by country, and later point estimates (a seed).
+
+The Cambridge Centre for Alternative Finance (CCAF) published, for September 2019 to January
+2022, each month's share of hash rate by country, from the IP addresses of miners connecting to
+partner pools. The export has the header
+``date,country,monthly_hashrate_%,monthly_absolute_hashrate_EH/S``: first-of-month dates,
+shares as ``75.53%`` (a plain 0–100 number is read the same), names as the World Bank writes
+them (``Mainland China``, ``"Iran, Islamic Rep."``), ``Other`` for the rest, and a ``*`` after
+names the map footnotes (Germany, Ireland: see ``flagged``).
+
+``read_hashrate_point_estimates`` reads ``dbt_like_sql/seeds/hashrate_point_estimates.csv``:
+later published country shares (surveys, heatmaps), each with what it covers and its source.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.http import SourceFormatError
+from pipelines.market.geography import HASHRATE_GEOGRAPHY_SCHEMA, OTHER
+from pipelines.market.observations import REJECT_SCHEMA
+from pipelines.nodes.countries import COUNTRIES, country_code
+from pipelines.sources.blockchain_com import MAX_REJECT_VALUE, NOT_A_NUMBER, scaled_number
+from pipelines.sources.pool_reference import SEEDS
+
+SOURCE = "cbeci"
+HEADER = ("date", "country", "monthly_hashrate_%", "monthly_absolute_hashrate_EH/S")
+SHARE_TOLERANCE = 0.005  # a month's shares sum to 1 within half a percentage point
+FOOTNOTE = r"\s*\*+$"
+
+POINT_ESTIMATE_COLUMNS: dict[str, str] = {
+    "as_of": "day the estimate describes (the end of the period measured, for a survey)",
+    "country": f"ISO 3166-1 alpha-2 code, or {OTHER}",
+    "share": "the country's share of the hash rate the estimate covers, 0–1",
+    "coverage": "whose hash rate the share is of (a survey's respondents, the whole network)",
+    "source": "publisher and title",
+    "url": "where the figure was read",
+    "note": "what the source says, its caveats, and how the figure was checked",
+}
+POINT_ESTIMATE_SCHEMA: dict[str, pl.DataType] = {
+    "as_of": pl.Date(),
+    "country": pl.String(),
+    "share": pl.Float64(),
+    "coverage": pl.String(),
+    "source": pl.String(),
+    "url": pl.String(),
+    "note": pl.String(),
+}
+
+
+def _problem(raw: pl.Expr, problem: str | pl.Expr) -> pl.Expr:
+    problem = pl.lit(problem) if isinstance(problem, str) else problem
+    return (
+        pl.when(raw.is_null() | (raw.str.strip_chars() == ""))
+        .then(pl.lit("missing"))
+        .otherwise(problem)
+    )
+
+
+def _rejects(
+    frame: pl.DataFrame, feed: str, field: str, raw: str, problem: pl.Expr
+) -> pl.DataFrame:
+    return frame.select(
+        "row",
+        pl.lit(feed).alias("feed"),
+        pl.format("row {}", "row").alias("record"),
+        pl.lit(field).alias("field"),
+        pl.col(raw).str.slice(0, MAX_REJECT_VALUE).alias("value"),
+        problem.alias("problem"),
+    )
+
+
+def read_cbeci_countries(data: bytes, feed: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The mining map export: ``(rows, rejects)``, rows in ``HASHRATE_GEOGRAPHY_SCHEMA``.
+
+    A row with a bad month (not the first of a month), an unknown country or a share that is not
+    0–100% is rejected; a repeated (month, country) rejects the later row. A bad hash rate is
+    nulled and reported, the row kept. Records are ``row N``, N counting data rows from 1.
+    """
+    try:
+        frame = pl.read_csv(io.BytesIO(data), infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise SourceFormatError(f"CBECI countries: not a readable CSV: {exc}") from exc
+    columns = {column.strip().lower(): column for column in frame.columns}
+    missing = [name for name in HEADER if name.lower() not in columns]
+    if missing:
+        raise SourceFormatError(
+            f"CBECI countries: no column {', '.join(missing)}; the file has {frame.columns}"
+        )
+    raw = frame.select(
+        pl.col(columns[name.lower()]).alias(alias)
+        for name, alias in zip(
+            HEADER, ("raw_month", "raw_country", "raw_share", "raw_hashrate"), strict=True
+        )
+    ).with_row_index("row", offset=1)
+
+    month_text = pl.col("raw_month").str.strip_chars().str.extract(r"^(\d{4}-\d{2})(?:-01)?$", 1)
+    published = pl.col("raw_country").str.strip_chars()
+    name = published.str.replace(FOOTNOTE, "")
+    share_text = pl.col("raw_share").str.strip_chars().str.strip_suffix("%")
+    hashrate_text = pl.col("raw_hashrate").str.strip_chars()
+    parsed = raw.with_columns(
+        pl.concat_str(month_text, pl.lit("-01"))
+        .str.to_date("%Y-%m-%d", strict=False)
+        .alias("month"),
+        pl.when(name.str.to_lowercase() == "other")
+        .then(pl.lit(OTHER))
+        .otherwise(country_code(name))
+        .alias("country"),
+        name.alias("country_name"),
+        scaled_number(share_text, -2).alias("share"),
+        scaled_number(hashrate_text, 0).alias("hashrate_ehs"),
+        published.str.contains(FOOTNOTE).alias("flagged"),
+        (hashrate_text.is_not_null() & (hashrate_text != "")).alias("has_hashrate"),
+    )
+    bad_share = pl.col("share").is_null() | (pl.col("share") > 1)
+    share_problem = pl.when(pl.col("share") > 1).then(pl.lit("above 100%"))
+    valid = parsed.filter(
+        pl.col("month").is_not_null() & pl.col("country").is_not_null() & ~bad_share
+    ).with_columns(pl.col("row").min().over("month", "country").alias("first_row"))
+    rejects = pl.concat(
+        [
+            _rejects(
+                parsed.filter(pl.col("month").is_null()),
+                feed,
+                "date",
+                "raw_month",
+                _problem(pl.col("raw_month"), "not a first-of-month date (YYYY-MM-DD or YYYY-MM)"),
+            ),
+            _rejects(
+                parsed.filter(pl.col("country").is_null()),
+                feed,
+                "country",
+                "raw_country",
+                _problem(pl.col("raw_country"), "unknown country name"),
+            ),
+            _rejects(
+                parsed.filter(bad_share),
+                feed,
+                "monthly_hashrate_%",
+                "raw_share",
+                _problem(
+                    pl.col("raw_share"),
+                    share_problem.otherwise(pl.lit("not a percentage from 0 to 100")),
+                ),
+            ),
+            _rejects(
+                parsed.filter(pl.col("has_hashrate") & pl.col("hashrate_ehs").is_null()),
+                feed,
+                "monthly_absolute_hashrate_EH/S",
+                "raw_hashrate",
+                pl.lit(NOT_A_NUMBER),
+            ),
+            _rejects(
+                valid.filter(pl.col("row") != pl.col("first_row")),
+                feed,
+                "country",
+                "raw_country",
+                pl.format("repeats {} {} of row {}", "country", "month", "first_row"),
+            ),
+        ]
+    )
+    rows = (
+        valid.filter(pl.col("row") == pl.col("first_row"))
+        .with_columns(pl.lit(feed).alias("feed"), pl.lit(SOURCE).alias("source"))
+        .sort("month", "country")
+        .select(list(HASHRATE_GEOGRAPHY_SCHEMA))
+    )
+    rejects = rejects.sort("row", maintain_order=True).select(list(REJECT_SCHEMA))
+    return rows.cast(HASHRATE_GEOGRAPHY_SCHEMA), rejects.cast(REJECT_SCHEMA)
+
+
+def month_share_totals(rows: pl.DataFrame, tolerance: float = SHARE_TOLERANCE) -> pl.DataFrame:
+    """Months whose shares do not sum to 1 ± `tolerance`: feed, month, countries, share_total.
+
+    Published shares are rounded, so a month rarely sums to exactly 1; one further off has rows
+    missing or wrong (rejected rows are missing). None of its rows is rejected for it.
+    """
+    return (
+        rows.group_by("feed", "month")
+        .agg(
+            pl.len().cast(pl.Int64).alias("countries"),
+            pl.col("share").sum().round(10).alias("share_total"),
+        )
+        .filter((pl.col("share_total") - 1).abs() > tolerance)
+        .sort("feed", "month")
+    )
+
+
+def read_hashrate_point_estimates(
+    path: Path = SEEDS / "hashrate_point_estimates.csv",
+) -> pl.DataFrame:
+    """The curated later estimates (``POINT_ESTIMATE_COLUMNS``); a malformed row raises."""
+    estimates = pl.read_csv(path, schema=dict.fromkeys(POINT_ESTIMATE_SCHEMA, pl.String))
+    estimates = estimates.with_columns(
+        pl.col("as_of").str.to_date("%Y-%m-%d", strict=True),
+        pl.col("share").cast(pl.Float64, strict=True),
+    )
+    bad = estimates.with_row_index("line", offset=2).filter(
+        ~pl.col("country").is_in([*COUNTRIES, OTHER])
+        | ~pl.col("share").is_between(0, 1)
+        | pl.any_horizontal(pl.col("coverage", "source", "url").is_null())
+    )
+    if bad.height:
+        raise ValueError(f"{path}: bad rows (country, share 0–1, coverage, source, url): {bad}")
+    return estimates.cast(POINT_ESTIMATE_SCHEMA)
