@@ -141,10 +141,28 @@ SOURCES["hashrate_geography"] = {
         "monthly_absolute_hashrate_EH/S (a file or the download URL)",
     ),
 }
-MULTI_FEED_SOURCES = frozenset({"blocks", "nodes", "market"})
+# Epoch AI's model databases, one feed per file; `dataset` says which of Epoch's four it is.
+SOURCES["ai_models"] = {
+    "epoch_models_csv": SourceKind(
+        "epoch_models_csv",
+        "an Epoch AI model database CSV (all_ai_models, notable_ai_models, large_scale_ai_models "
+        "or frontier_ai_models), a file or its download URL",
+        {"dataset": ""},
+    ),
+}
+SOURCES["ai_chip_owners"] = {
+    "epoch_chip_owners": SourceKind(
+        "epoch_chip_owners",
+        "Epoch AI's cumulative AI-chip stock by owner (*_owners_cumulative_totals.csv): a folder, "
+        "or a base URL with the file paths to fetch under it in `files`",
+        {"files": []},
+    ),
+}
+MULTI_FEED_SOURCES = frozenset({"blocks", "nodes", "market", "ai_models"})
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("labelled_blocks", "label_scheme"): ("name", "slug"),
     ("mempool_api", "period"): ("1m", "3m", "6m", "1y", "2y", "3y", "all"),
+    ("epoch_models_csv", "dataset"): ("all", "notable", "large_scale", "frontier"),
 }
 
 HTTP_DEFAULTS: dict[str, Any] = {
@@ -385,6 +403,10 @@ def _parse_source(
         if key in spec.path_options and value:
             value = _resolve_path(path, f"{where} {key}", value)
         options[key] = value
+    for key, value in options.items():  # options with choices and no valid default are required
+        choices = CHOICES.get((kind, key))
+        if choices and value not in choices:
+            raise ConfigError(f"{where}: missing key {key!r}, one of {', '.join(choices)}")
     location = str(table["location"])
     if not is_url(location):
         location = _resolve_path(path, f"{where} location", location)

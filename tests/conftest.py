@@ -23,10 +23,16 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
 def write_config(folder: Path, sources: dict[str, dict[str, str]], **top: object) -> Path:
-    """A config file in ``folder`` with the given sources and a data home beside it."""
+    """A config file in ``folder`` with the given sources and a data home beside it; keyword
+    arguments add top-level keys, or tables when given a dict (``http={...}``)."""
     lines = [f'data_home = "{top.pop("data_home", "warehouse")}"']
     for key, value in top.items():
-        lines.append(f"{key} = {value!r}")
+        if not isinstance(value, dict):
+            lines.append(f"{key} = {value!r}")
+    for key, value in top.items():  # tables ([http], ...) after the top-level keys
+        if isinstance(value, dict):
+            lines.append(f"\n[{key}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in value.items()]
     for name, table in sources.items():
         lines.append(f"\n[sources.{name}]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
@@ -62,6 +68,20 @@ SAMPLE_SOURCES = {
     "market.charts": {
         "kind": "blockchain_com",
         "location": str(FIXTURES / "market" / "charts-2024-01"),
+    },
+    "ai_models.notable": {
+        "kind": "epoch_models_csv",
+        "location": str(FIXTURES / "ai" / "notable_models.csv"),
+        "dataset": "notable",
+    },
+    "ai_models.large_scale": {
+        "kind": "epoch_models_csv",
+        "location": str(FIXTURES / "ai" / "large_scale_models.csv"),
+        "dataset": "large_scale",
+    },
+    "ai_chip_owners": {
+        "kind": "epoch_chip_owners",
+        "location": str(FIXTURES / "ai" / "chip-owners"),
     },
     "hashrate_geography": {
         "kind": "cbeci_csv",

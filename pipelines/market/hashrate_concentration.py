@@ -9,7 +9,8 @@ month has two rows, like the unknown policy of mining concentration:
   rows are the most concentrated reading the data allows (an upper bound on concentration).
 - ``other_policy = 'excluded'``: the named countries only, their shares renormalised to sum to 1.
 
-``other_share`` is Other's share in both. Intervals are not given: the published shares come
+Shares are taken relative to the month's published total (which the export's rounding puts a
+few hundredths of a point off 100%). ``other_share`` is Other's share in both. Intervals are not given: the published shares come
 without the sample sizes behind them.
 """
 

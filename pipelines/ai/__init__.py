@@ -1,0 +1,1 @@
+"""AI: who builds the models (Epoch AI's model databases) and who owns the AI chips."""

@@ -1,0 +1,311 @@
+"""AI: Epoch AI's models and chip owners, raw and checked, then concentration and openness.
+
+``raw/ai_models`` holds one row per model row of each configured database (a lake partition
+per feed, rewritten whole each run); values Epoch gives that cannot be parsed are null and
+reported in ``raw.ai_model_problems``. ``raw/ai_chip_owners`` holds every row of the chip-owner
+files. The intermediate tables apply the documented rules (fractional credits, no chip counted
+twice) in ``pipelines/ai``.
+"""
+
+import dagster as dg
+import polars as pl
+
+from pipelines.ai.compute_owners import (
+    CHIP_OWNER_COLUMNS,
+    COMPUTE_CONCENTRATION_COLUMNS,
+    OWNER_COLUMNS,
+    ai_compute_concentration,
+    ai_compute_owners,
+)
+from pipelines.ai.concentration import (
+    AI_CONCENTRATION_COLUMNS,
+    OPENNESS_COLUMNS,
+    ai_concentration,
+    ai_openness,
+)
+from pipelines.ai.feeds import read_chip_owners, read_models_feed
+from pipelines.ai.models import MODEL_COLUMNS
+from pipelines.metadata import markdown_table
+from pipelines.mining.blocks import REJECT_SCHEMA
+from pipelines.resources import ObservatoryResource
+from pipelines.validation import gx_check_result
+from pipelines.warehouse import load_parquet_table
+
+MODELS = dg.AssetKey(["raw", "ai_models"])
+CHIP_OWNERS = dg.AssetKey(["raw", "ai_chip_owners"])
+COMPUTE_OWNERS = dg.AssetKey(["intermediate", "ai_compute_owners"])
+CONCENTRATION = dg.AssetKey(["intermediate", "ai_concentration"])
+OPENNESS = dg.AssetKey(["intermediate", "ai_openness"])
+COMPUTE_CONCENTRATION = dg.AssetKey(["intermediate", "ai_compute_concentration"])
+MODELS_DESCRIPTION = (
+    "AI models from Epoch AI's databases (all, notable, large-scale, frontier), one row per "
+    "model row of each: date, organisations, countries, organisation categories, training "
+    "compute and cost, parameters, accessibility, frontier flag. Unparseable values are null "
+    "(reported in raw.ai_model_problems)."
+)
+CHIP_OWNERS_DESCRIPTION = (
+    "Epoch AI's modelled cumulative AI-chip stock per quarter, owner and chip maker, in "
+    "H100-equivalents with 5th/95th percentiles, every row of every file."
+)
+
+ai_model_feeds = dg.AssetSpec(
+    key=["source", "ai_models"],
+    description="The Epoch AI model databases configured in [sources.ai_models.<feed>].",
+    group_name="source",
+    kinds={"csv"},
+)
+ai_chip_owner_files = dg.AssetSpec(
+    key=["source", "ai_chip_owners"],
+    description="[sources.ai_chip_owners]: Epoch AI's chip-owner estimates (CSV files).",
+    group_name="source",
+    kinds={"csv"},
+)
+
+
+def _problems_metadata(problems: pl.DataFrame) -> dict:
+    return {
+        "problems": problems.height,
+        "problems_sample": dg.MetadataValue.md(markdown_table(problems, 20)),
+    }
+
+
+@dg.asset(
+    key=MODELS,
+    deps=[ai_model_feeds],
+    group_name="raw",
+    kinds={"parquet", "duckdb"},
+    description=MODELS_DESCRIPTION,
+)
+def ai_models(
+    context: dg.AssetExecutionContext, observatory: ObservatoryResource
+) -> dg.MaterializeResult:
+    lake = observatory.lake()
+    feeds = observatory.config().feeds("ai_models")
+    names = [f.name.split(".", 1)[1] for f in feeds]
+    counts = []
+    for feed, name in zip(feeds, names, strict=True):
+        models, problems = read_models_feed(feed, observatory)
+        lake.write(models, "raw", "ai_models", ("feed", name))
+        lake.write(problems, "raw", "ai_model_problems", ("feed", name))
+        counts.append(
+            {
+                "feed": name,
+                "dataset": feed.options["dataset"],
+                "models": models.height,
+                "problems": problems.height,
+                "first_date": str(models["publication_date"].min()),
+                "last_date": str(models["publication_date"].max()),
+            }
+        )
+        context.log.info(f"{name}: {models.height:,} models, {problems.height} problems")
+    for table in ("ai_models", "ai_model_problems"):
+        for stale in set(lake.partitions("raw", table)) - set(names):
+            lake.delete_partition("raw", table, ("feed", stale))
+    with observatory.warehouse().writer() as con:
+        rows = load_parquet_table(
+            con,
+            "raw.ai_models",
+            lake.files("raw", "ai_models"),
+            description=MODELS_DESCRIPTION,
+            column_descriptions=MODEL_COLUMNS,
+        )
+        load_parquet_table(
+            con,
+            "raw.ai_model_problems",
+            lake.files("raw", "ai_model_problems"),
+            description="Values in the AI model files that could not be parsed (kept as null).",
+            empty_schema=REJECT_SCHEMA,
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(rows),
+            "feeds": dg.MetadataValue.md(markdown_table(pl.DataFrame(counts), 20)),
+            **_problems_metadata(lake.read("raw", "ai_model_problems")),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=MODELS,
+    name="ai_models_expectations",
+    blocking=True,
+    description="GX suite ai_models: named models, known datasets and accessibility classes, "
+    "non-negative compute, cost and parameters, one row per file row",
+)
+def ai_models_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
+    models = observatory.lake().read("raw", "ai_models")
+    scalar = models.drop("organizations", "countries", "organization_categories")
+    return gx_check_result("ai_models", scalar)
+
+
+@dg.asset(
+    key=CHIP_OWNERS,
+    deps=[ai_chip_owner_files],
+    group_name="raw",
+    kinds={"parquet", "duckdb"},
+    description=CHIP_OWNERS_DESCRIPTION,
+)
+def ai_chip_owners(observatory: ObservatoryResource) -> dg.MaterializeResult:
+    rows, problems = read_chip_owners(observatory.config().source("ai_chip_owners"), observatory)
+    lake = observatory.lake()
+    lake.write(problems, "raw", "ai_chip_owner_problems")
+    with observatory.warehouse().writer() as con:
+        load_parquet_table(
+            con,
+            "raw.ai_chip_owner_problems",
+            lake.files("raw", "ai_chip_owner_problems"),
+            description="Rows and values of the chip-owner files that were left out or changed.",
+            empty_schema=REJECT_SCHEMA,
+        )
+    by_file = rows.group_by("file").agg(
+        pl.len().alias("rows"),
+        pl.col("owner").unique().sort().str.join(", ").alias("owners"),
+        pl.col("quarter").min().cast(pl.String).alias("first_quarter"),
+        pl.col("quarter").max().cast(pl.String).alias("last_quarter"),
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **observatory.store_table(
+                rows,
+                "raw",
+                "ai_chip_owners",
+                description=CHIP_OWNERS_DESCRIPTION,
+                column_descriptions=CHIP_OWNER_COLUMNS,
+            ),
+            "files": dg.MetadataValue.md(markdown_table(by_file.sort("file"), 20)),
+            **_problems_metadata(problems),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=CHIP_OWNERS,
+    name="ai_chip_owners_expectations",
+    blocking=True,
+    description="GX suite ai_chip_owners: owners and makers named, stock non-negative, "
+    "5th percentile <= median <= 95th percentile",
+)
+def ai_chip_owners_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
+    return gx_check_result("ai_chip_owners", observatory.lake().read("raw", "ai_chip_owners"))
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            CONCENTRATION,
+            deps=[MODELS],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description="Concentration of AI model building per year and rolling 12 months, by "
+            "dataset, dimension (organisation, country, category) and weighting (models, "
+            "training compute), with fractional credit for shared models.",
+        ),
+        dg.AssetSpec(
+            OPENNESS,
+            deps=[MODELS],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description="Share of models released with open weights, per year and dataset, "
+            "with a Wilson interval, and the share of training compute they hold.",
+        ),
+    ]
+)
+def ai_model_tables(observatory: ObservatoryResource):
+    """Concentration and openness of AI models from the raw model rows."""
+    models = observatory.lake().read("raw", "ai_models")
+    concentration = ai_concentration(models)
+    openness = ai_openness(models)
+    yearly = concentration.filter(
+        (pl.col("period") == "year")
+        & (pl.col("dataset") == "notable")
+        & (pl.col("weighting") == "models")
+    )
+    yield dg.MaterializeResult(
+        asset_key=CONCENTRATION,
+        metadata={
+            **observatory.store_table(
+                concentration,
+                "intermediate",
+                "ai_concentration",
+                description="Concentration of AI model building per period.",
+                column_descriptions=AI_CONCENTRATION_COLUMNS,
+            ),
+            "notable_by_year": dg.MetadataValue.md(
+                markdown_table(
+                    yearly.select(
+                        "dimension", pl.col("period_start").dt.year().alias("year"), "hhi", "cr1"
+                    ).tail(30),
+                    30,
+                )
+            ),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=OPENNESS,
+        metadata={
+            **observatory.store_table(
+                openness,
+                "intermediate",
+                "ai_openness",
+                description="Open-weight share of AI models per year and dataset.",
+                column_descriptions=OPENNESS_COLUMNS,
+            ),
+            "recent_years": dg.MetadataValue.md(markdown_table(openness.tail(20), 20)),
+        },
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            COMPUTE_OWNERS,
+            deps=[CHIP_OWNERS],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description="AI-chip stock per quarter and owner in H100-equivalents, summed over "
+            "chip makers, no chip counted twice.",
+        ),
+        dg.AssetSpec(
+            COMPUTE_CONCENTRATION,
+            deps=[CHIP_OWNERS],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description="Concentration of AI compute among chip owners per quarter, with the "
+            "range the percentile bounds imply.",
+        ),
+    ]
+)
+def ai_compute_tables(observatory: ObservatoryResource):
+    """Owners' chip stock per quarter and how concentrated it is."""
+    owners = ai_compute_owners(observatory.lake().read("raw", "ai_chip_owners"))
+    concentration = ai_compute_concentration(owners)
+    yield dg.MaterializeResult(
+        asset_key=COMPUTE_OWNERS,
+        metadata=observatory.store_table(
+            owners,
+            "intermediate",
+            "ai_compute_owners",
+            description="AI-chip stock per quarter and owner (H100e).",
+            column_descriptions=OWNER_COLUMNS,
+        ),
+    )
+    yield dg.MaterializeResult(
+        asset_key=COMPUTE_CONCENTRATION,
+        metadata={
+            **observatory.store_table(
+                concentration,
+                "intermediate",
+                "ai_compute_concentration",
+                description="Concentration of AI compute among chip owners per quarter.",
+                column_descriptions=COMPUTE_CONCENTRATION_COLUMNS,
+            ),
+            "by_quarter": dg.MetadataValue.md(
+                markdown_table(
+                    concentration.select(
+                        pl.col("quarter").cast(pl.String), "hhi", "hhi_low", "hhi_high", "cr1"
+                    ),
+                    40,
+                )
+            ),
+        },
+    )
