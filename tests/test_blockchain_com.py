@@ -113,12 +113,13 @@ def test_timestamp_export_rounds_to_the_nearest_utc_day_and_keeps_a_days_last_po
 def test_all_time_price_drops_zero_prices_and_leaves_gaps_unfilled():
     observations, rejects = read("blockchain-com-all-time-market-price.csv")
     assert rejects.is_empty()
+    # each price is the close of the day before its midnight stamp (2010-08-20 00:00 -> 19th)
     assert observations.select("date", "metric", "value").rows() == [
-        (date(2010, 8, 20), "price_usd", 0.07),
-        (date(2010, 8, 23), "price_usd", 0.07),
-        (date(2010, 11, 6), "price_usd", 0.25),
-        (date(2010, 11, 9), "price_usd", 0.36),
-        (date(2010, 11, 12), "price_usd", 0.24),
+        (date(2010, 8, 19), "price_usd", 0.07),
+        (date(2010, 8, 22), "price_usd", 0.07),
+        (date(2010, 11, 5), "price_usd", 0.25),
+        (date(2010, 11, 8), "price_usd", 0.36),
+        (date(2010, 11, 11), "price_usd", 0.24),
     ]
 
 
@@ -168,7 +169,7 @@ def test_api_answer_names_its_chart_and_unit():
     )
     observations, rejects = read_blockchain_com_chart(body, "answer.json", "bc")
     assert observations.select("date", "metric", "value").rows() == [
-        (date(2024, 4, 28), "price_usd", 63420.25)
+        (date(2024, 4, 27), "price_usd", 63420.25)  # stamped 2024-04-28 00:00: the 27th's close
     ]
     assert rejects.rows() == [("bc", "answer.json row 2", "y", "bad", "not a non-negative number")]
     wrong_unit = body.replace(b"Market Price (USD)", b"Hash Rate").replace(b'"USD"', b'"EH/s"')
@@ -264,7 +265,7 @@ def test_shared_charts():
     assert dict(steps.rows()) == {1: 1456, 192: 1}
 
     price = observations.filter(pl.col("metric") == "price_usd").sort("date")
-    assert price.row(0)[:3] == (date(2010, 8, 20), "price_usd", 0.07)  # the zeros before dropped
+    assert price.row(0)[:3] == (date(2010, 8, 19), "price_usd", 0.07)  # the zeros before dropped
     all_time = price.filter(pl.col("record").str.starts_with("bitcoin-all-time"))
     assert all_time.height == 1478
     assert set(all_time["date"].diff().dt.total_days().drop_nulls()) == {3}

@@ -88,7 +88,8 @@ def test_market_daily_spans_the_feeds_with_gaps_left_null_and_listed(built) -> N
     assert (daily["date"].min(), daily["date"].max()) == (date(2010, 7, 17), date(2024, 1, 3))
     assert daily.height == (date(2024, 1, 3) - date(2010, 7, 17)).days + 1
     jan = daily.filter(pl.col("date") == date(2024, 1, 2)).row(0, named=True)
-    assert (jan["price_usd"], jan["price_usd_source"]) == (44_187.14, "charts")
+    # stamped 2024-01-03 00:00: the close of the 2nd
+    assert (jan["price_usd"], jan["price_usd_source"]) == (44_961.60, "charts")
     assert jan["hashrate_ehs"] == pytest.approx(498.7)
     # 53,567,890.25 USD / 498,700 PH/s
     assert jan["hashprice_usd_per_ph_day"] == pytest.approx(53_567_890.25 / 498_700)

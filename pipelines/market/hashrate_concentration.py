@@ -10,8 +10,8 @@ month has two rows, like the unknown policy of mining concentration:
 - ``other_policy = 'excluded'``: the named countries only, their shares renormalised to sum to 1.
 
 Shares are taken relative to the month's published total (which the export's rounding puts a
-few hundredths of a point off 100%). ``other_share`` is Other's share in both. Intervals are not given: the published shares come
-without the sample sizes behind them.
+few hundredths of a point off 100%). ``other_share`` is Other's share in both. Intervals are
+not given: the published shares come without the sample sizes behind them.
 """
 
 from __future__ import annotations

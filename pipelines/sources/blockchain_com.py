@@ -16,6 +16,11 @@ Sparse charts stay sparse: the all-time price has a point every 3 days, and gaps
 filled. In USD charts a 0 is Blockchain.com's "no price yet" (before August 2010): it is left out,
 not rejected. Of several points on one day the file's last is kept. Records are
 ``<file> row N``, N counting data rows (or JSON values) from 1.
+
+The market price stamped midnight starting day D is the price at that instant, i.e. the close
+of day D - 1, and is stored for D - 1 (``PRICE_AT_MIDNIGHT``): against Coin Metrics' closing
+prices (2010-2020) it then differs by a median 0.1%, against 1.5% when kept on D. The other
+charts are daily totals or estimates for the day they are stamped with.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ CHARTS: dict[str, tuple[str, int]] = {
 API_TITLES = {"market-price-usd": "market-price"}  # API names that are not the chart's
 HASH_RATE_UNIT = "TH/s"
 NO_PRICE_IS_ZERO = frozenset({"price_usd", "miner_revenue_usd", "fees_usd"})
+PRICE_AT_MIDNIGHT = frozenset({"price_usd"})  # stamped at the close of the previous day
 GENESIS = date(2009, 1, 3)
 CHART_SUFFIXES = (".csv", ".json")
 BOM = b"\xef\xbb\xbf"
@@ -245,7 +251,7 @@ def read_blockchain_com_chart(
         .filter(pl.col("row") == pl.col("row").max().over("date"))
         .sort("date")
         .select(
-            "date",
+            pl.col("date") - pl.duration(days=1 if metric in PRICE_AT_MIDNIGHT else 0),
             pl.lit(metric).alias("metric"),
             "value",
             pl.lit(feed).alias("feed"),
