@@ -151,3 +151,74 @@ def test_gossip_is_enriched_offline_and_marked_unverified(warehouse: Path) -> No
     )
     assert rows > 40000 and located / rows > 0.95
     assert {s.split("-")[0] for s in sources if s} == {"iptocc"}  # e.g. "iptocc-3.3.170"
+
+
+def test_market_daily_from_coin_metrics_and_blockchain_com(warehouse: Path) -> None:
+    ((first, last, days),) = query(
+        warehouse, "select min(date), max(date), count(*) from market_daily"
+    )
+    assert (first, last) == (date(2009, 1, 3), date(2024, 4, 27))
+    assert days == (last - first).days + 1  # one row per day, gaps included as nulls
+    sources = dict(
+        query(
+            warehouse,
+            "select hashrate_ehs_source, count(*) from market_daily "
+            "where hashrate_ehs is not null group by 1",
+        )
+    )
+    # Coin Metrics to 2020-07-27 (from 2009-01-09); Blockchain.com after it and in 2023-2024
+    assert sources["coinmetrics"] == (date(2020, 7, 27) - date(2009, 1, 9)).days + 1
+    assert set(sources) == {"coinmetrics", "blockchain_com"}
+    # the half year between the two Blockchain.com exports is a listed gap, never filled
+    assert query(
+        warehouse,
+        "select gap_start, gap_end from market_gaps where metric = 'hashrate_ehs' "
+        "order by days desc limit 1",
+    ) == [(date(2022, 10, 21), date(2023, 4, 29))]
+
+
+def test_hashrate_geography_shows_chinas_exit(warehouse: Path) -> None:
+    china = dict(
+        query(warehouse, "select month, share from hashrate_geography where country = 'CN'")
+    )
+    assert (min(china), max(china)) == (date(2019, 9, 1), date(2022, 1, 1))
+    assert len(china) == 29
+    assert china[date(2019, 9, 1)] == 0.7553
+    assert china[date(2021, 7, 1)] == china[date(2021, 8, 1)] == 0.0
+    top = dict(
+        query(
+            warehouse,
+            "select month, top_country from hashrate_geography_concentration "
+            "where other_policy = 'entity'",
+        )
+    )
+    assert top[date(2021, 6, 1)] == "CN" and top[date(2021, 7, 1)] == "US"
+
+
+def test_mining_economics_where_pools_and_market_overlap(warehouse: Path) -> None:
+    months = [m for (m,) in query(warehouse, "select month from mining_economics order by 1")]
+    # pool data Feb 2016 - Oct 2018 and Jan 2020 on; market data to Oct 2022 and May 2023 -
+    # Apr 2024 (hash rate or price)
+    assert months[0] == date(2016, 2, 1) and months[-1] == date(2024, 4, 1)
+    assert date(2019, 6, 1) not in months  # no pool data
+    assert date(2023, 1, 1) not in months  # no market data
+    ((with_geography,),) = query(
+        warehouse, "select count(*) from mining_economics where country_hhi is not null"
+    )
+    assert with_geography == 26  # Cambridge's months that have pool data (Jan 2020 - Jan 2022)
+
+
+def test_ai_tables_from_every_epoch_file(warehouse: Path) -> None:
+    counts = dict(query(warehouse, "select dataset, count(*) from ai_models group by 1"))
+    assert counts == {"all": 1892, "notable": 952, "large_scale": 473, "frontier": 131}
+    datasets = {d for (d,) in query(warehouse, "select distinct dataset from ai_concentration")}
+    assert datasets == {"all", "notable", "large_scale", "frontier"}
+    ((years, open_share),) = query(
+        warehouse,
+        "select count(*), max(open_share) from ai_openness where dataset = 'notable'",
+    )
+    assert years > 10 and 0 < open_share <= 1
+    ((quarters, first, last),) = query(
+        warehouse, "select count(*), min(quarter), max(quarter) from ai_compute_concentration"
+    )
+    assert (quarters, first, last) == (17, date(2022, 1, 1), date(2026, 1, 1))
