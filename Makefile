@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+ and make:
 #   make run   builds the environment from uv.lock if needed, then runs the pipeline
-#   make test  same set-up, then the whole test suite
+#   make test  same set-up (and Debian's chromium for the report's browser test), then the suite
 # CONFIG chooses the sources: configs/default.toml (live) or configs/shared-data.toml (offline).
 PYTHON ?= python3
 CONFIG ?= configs/default.toml
@@ -12,7 +12,7 @@ export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_PYTHON_DOWNLOADS := never
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: run test ui lint setup
+.PHONY: run test ui lint setup browser
 .DEFAULT_GOAL := run
 
 $(UV):
@@ -28,7 +28,15 @@ setup: .venv/.synced
 run: .venv/.synced
 	$(UV) run --frozen observatory run --config $(CONFIG) $(ARGS)
 
-test: lint
+# The report's browser test opens the report in Debian's headless chromium.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium (for the report's browser test)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: lint browser
 	$(UV) run --frozen pytest -n 2 --dist loadfile $(ARGS)
 
 ui: .venv/.synced

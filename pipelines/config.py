@@ -197,7 +197,13 @@ MARKET_TOLERANCES: dict[str, float] = {
     "market_cap_usd": 0.04,
 }
 
-TOP_LEVEL_KEYS = ("data_home", "sources", "http", "mining", "nodes", "market")
+TRENDS_DEFAULTS: dict[str, Any] = {
+    "alpha": 0.05,  # significance level of the Mann-Kendall test behind a verdict
+    "recent_years": [3],  # spans besides the whole series: the last N years, where available
+    "min_points": 6,  # fewer points than this: no test, no verdict
+}
+
+TOP_LEVEL_KEYS = ("data_home", "sources", "http", "mining", "nodes", "market", "trends")
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,7 @@ class ObservatoryConfig:
     mining: dict[str, Any]
     nodes: dict[str, Any]
     market_tolerances: dict[str, float] = field(default_factory=lambda: dict(MARKET_TOLERANCES))
+    trends: dict[str, Any] = field(default_factory=lambda: dict(TRENDS_DEFAULTS))
 
     def source(self, name: str) -> SourceConfig:
         try:
@@ -313,6 +320,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         )
 
     market_tolerances = _market_tolerances(path, raw.get("market", {}))
+    trends = _trends(path, raw.get("trends", {}))
 
     sources: dict[str, SourceConfig] = {}
     for name, table in raw.get("sources", {}).items():
@@ -341,7 +349,32 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         mining=mining,
         nodes=nodes,
         market_tolerances=market_tolerances,
+        trends=trends,
     )
+
+
+def _trends(path: Path, table: Any) -> dict[str, Any]:
+    """``[trends]``: alpha in (0, 0.5], recent_years positive integers, min_points >= 3."""
+    where = f"{path} [trends]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    trends = dict(TRENDS_DEFAULTS)
+    for key, value in table.items():
+        if key not in TRENDS_DEFAULTS:
+            raise _unknown(where, key, TRENDS_DEFAULTS)
+        trends[key] = value
+    alpha, years, points = trends["alpha"], trends["recent_years"], trends["min_points"]
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha <= 0.5:
+        raise ConfigError(f"{where} alpha: expected a number in (0, 0.5], got {alpha!r}")
+    if not isinstance(years, list) or not all(
+        isinstance(y, int) and not isinstance(y, bool) and y > 0 for y in years
+    ):
+        raise ConfigError(
+            f"{where} recent_years: expected a list of positive integers, got {years!r}"
+        )
+    if isinstance(points, bool) or not isinstance(points, int) or points < 3:
+        raise ConfigError(f"{where} min_points: expected an integer >= 3, got {points!r}")
+    return {"alpha": float(alpha), "recent_years": sorted(set(years)), "min_points": points}
 
 
 def _market_tolerances(path: Path, market: Any) -> dict[str, float]:

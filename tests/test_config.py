@@ -64,7 +64,8 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
     [
         (
             'colour = "red"\n',
-            "unknown key 'colour'; valid keys: data_home, http, market, mining, nodes, sources",
+            "unknown key 'colour'; valid keys: data_home, http, market, mining, nodes, sources, "
+            "trends",
         ),
         ("[http]\nretries = 3\n", "[http]: unknown key 'retries'; valid keys: backoff_seconds"),
         ("[http]\ntimeout_seconds = -1\n", "[http] timeout_seconds: expected a positive number"),
@@ -92,6 +93,10 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
         ),
         ("data_home = [", "not valid TOML"),
         ("[market]\nprecision = 2\n", "[market]: unknown key 'precision'; valid keys: tolerances"),
+        ("[trends]\nalpha = 0.9\n", "[trends] alpha: expected a number in (0, 0.5], got 0.9"),
+        ("[trends]\nrecent_years = 3\n", "[trends] recent_years: expected a list of positive"),
+        ("[trends]\nmin_points = 2\n", "[trends] min_points: expected an integer >= 3, got 2"),
+        ("[trends]\nspan = 3\n", "[trends]: unknown key 'span'; valid keys: alpha"),
         (
             "[market.tolerances]\nprice = 0.1\n",
             "[market] tolerances: unknown key 'price'; valid keys: block_count",
@@ -130,3 +135,8 @@ def test_market_tolerances_default_and_override(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[market.tolerances]\nhashrate_ehs = 0.1\n"))
     assert config.market_tolerances == {**MARKET_TOLERANCES, "hashrate_ehs": 0.1}
     assert load_config(write(tmp_path, "")).market_tolerances == MARKET_TOLERANCES
+
+
+def test_trend_settings(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[trends]\nalpha = 0.01\nrecent_years = [5, 3, 3]\n"))
+    assert config.trends == {"alpha": 0.01, "recent_years": [3, 5], "min_points": 6}
