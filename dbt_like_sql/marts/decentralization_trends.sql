@@ -1,0 +1,31 @@
+-- Is each concentration series centralizing, decentralizing, or neither? For every series of
+-- decentralization_scoreboard and span (the whole series; the last N years where the series reaches
+-- back that far, [trends] recent_years): the Theil-Sen slope per year, the Mann-Kendall test with
+-- the Hamed-Rao correction for autocorrelated series (the uncorrected p-value beside it), first and
+-- last values, and a verdict at [trends] alpha that respects each metric's direction (a rising HHI
+-- centralizes; a rising Nakamoto coefficient, entropy or open-weight share decentralizes).
+-- materialized: table
+-- column domain: bitcoin_mining, bitcoin_nodes, hashrate_geography, ai_models or ai_compute
+-- column dimension: what the entities are (pool, owner, country, asn, organization, ...)
+-- column variant: how the series was counted ('key=value; ...'), as in the scoreboard
+-- column metric: concentration metric (hhi, nakamoto, ..., open_share)
+-- column span: 'all' (the whole series) or 'last_ky' (points with period_start later than the last period_start minus k years; only where the series reaches back k years)
+-- column period_first: period_start of the span's first point
+-- column period_last: period_start of the span's last point
+-- column points: periods in the span
+-- column first_value: metric value at the first point
+-- column last_value: metric value at the last point
+-- column slope_per_year: Theil–Sen slope: median of the pairwise slopes, metric units per year (a point's time is the midpoint of its period; null with fewer than 2 distinct times)
+-- column mann_kendall_s: Mann–Kendall S = Σ_{i<j} sign(x_j − x_i) over the span, in time order
+-- column mann_kendall_z: Z with continuity correction, using the Hamed–Rao corrected Var(S) (null when not tested)
+-- column p_value: two-sided Mann–Kendall p-value with the Hamed & Rao (1998) autocorrelation correction (significant rank autocorrelations of the Theil–Sen-detrended series, lags with |ρ_k| > 1.96/√n); the one the verdict uses; null when not tested
+-- column p_value_independent: two-sided Mann–Kendall p-value assuming independent points (tie-corrected Var(S), no autocorrelation correction); null when not tested
+-- column variance_factor: n/n*, the Hamed–Rao factor applied to Var(S) (1 when no lag is significant; not floored at 1, a non-positive factor falls back to 1); null when not tested
+-- column verdict: 'centralizing', 'decentralizing' or 'no significant trend': significant when p_value < alpha (alpha = 0.05, at least 6 points); direction = sign(slope) × orientation, orientation +1 where a rising value means more concentration (hhi, cr1, cr3, cr5, gini, theil) and −1 where it means less (nakamoto, tau_033, tau_066, entropy_bits, entropy_normalized, effective_entities, open_share, compute_open_share); a Sen slope of 0 with a significant S takes S's sign; 'no significant trend' when S and a non-zero slope disagree in sign
+-- column note: why there is no test ('fewer than 6 points: not tested', 'constant series') or a caveat (fewer than 10 points: the autocorrelation correction is unreliable; factor fallback; Sen slope 0 while S ≠ 0: direction from S; S and slope signs disagree: no direction); null otherwise
+select
+    domain, dimension, variant, metric, span, period_first, period_last, points, first_value,
+    last_value, slope_per_year, mann_kendall_s, mann_kendall_z, p_value, p_value_independent,
+    variance_factor, verdict, note
+from intermediate.decentralization_trends
+order by domain, dimension, variant, metric, span

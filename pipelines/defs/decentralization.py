@@ -1,0 +1,133 @@
+"""The verdict: trends of every scoreboard series, and the HTML report built from the warehouse.
+
+``intermediate/decentralization_trends`` reads the SQL mart ``decentralization_scoreboard`` and
+tests each series for a monotonic trend (``pipelines/metrics/trends.py``);
+``report/decentralization_report`` renders ``<data home>/report/index.html`` from the published
+serving database, so the report always shows what analysts can query.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import polars as pl
+
+from pipelines.config import SourceConfig
+from pipelines.metadata import markdown_table
+from pipelines.metrics.trends import TREND_COLUMNS, series_trends
+from pipelines.report import render_report
+from pipelines.report.provenance import LICENCES
+from pipelines.resources import ObservatoryResource
+from pipelines.serving import KEY as SERVING
+
+SCOREBOARD = dg.AssetKey(["marts", "decentralization_scoreboard"])
+TRENDS = dg.AssetKey(["intermediate", "decentralization_trends"])
+REPORT = dg.AssetKey(["report", "decentralization_report"])
+TRENDS_DESCRIPTION = (
+    "For every scoreboard series and span (whole series, last N years): Theil-Sen slope per "
+    "year, Mann-Kendall test (autocorrelation-corrected p-value) and a verdict: centralizing, "
+    "decentralizing or no significant trend."
+)
+# the raw asset that reads each source (multi-feed sources by their prefix)
+SOURCE_ASSETS = {
+    "pool_registry": ["raw", "pool_registry"],
+    "blocks": ["raw", "blocks"],
+    "nodes": ["raw", "node_snapshots"],
+    "market": ["raw", "market_observations"],
+    "hashrate_geography": ["raw", "hashrate_geography"],
+    "ai_models": ["raw", "ai_models"],
+    "ai_chip_owners": ["raw", "ai_chip_owners"],
+}
+
+
+@dg.asset(
+    key=TRENDS,
+    deps=[SCOREBOARD],
+    group_name="intermediate",
+    kinds={"python", "parquet"},
+    description=TRENDS_DESCRIPTION,
+)
+def decentralization_trends(observatory: ObservatoryResource) -> dg.MaterializeResult:
+    settings = observatory.config().trends
+    with observatory.warehouse().writer() as con:
+        scoreboard = con.sql("select * from main.decentralization_scoreboard").pl()
+    trends = series_trends(
+        scoreboard,
+        spans=[None, *settings["recent_years"]],
+        alpha=settings["alpha"],
+        min_points=settings["min_points"],
+    )
+    verdicts = (
+        trends.filter(pl.col("span") == "all")
+        .group_by("domain", "verdict")
+        .len()
+        .sort("domain", "verdict")
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **observatory.store_table(
+                trends,
+                "intermediate",
+                "decentralization_trends",
+                description=TRENDS_DESCRIPTION,
+                column_descriptions=TREND_COLUMNS,
+            ),
+            "series": scoreboard.select("domain", "dimension", "variant", "metric").unique().height,
+            "verdicts_whole_series": dg.MetadataValue.md(markdown_table(verdicts, 50)),
+            "settings": dg.MetadataValue.json(settings),
+        }
+    )
+
+
+def provenance(sources: list[SourceConfig], instance: dg.DagsterInstance) -> list[dict[str, str]]:
+    """One row per configured source: kind, location, licence and when its asset last read it."""
+    rows = []
+    for source in sources:
+        key = dg.AssetKey(SOURCE_ASSETS[source.name.split(".", 1)[0]])
+        event = instance.get_latest_materialization_event(key)
+        retrieved = (
+            datetime.fromtimestamp(event.timestamp, UTC).isoformat(timespec="seconds")
+            if event
+            else "never"
+        )
+        rows.append(
+            {
+                "source": source.name,
+                "kind": source.kind,
+                "location": source.location,
+                "licence": LICENCES.get(source.kind, "see the publisher's terms"),
+                "retrieved_at": retrieved,
+            }
+        )
+    return rows
+
+
+@dg.asset(
+    key=REPORT,
+    deps=[SERVING],
+    group_name="report",
+    kinds={"html"},
+    description="A self-contained HTML report (no network needed): the verdict table, "
+    "concentration over time with interval bands, the latest distributions, the data dictionary "
+    "and the provenance of every input. Written to <data home>/report/index.html.",
+)
+def decentralization_report(
+    context: dg.AssetExecutionContext, observatory: ObservatoryResource
+) -> dg.MaterializeResult:
+    config = observatory.config()
+    rows = provenance(list(config.sources.values()), context.instance)
+    with observatory.warehouse().reader() as con:
+        path = render_report(
+            con,
+            config.data_home / "report",
+            provenance=rows,
+            generated_at=datetime.now(UTC),
+        )
+    context.log.info(f"report written to {path}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "open": dg.MetadataValue.url(path.as_uri()),
+            "bytes": dg.MetadataValue.int(path.stat().st_size),
+            "provenance": dg.MetadataValue.md(markdown_table(pl.DataFrame(rows), 50)),
+        }
+    )

@@ -1,0 +1,460 @@
+"""Trends of the concentration series: a Theil–Sen slope, a Mann–Kendall test (with the Hamed &
+Rao autocorrelation correction) and a verdict, centralizing, decentralizing or no significant
+trend, for every series of ``decentralization_scoreboard``.
+
+Rules (``series_trends``):
+
+* A series is (domain, dimension, variant, metric). A point's time is the midpoint of
+  [period_start, period_end] in fractional years, 1970 + (days since 1970-01-01) / 365.2425, and
+  each series is sorted by it. The slope is the Theil–Sen slope (median of the pairwise slopes)
+  in the metric's units per year.
+* Spans: ``None`` is the whole series (``'all'``); an int k (``'last_ky'``) keeps the points with
+  period_start later than (last period_start − k calendar years). That span is only "where
+  available": the series' first period_start must be at least k years before its last one, and
+  the span must hold at least 2 points; otherwise its row is left out.
+* The test is the Mann–Kendall test, two-sided, at ``alpha`` (0.05 by default), and only with at
+  least ``min_points`` points (6 by default); with fewer the p-values are null and the verdict
+  is 'no significant trend' (the slope and S are still given). A constant series is not tested.
+* Autocorrelation: neighbouring periods of these series overlap in what they measure (the same
+  pools, the same nodes), so positive serial correlation is expected and would make the plain
+  test too eager. The verdict uses the Hamed & Rao (1998) variance correction (as in
+  pymannkendall's ``hamed_rao_modification_test``): Var(S) is multiplied by n/n*, estimated from
+  the significant autocorrelations of the ranks of the detrended series. With few points
+  (n < 10) that estimate is unreliable (a lag needs |ρ| > 0.62 to count at n = 10), so both the
+  corrected p-value (``p_value``, used for the verdict) and the uncorrected one
+  (``p_value_independent``) are reported.
+* Orientation (``METRIC_ORIENTATION``): +1 where a rising value means more concentration (hhi,
+  cr1, cr3, cr5, gini, theil), −1 where it means less (nakamoto, tau_033, tau_066, entropy_bits,
+  entropy_normalized, effective_entities, and open_share, compute_open_share: a rising
+  open-weight share decentralizes AI). The direction of a significant trend is
+  sign(slope) × orientation: +1 centralizing, −1 decentralizing. If the signs of S and of the
+  Sen slope disagree (possible with many ties) the verdict is 'no significant trend'.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+ALPHA = 0.05
+MIN_POINTS = 6
+SPANS: tuple[int | None, ...] = (None, 3)
+DAYS_PER_YEAR = 365.2425  # mean Gregorian year
+RELIABLE_POINTS = 10  # below this the autocorrelation correction is flagged as unreliable
+RANK_TOLERANCE = 1e-9  # detrended values this close (relative to the value range) tie
+_EPOCH = date(1970, 1, 1)
+
+CENTRALIZING = "centralizing"
+DECENTRALIZING = "decentralizing"
+NO_TREND = "no significant trend"
+VERDICTS = (CENTRALIZING, DECENTRALIZING, NO_TREND)
+
+KEYS = ["domain", "dimension", "variant", "metric"]
+
+METRIC_ORIENTATION: dict[str, int] = {
+    "hhi": 1,
+    "cr1": 1,
+    "cr3": 1,
+    "cr5": 1,
+    "gini": 1,
+    "theil": 1,
+    "nakamoto": -1,
+    "tau_033": -1,
+    "tau_066": -1,
+    "entropy_bits": -1,
+    "entropy_normalized": -1,
+    "effective_entities": -1,
+    "open_share": -1,
+    "compute_open_share": -1,
+}
+
+TREND_COLUMNS = {
+    "domain": "bitcoin_mining, bitcoin_nodes, hashrate_geography, ai_models or ai_compute",
+    "dimension": "what the entities are (pool, owner, country, asn, organization, ...)",
+    "variant": "how the series was counted ('key=value; ...'), as in the scoreboard",
+    "metric": "concentration metric (hhi, nakamoto, ..., open_share)",
+    "span": (
+        "'all' (the whole series) or 'last_ky' (points with period_start later than the last "
+        "period_start minus k years; only where the series reaches back k years)"
+    ),
+    "period_first": "period_start of the span's first point",
+    "period_last": "period_start of the span's last point",
+    "points": "periods in the span",
+    "first_value": "metric value at the first point",
+    "last_value": "metric value at the last point",
+    "slope_per_year": (
+        "Theil–Sen slope: median of the pairwise slopes, metric units per year (a point's time is "
+        "the midpoint of its period; null with fewer than 2 distinct times)"
+    ),
+    "mann_kendall_s": "Mann–Kendall S = Σ_{i<j} sign(x_j − x_i) over the span, in time order",
+    "mann_kendall_z": (
+        "Z with continuity correction, using the Hamed–Rao corrected Var(S) (null when not tested)"
+    ),
+    "p_value": (
+        "two-sided Mann–Kendall p-value with the Hamed & Rao (1998) autocorrelation correction "
+        "(significant rank autocorrelations of the Theil–Sen-detrended series, lags with "
+        "|ρ_k| > 1.96/√n); the one the verdict uses; null when not tested"
+    ),
+    "p_value_independent": (
+        "two-sided Mann–Kendall p-value assuming independent points (tie-corrected Var(S), no "
+        "autocorrelation correction); null when not tested"
+    ),
+    "variance_factor": (
+        "n/n*, the Hamed–Rao factor applied to Var(S) (1 when no lag is significant; not floored "
+        "at 1, a non-positive factor falls back to 1); null when not tested"
+    ),
+    "verdict": (
+        f"'{CENTRALIZING}', '{DECENTRALIZING}' or '{NO_TREND}': significant when p_value < alpha "
+        f"(alpha = {ALPHA}, at least {MIN_POINTS} points); direction = sign(slope) × orientation, "
+        "orientation +1 where a rising value means more concentration (hhi, cr1, cr3, cr5, gini, "
+        "theil) and −1 where it means less (nakamoto, tau_033, tau_066, entropy_bits, "
+        "entropy_normalized, effective_entities, open_share, compute_open_share); "
+        f"a Sen slope of 0 with a significant S takes S's sign; '{NO_TREND}' when S and a "
+        "non-zero slope disagree in sign"
+    ),
+    "note": (
+        "why there is no test ('fewer than 6 points: not tested', 'constant series') or a caveat "
+        "(fewer than 10 points: the autocorrelation correction is unreliable; factor fallback; "
+        "Sen slope 0 while S ≠ 0: direction from S; S and slope signs disagree: no direction); "
+        "null otherwise"
+    ),
+}
+
+_SCHEMA = {
+    "domain": pl.String,
+    "dimension": pl.String,
+    "variant": pl.String,
+    "metric": pl.String,
+    "span": pl.String,
+    "period_first": pl.Date,
+    "period_last": pl.Date,
+    "points": pl.Int64,
+    "first_value": pl.Float64,
+    "last_value": pl.Float64,
+    "slope_per_year": pl.Float64,
+    "mann_kendall_s": pl.Int64,
+    "mann_kendall_z": pl.Float64,
+    "p_value": pl.Float64,
+    "p_value_independent": pl.Float64,
+    "variance_factor": pl.Float64,
+    "verdict": pl.String,
+    "note": pl.String,
+}
+assert list(_SCHEMA) == list(TREND_COLUMNS)
+
+
+@dataclass(frozen=True)
+class MannKendall:
+    """A Mann–Kendall test: points n, S, Var(S), Z (continuity-corrected), two-sided p, the factor
+    Var(S) was multiplied by (1 for the plain test) and a note on the correction ('' if none)."""
+
+    n: int
+    s: int
+    var_s: float
+    z: float
+    p: float
+    variance_factor: float = 1.0
+    note: str = ""
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+def _z_p(s: int, var_s: float) -> tuple[float, float]:
+    """Z with continuity correction and the two-sided normal p-value; (0, 1) when Var(S) ≤ 0."""
+    if var_s <= 0 or s == 0:
+        return 0.0, 1.0
+    z = (s - _sign(s)) / math.sqrt(var_s)
+    return z, math.erfc(abs(z) / math.sqrt(2))
+
+
+def mann_kendall(values: Sequence[float]) -> MannKendall:
+    """Mann–Kendall test of ``values``, which must be in time order (oldest first).
+
+    S = Σ_{i<j} sign(x_j − x_i); Var(S) = [n(n−1)(2n+5) − Σ_t t(t−1)(2t+5)]/18 over the groups
+    of t tied values; Z = (S − 1)/√Var(S) if S > 0, (S + 1)/√Var(S) if S < 0, else 0; two-sided
+    p = erfc(|Z|/√2). Points are assumed independent (see ``hamed_rao``).
+    """
+    x = [float(v) for v in values]
+    n = len(x)
+    s = sum((xj > xi) - (xj < xi) for i, xi in enumerate(x) for xj in x[i + 1 :])
+    ties = sum(t * (t - 1) * (2 * t + 5) for t in Counter(x).values() if t > 1)
+    var_s = (n * (n - 1) * (2 * n + 5) - ties) / 18
+    z, p = _z_p(s, var_s)
+    return MannKendall(n=n, s=s, var_s=var_s, z=z, p=p)
+
+
+def theil_sen_slope(times: Sequence[float], values: Sequence[float]) -> float | None:
+    """Median of the slopes (x_j − x_i)/(t_j − t_i) over the pairs with distinct times; None
+    with fewer than 2 distinct times. Times in (fractional) years give a slope per year."""
+    if len(times) != len(values):
+        raise ValueError(f"{len(times)} times but {len(values)} values")
+    t = [float(v) for v in times]
+    x = [float(v) for v in values]
+    slopes = [
+        (x[j] - x[i]) / (t[j] - t[i])
+        for i in range(len(t))
+        for j in range(i + 1, len(t))
+        if t[j] != t[i]
+    ]
+    return statistics.median(slopes) if slopes else None
+
+
+def _average_ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, ties sharing their average rank (as scipy's rankdata)."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def _autocorrelations(x: Sequence[float]) -> list[float] | None:
+    """ρ_k = Σ_{t≤n−k} (x_t − x̄)(x_{t+k} − x̄) / Σ (x_t − x̄)² for k = 0..n−1 (the biased
+    estimator, as statsmodels' acf); None when x is constant."""
+    n = len(x)
+    mean = sum(x) / n
+    d = [v - mean for v in x]
+    denom = sum(v * v for v in d)
+    if denom == 0:
+        return None
+    return [sum(d[t] * d[t + k] for t in range(n - k)) / denom for k in range(n)]
+
+
+def _hamed_rao(
+    values: Sequence[float],
+    times: Sequence[float],
+    plain: MannKendall,
+    slope: float | None,
+    alpha: float,
+) -> MannKendall:
+    n = plain.n
+    if n < 3 or slope is None:
+        return plain
+    x = [float(v) for v in values]
+    residuals = [v - slope * float(t) for v, t in zip(x, times, strict=True)]
+    spread = max(x) - min(x)
+    if spread > 0:  # float noise of an exact line must not become rank order
+        residuals = [round(r / spread / RANK_TOLERANCE) for r in residuals]
+    rho = _autocorrelations(_average_ranks(residuals))
+    if rho is None:
+        return MannKendall(
+            n, plain.s, plain.var_s, plain.z, plain.p, 1.0, "detrended series constant: factor 1"
+        )
+    bound = statistics.NormalDist().inv_cdf(1 - alpha / 2) / math.sqrt(n)
+    total = sum(
+        (n - k) * (n - k - 1) * (n - k - 2) * rho[k] for k in range(1, n) if abs(rho[k]) > bound
+    )
+    factor = 1 + 2 / (n * (n - 1) * (n - 2)) * total
+    note = ""
+    if factor <= 0:
+        factor, note = 1.0, "non-positive Hamed–Rao factor: fell back to 1"
+    var_s = plain.var_s * factor
+    z, p = _z_p(plain.s, var_s)
+    return MannKendall(n, plain.s, var_s, z, p, factor, note)
+
+
+def hamed_rao(
+    values: Sequence[float], times: Sequence[float] | None = None, alpha: float = ALPHA
+) -> MannKendall:
+    """Mann–Kendall test with the Hamed & Rao (1998) variance correction for autocorrelation.
+
+    ``values`` in time order, ``times`` their times (default 1..n). The series is detrended with
+    its Theil–Sen slope (x_i − slope·t_i), the residuals are ranked (average ranks for ties), and
+    the lag-k autocorrelations ρ_k of the ranks, k = 1..n−1, that are significant at ``alpha``
+    (|ρ_k| > z_{1−alpha/2}/√n, 1.96/√n at 5%) give n/n* = 1 + 2/(n(n−1)(n−2)) ·
+    Σ (n−k)(n−k−1)(n−k−2) ρ_k, which multiplies Var(S). As in pymannkendall's
+    ``hamed_rao_modification_test`` the factor is not floored at 1 (significant negative
+    autocorrelation lowers it); a non-positive factor falls back to 1 (noted). Differences from
+    pymannkendall: real times (not the indices 1..n) for the detrending, and residuals equal to
+    within 1e-9 of the value range tie (so an exact line is not ranked by rounding noise).
+    With n < 10 the autocorrelation estimate is unreliable; report the plain test beside it.
+    """
+    if times is None:
+        times = range(1, len(values) + 1)
+    if len(times) != len(values):
+        raise ValueError(f"{len(times)} times but {len(values)} values")
+    plain = mann_kendall(values)
+    return _hamed_rao(values, times, plain, theil_sen_slope(times, values), alpha)
+
+
+def metric_orientation(metric: str) -> int:
+    """+1 if a rising value means more concentration, −1 if less; ValueError if unknown."""
+    try:
+        return METRIC_ORIENTATION[metric]
+    except KeyError:
+        raise ValueError(
+            f"unknown metric {metric!r}; known: {', '.join(sorted(METRIC_ORIENTATION))}"
+        ) from None
+
+
+def verdict(
+    slope: float | None,
+    p: float | None,
+    alpha: float,
+    orientation: int,
+    s: int | None = None,
+) -> str:
+    """'centralizing', 'decentralizing' or 'no significant trend'.
+
+    No significant trend when p is None or p ≥ alpha, when S is given and its sign disagrees
+    with a non-zero slope's, or when neither the slope nor S gives a direction. Otherwise
+    direction = sign(slope) × orientation: +1 centralizing, −1 decentralizing. A Sen slope of 0
+    with a significant S (mostly tied values, e.g. a Nakamoto coefficient going from 1 to 2)
+    takes its direction from S.
+    """
+    if orientation not in (1, -1):
+        raise ValueError(f"orientation must be +1 or -1, got {orientation!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if p is None or p >= alpha:
+        return NO_TREND
+    direction = _sign(slope) if slope else 0
+    if s is not None and s != 0:
+        if direction and _sign(s) != direction:
+            return NO_TREND
+        direction = _sign(s)
+    if direction == 0:
+        return NO_TREND
+    return CENTRALIZING if direction * orientation > 0 else DECENTRALIZING
+
+
+def _years_before(day: date, years: int) -> date:
+    """The same calendar day ``years`` earlier (29 February → 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def span_label(span: int | None) -> str:
+    return "all" if span is None else f"last_{span}y"
+
+
+def _trend_row(
+    starts: list[date],
+    times: list[float],
+    values: list[float],
+    orientation: int,
+    alpha: float,
+    min_points: int,
+) -> dict[str, object]:
+    n = len(values)
+    slope = theil_sen_slope(times, values)
+    plain = mann_kendall(values)
+    row: dict[str, object] = {
+        "period_first": starts[0],
+        "period_last": starts[-1],
+        "points": n,
+        "first_value": values[0],
+        "last_value": values[-1],
+        "slope_per_year": slope,
+        "mann_kendall_s": plain.s,
+        "mann_kendall_z": None,
+        "p_value": None,
+        "p_value_independent": None,
+        "variance_factor": None,
+        "verdict": NO_TREND,
+        "note": None,
+    }
+    if n < min_points:
+        row["note"] = f"fewer than {min_points} points: not tested"
+        return row
+    if min(values) == max(values):
+        row["note"] = "constant series"
+        return row
+    corrected = _hamed_rao(values, times, plain, slope, alpha)
+    notes = [corrected.note] if corrected.note else []
+    if n < RELIABLE_POINTS:
+        notes.append(f"fewer than {RELIABLE_POINTS} points: autocorrelation correction unreliable")
+    if slope == 0 and plain.s != 0:
+        notes.append("Sen slope 0 (mostly tied values) while S ≠ 0: direction from S")
+    elif slope is not None and plain.s != 0 and _sign(plain.s) != _sign(slope):
+        notes.append("signs of S and of the Sen slope disagree")
+    row.update(
+        mann_kendall_z=corrected.z,
+        p_value=corrected.p,
+        p_value_independent=plain.p,
+        variance_factor=corrected.variance_factor,
+        verdict=verdict(slope, corrected.p, alpha, orientation, s=plain.s),
+        note="; ".join(notes) or None,
+    )
+    return row
+
+
+def series_trends(
+    scoreboard: pl.DataFrame,
+    spans: Sequence[int | None] = SPANS,
+    alpha: float = ALPHA,
+    min_points: int = MIN_POINTS,
+) -> pl.DataFrame:
+    """One row per series (domain, dimension, variant, metric) and span: ``TREND_COLUMNS``,
+    sorted by domain, dimension, variant, metric, span. See the module docstring for the rules.
+    ``scoreboard`` needs domain, dimension, variant, metric, period_start, period_end, value
+    (rows with a null value are ignored)."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if min_points < 3:
+        raise ValueError(f"min_points must be at least 3, got {min_points!r}")
+    for span in spans:
+        if span is not None and (not isinstance(span, int) or span <= 0):
+            raise ValueError(f"a span is None or a positive number of years, got {span!r}")
+    needed = [*KEYS, "period_start", "period_end", "value"]
+    missing = [c for c in needed if c not in scoreboard.columns]
+    if missing:
+        raise ValueError(f"scoreboard lacks columns: {', '.join(missing)}")
+    for metric in scoreboard.get_column("metric").unique().to_list():
+        metric_orientation(metric)
+
+    frame = (
+        scoreboard.select(needed)
+        .filter(pl.col("value").is_not_null())
+        .with_columns(
+            (
+                (pl.col("period_start").cast(pl.Date).cast(pl.Int32).cast(pl.Float64))
+                + pl.col("period_end").cast(pl.Date).cast(pl.Int32).cast(pl.Float64)
+            )
+            .truediv(2 * DAYS_PER_YEAR)
+            .add(_EPOCH.year)
+            .alias("_time"),
+            pl.col("period_start").cast(pl.Date),
+            pl.col("value").cast(pl.Float64),
+        )
+        .sort([*KEYS, "_time", "period_start"])
+    )
+    rows: list[dict[str, object]] = []
+    if frame.height:
+        for key, part in frame.partition_by(KEYS, as_dict=True, maintain_order=True).items():
+            starts = part.get_column("period_start").to_list()
+            times = part.get_column("_time").to_list()
+            values = part.get_column("value").to_list()
+            ids = dict(zip(KEYS, key, strict=True))
+            orientation = metric_orientation(ids["metric"])
+            for span in spans:
+                if span is None:
+                    keep = 0
+                else:
+                    cutoff = _years_before(starts[-1], span)
+                    if starts[0] > cutoff:
+                        continue  # the series does not reach back `span` years
+                    keep = next(i for i, d in enumerate(starts) if d > cutoff)
+                    if len(starts) - keep < 2:
+                        continue
+                row = _trend_row(
+                    starts[keep:], times[keep:], values[keep:], orientation, alpha, min_points
+                )
+                rows.append({**ids, "span": span_label(span), **row})
+    return pl.DataFrame(rows, schema=_SCHEMA).sort([*KEYS, "span"])

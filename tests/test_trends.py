@@ -1,0 +1,440 @@
+"""Trends of the scoreboard series: hand-worked Mann–Kendall and Theil–Sen answers, the Hamed–Rao
+correction against an independent straightforward implementation, verdicts, spans, and a run on
+the real warehouse file when it is there."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.metrics.trends import (
+    METRIC_ORIENTATION,
+    TREND_COLUMNS,
+    VERDICTS,
+    hamed_rao,
+    mann_kendall,
+    metric_orientation,
+    series_trends,
+    theil_sen_slope,
+    verdict,
+)
+
+WAREHOUSE = Path(__file__).resolve().parent.parent / "warehouse" / "observatory.duckdb"
+
+
+def _p(z: float) -> float:
+    return 2 * (1 - 0.5 * (1 + math.erf(abs(z) / math.sqrt(2))))
+
+
+# ---------------------------------------------------------------------------- Mann–Kendall
+
+
+def test_mann_kendall_increasing_by_hand() -> None:
+    mk = mann_kendall([1, 2, 3, 4, 5])
+    assert mk.n == 5
+    assert mk.s == 10  # all 10 pairs rise
+    assert mk.var_s == pytest.approx(5 * 4 * 15 / 18)  # 16.667
+    assert mk.z == pytest.approx(9 / math.sqrt(5 * 4 * 15 / 18))  # 2.2045
+    assert mk.z == pytest.approx(2.2045, abs=1e-4)
+    assert mk.p == pytest.approx(0.0275, abs=1e-4)
+
+
+def test_mann_kendall_decreasing_is_the_mirror() -> None:
+    mk = mann_kendall([5, 4, 3, 2, 1])
+    assert mk.s == -10
+    assert mk.z == pytest.approx(-2.2045, abs=1e-4)
+    assert mk.p == pytest.approx(0.0275, abs=1e-4)
+
+
+def test_mann_kendall_ties_by_hand() -> None:
+    # [1, 2, 2, 3, 3, 3]: 15 pairs, 1 + 3 tied, the other 11 rise.
+    # Var = [6·5·17 − (2·1·9) − (3·2·11)]/18 = (510 − 18 − 66)/18 = 426/18.
+    mk = mann_kendall([1, 2, 2, 3, 3, 3])
+    assert mk.s == 11
+    assert mk.var_s == pytest.approx(426 / 18)
+    assert mk.z == pytest.approx(10 / math.sqrt(426 / 18))
+    # [3, 1, 3, 2, 1]: S = (−1 + 0 − 1 − 1) + (1 + 1 + 0) + (−1 − 1) + (−1) = −4;
+    # two pairs of ties: Var = [5·4·15 − 2·(2·1·9)]/18 = (300 − 36)/18 = 264/18.
+    mk = mann_kendall([3, 1, 3, 2, 1])
+    assert mk.s == -4
+    assert mk.var_s == pytest.approx(264 / 18)
+    assert mk.z == pytest.approx(-3 / math.sqrt(264 / 18))  # −0.7833
+    assert mk.p == pytest.approx(_p(-3 / math.sqrt(264 / 18)))
+    assert mk.p == pytest.approx(0.4334, abs=1e-4)
+
+
+def test_mann_kendall_constant_and_tiny() -> None:
+    mk = mann_kendall([2.0] * 7)
+    assert (mk.s, mk.var_s, mk.z, mk.p) == (0, 0, 0, 1)
+    assert mann_kendall([1.0]).p == 1
+    assert mann_kendall([]).n == 0
+
+
+# ---------------------------------------------------------------------------- Theil–Sen
+
+
+def test_theil_sen_ignores_an_outlier() -> None:
+    times = list(range(10))
+    values = [2 * t + 1 for t in times]
+    values[6] = 1000  # one wild point
+    assert theil_sen_slope(times, values) == pytest.approx(2)
+    # ordinary least squares would be pulled far off
+    mean_t, mean_v = sum(times) / 10, sum(values) / 10
+    ols = sum((t - mean_t) * (v - mean_v) for t, v in zip(times, values, strict=True)) / sum(
+        (t - mean_t) ** 2 for t in times
+    )
+    assert ols > 10
+
+
+def test_theil_sen_unequal_spacing_and_repeated_times() -> None:
+    # slopes: (1−0)/1 = 1, (5−0)/3 = 5/3, (5−1)/2 = 2 → median 5/3
+    assert theil_sen_slope([0, 1, 3], [0, 1, 5]) == pytest.approx(5 / 3)
+    # in index units (times 0, 1, 2) the slopes would be 1, 2.5, 4: median 2.5
+    assert theil_sen_slope([0, 1, 2], [0, 1, 5]) == pytest.approx(2.5)
+    assert theil_sen_slope([0.0, 0.5, 2.0, 6.0], [1, 2, 5, 13]) == pytest.approx(2)
+    # pairs with equal times are skipped: slopes 2 (0→1) and 1 (1→2) → 1.5
+    assert theil_sen_slope([0, 0, 1], [0, 1, 2]) == pytest.approx(1.5)
+    assert theil_sen_slope([1, 1], [0, 5]) is None
+    assert theil_sen_slope([3], [0]) is None
+    with pytest.raises(ValueError):
+        theil_sen_slope([1, 2], [1])
+
+
+# ---------------------------------------------------------------------------- Hamed–Rao
+
+
+def _reference_hamed_rao(values: list[float], times: list[float]) -> tuple[float, float, float]:
+    """(raw factor n/n*, corrected p, plain p), written out the long way, independently."""
+    n = len(values)
+    slopes = sorted(
+        (values[j] - values[i]) / (times[j] - times[i])
+        for i in range(n)
+        for j in range(n)
+        if j > i and times[j] != times[i]
+    )
+    m = len(slopes)
+    slope = slopes[m // 2] if m % 2 else (slopes[m // 2 - 1] + slopes[m // 2]) / 2
+    resid = [values[i] - slope * times[i] for i in range(n)]
+    ranks = []
+    for r in resid:
+        below = sum(1 for q in resid if q < r)
+        equal = sum(1 for q in resid if q == r)
+        ranks.append(below + (equal + 1) / 2)
+    mean = sum(ranks) / n
+    c0 = sum((r - mean) ** 2 for r in ranks)
+    total = 0.0
+    for k in range(1, n):
+        rho = sum((ranks[t] - mean) * (ranks[t + k] - mean) for t in range(n - k)) / c0
+        if abs(rho) > 1.959963984540054 / math.sqrt(n):
+            total += (n - k) * (n - k - 1) * (n - k - 2) * rho
+    factor = 1 + 2 / (n * (n - 1) * (n - 2)) * total
+    s = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            s += 1 if values[j] > values[i] else -1 if values[j] < values[i] else 0
+    var = n * (n - 1) * (2 * n + 5)
+    for v in set(values):
+        t = values.count(v)
+        var -= t * (t - 1) * (2 * t + 5)
+    var /= 18
+
+    def p_of(variance: float) -> float:
+        if variance <= 0:
+            return math.nan
+        z = (s - 1) / math.sqrt(variance) if s > 0 else (s + 1) / math.sqrt(variance) if s else 0
+        return _p(z)
+
+    return factor, p_of(var * factor), p_of(var)
+
+
+def test_hamed_rao_zigzag_by_hand() -> None:
+    # [0, 1] × 6 at times 1..12: Sen slope 0 (30 zero, 21 positive, 15 negative slopes), so the
+    # residuals are the values; ranks 3.5 / 9.5 give ρ_k = (−1)^k (12 − k)/12, significant for
+    # k ≤ 5 (bound 1.96/√12 = 0.566). Σ (n−k)(n−k−1)(n−k−2)ρ_k
+    # = −990·11/12 + 720·10/12 − 504·9/12 + 336·8/12 − 210·7/12 = −584,
+    # n/n* = 1 − 2·584/1320 = 19/165 (below 1: not floored). S = 21 − 15 = 6,
+    # Var(S) = (12·11·29 − 2·6·5·17)/18 = 156, corrected 156·19/165.
+    mk = hamed_rao([0, 1] * 6)
+    assert mk.s == 6
+    assert mk.variance_factor == pytest.approx(19 / 165)
+    assert mk.var_s == pytest.approx(156 * 19 / 165)
+    assert mk.z == pytest.approx(5 / math.sqrt(156 * 19 / 165))
+    assert mk.p < mann_kendall([0, 1] * 6).p  # anti-persistence makes the test less cautious
+
+
+def test_hamed_rao_random_walk_inflates_the_variance() -> None:
+    rng = random.Random(20240601)
+    walk = [0.0]
+    for _ in range(79):
+        walk.append(walk[-1] + rng.gauss(0, 1))
+    times = [2000 + i / 12 for i in range(80)]
+    corrected, plain = hamed_rao(walk, times), mann_kendall(walk)
+    assert corrected.variance_factor > 1.5
+    assert corrected.p > plain.p
+    factor, p, p_plain = _reference_hamed_rao(walk, times)
+    assert corrected.variance_factor == pytest.approx(factor, rel=1e-9)
+    assert corrected.p == pytest.approx(p, rel=1e-9)
+    assert plain.p == pytest.approx(p_plain, rel=1e-9)
+
+
+def test_hamed_rao_white_noise_factor_near_one() -> None:
+    # One white-noise series can have a spuriously significant lag (n − 1 lags are tested at 5%
+    # each, and the factor is not floored), so look at the typical factor over many series.
+    factors, walks = [], []
+    for seed in range(40):
+        rng = random.Random(seed)
+        steps = [rng.gauss(0, 1) for _ in range(40)]
+        factors.append(hamed_rao(steps).variance_factor)
+        walks.append(hamed_rao([sum(steps[: i + 1]) for i in range(40)]).variance_factor)
+    factors.sort()
+    walks.sort()
+    assert 0.9 <= (factors[19] + factors[20]) / 2 <= 1.1
+    assert sum(f == 1 for f in factors) >= 20  # mostly no significant lag at all
+    assert (walks[19] + walks[20]) / 2 > 1.5
+
+    rng = random.Random(7)
+    noise = [rng.gauss(0, 1) for _ in range(60)]
+    times = [float(i) for i in range(60)]
+    corrected = hamed_rao(noise, times)
+    factor, p, _ = _reference_hamed_rao(noise, times)
+    assert corrected.variance_factor == pytest.approx(factor, rel=1e-9)
+    assert corrected.p == pytest.approx(p, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_hamed_rao_matches_reference_with_ties_and_uneven_times(seed: int) -> None:
+    rng = random.Random(seed)
+    times = sorted(rng.uniform(2010, 2025) for _ in range(30))
+    values = [float(rng.randint(1, 6)) + 0.2 * t for t in range(30)]
+    factor, p, p_plain = _reference_hamed_rao(values, times)
+    corrected = hamed_rao(values, times)
+    if factor > 0:
+        assert corrected.variance_factor == pytest.approx(factor, rel=1e-9)
+        assert corrected.p == pytest.approx(p, rel=1e-9)
+    assert mann_kendall(values).p == pytest.approx(p_plain, rel=1e-9)
+
+
+def test_hamed_rao_non_positive_factor_falls_back_to_one() -> None:
+    values = [3.0, 1, 3, 0, 4, 0, 3, 0]
+    times = [float(i) for i in range(1, 9)]
+    assert _reference_hamed_rao(values, times)[0] <= 0
+    corrected, plain = hamed_rao(values, times), mann_kendall(values)
+    assert corrected.variance_factor == 1
+    assert corrected.p == pytest.approx(plain.p)
+    assert "fell back" in corrected.note
+
+
+def test_hamed_rao_exact_line_is_not_corrected() -> None:
+    # fractional years: the residuals of an exact line differ only by rounding noise, which must
+    # not be ranked as if it were signal
+    times = [1970 + (18_000 + 30.4 * i + 15) / 365.2425 for i in range(40)]
+    corrected = hamed_rao([1700 + 37.3 * (t - 2019) for t in times], times)
+    assert corrected.variance_factor == 1
+    assert corrected.note == "detrended series constant: factor 1"
+    assert corrected.p == pytest.approx(mann_kendall(list(range(40))).p)
+
+
+# ---------------------------------------------------------------------------- verdicts
+
+
+def test_orientation() -> None:
+    assert metric_orientation("hhi") == 1
+    assert metric_orientation("nakamoto") == -1
+    assert metric_orientation("open_share") == -1
+    assert set(METRIC_ORIENTATION) >= {"cr1", "cr3", "cr5", "gini", "theil", "tau_066"}
+    with pytest.raises(ValueError, match="unknown metric"):
+        metric_orientation("lorenz")
+
+
+def test_verdict_rules() -> None:
+    assert verdict(1.5, 0.01, 0.05, metric_orientation("hhi")) == "centralizing"
+    assert verdict(0.2, 0.01, 0.05, metric_orientation("nakamoto")) == "decentralizing"
+    assert verdict(-0.3, 0.01, 0.05, metric_orientation("entropy_bits")) == "centralizing"
+    assert verdict(-0.3, 0.01, 0.05, metric_orientation("hhi")) == "decentralizing"
+    assert verdict(1.5, 0.05, 0.05, 1) == "no significant trend"  # p must be < alpha
+    assert verdict(1.5, None, 0.05, 1) == "no significant trend"
+    assert verdict(0.0, 0.001, 0.05, 1) == "no significant trend"  # no direction at all
+    # a Nakamoto coefficient going 1 -> 2 with most values tied: Sen slope 0, S > 0
+    assert verdict(0.0, 0.001, 0.05, metric_orientation("nakamoto"), s=9) == "decentralizing"
+    assert verdict(None, 0.001, 0.05, 1) == "no significant trend"
+    assert verdict(1.0, 0.001, 0.05, 1, s=-12) == "no significant trend"  # signs disagree
+    assert verdict(1.0, 0.001, 0.05, 1, s=12) == "centralizing"
+    with pytest.raises(ValueError):
+        verdict(1.0, 0.01, 0.05, 0)
+
+
+# ---------------------------------------------------------------------------- series_trends
+
+
+def _monthly(metric: str, values: list[float], first: date = date(2020, 1, 1)) -> pl.DataFrame:
+    starts = []
+    year, month = first.year, first.month
+    for _ in values:
+        starts.append(date(year, month, 1))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    frame = pl.DataFrame(
+        {"period_start": starts, "value": values},
+        schema={"period_start": pl.Date, "value": pl.Float64},
+    )
+    return frame.with_columns(
+        pl.lit("bitcoin_mining").alias("domain"),
+        pl.lit("pool").alias("dimension"),
+        pl.lit("unknown=entity").alias("variant"),
+        pl.col("period_start").dt.month_end().alias("period_end"),
+        pl.lit(metric).alias("metric"),
+    )
+
+
+def test_series_trends_columns_orientation_and_notes() -> None:
+    board = pl.concat(
+        [
+            _monthly("hhi", [1000 + 10 * i for i in range(12)]),
+            _monthly("nakamoto", [2.0 + (i >= 9) for i in range(12)]),
+            _monthly("entropy_bits", [5 - 0.1 * i for i in range(12)]),
+            _monthly("cr1", [0.3] * 12),
+            _monthly("gini", [0.5, 0.4, 0.6, 0.7, 0.3]),
+        ],
+        how="diagonal",
+    )
+    out = series_trends(board.sample(fraction=1, shuffle=True, seed=1), spans=(None,))
+    assert out.columns == list(TREND_COLUMNS)
+    assert out.get_column("metric").to_list() == [
+        "cr1",
+        "entropy_bits",
+        "gini",
+        "hhi",
+        "nakamoto",
+    ]
+    rows = {r["metric"]: r for r in out.iter_rows(named=True)}
+    hhi = rows["hhi"]
+    assert hhi["verdict"] == "centralizing"
+    assert hhi["slope_per_year"] == pytest.approx(120, rel=0.02)  # 10 a month
+    assert (hhi["first_value"], hhi["last_value"], hhi["points"]) == (1000, 1110, 12)
+    assert (hhi["period_first"], hhi["period_last"]) == (date(2020, 1, 1), date(2020, 12, 1))
+    assert hhi["mann_kendall_s"] == 66
+    assert hhi["p_value_independent"] == pytest.approx(mann_kendall(list(range(12))).p)
+    assert hhi["variance_factor"] == 1  # an exact line: nothing to correct
+    assert rows["entropy_bits"]["verdict"] == "centralizing"
+    # a single step 2 → 3: S = 9·3 = 27 > 0 but 39 of the 66 pairwise slopes are 0 (ties), so
+    # the Sen slope is 0: no direction
+    assert rows["nakamoto"]["mann_kendall_s"] == 27
+    assert rows["nakamoto"]["slope_per_year"] == 0
+    assert rows["nakamoto"]["verdict"] == "no significant trend"
+    assert rows["cr1"]["note"] == "constant series"
+    assert rows["cr1"]["p_value"] is None
+    gini = rows["gini"]
+    assert gini["note"] == "fewer than 6 points: not tested"
+    assert gini["p_value"] is None and gini["p_value_independent"] is None
+    assert gini["verdict"] == "no significant trend"
+    assert gini["slope_per_year"] is not None
+    assert series_trends(board, spans=(None,), min_points=5).filter(
+        pl.col("metric") == "gini"
+    ).get_column("p_value").item() == pytest.approx(mann_kendall([0.5, 0.4, 0.6, 0.7, 0.3]).p)
+
+
+def test_series_trends_rising_nakamoto_decentralizes() -> None:
+    board = _monthly("nakamoto", [float(2 + i // 2) for i in range(14)])
+    row = series_trends(board, spans=(None,)).row(0, named=True)
+    assert row["slope_per_year"] > 0
+    assert row["verdict"] == "decentralizing"
+
+
+def test_spans_where_available() -> None:
+    short = _monthly("hhi", [float(i) for i in range(30)])  # 2020-01 .. 2022-06: < 3 years
+    out = series_trends(short)
+    assert out.get_column("span").to_list() == ["all"]
+    long = _monthly("hhi", [float(i % 7) for i in range(50)])  # 2020-01 .. 2024-02
+    out = series_trends(long)
+    assert out.get_column("span").to_list() == ["all", "last_3y"]
+    last = out.filter(pl.col("span") == "last_3y").row(0, named=True)
+    # later than 2021-02-01: 2021-03 .. 2024-02, 36 months
+    assert (last["period_first"], last["period_last"], last["points"]) == (
+        date(2021, 3, 1),
+        date(2024, 2, 1),
+        36,
+    )
+    assert last["first_value"] == 14 % 7
+    # exactly three years of reach (2021-02 .. 2024-02) is enough
+    assert series_trends(long.tail(37)).get_column("span").to_list() == ["all", "last_3y"]
+    assert series_trends(long.tail(36)).get_column("span").to_list() == ["all"]
+
+
+def test_yearly_span_has_too_few_points_to_test() -> None:
+    starts = [date(y, 1, 1) for y in range(2015, 2026)]
+    board = pl.DataFrame(
+        {
+            "domain": "ai_models",
+            "dimension": "organization",
+            "variant": "dataset=all; weighting=models",
+            "metric": "open_share",
+            "period_start": starts,
+            "period_end": [date(d.year, 12, 31) for d in starts],
+            "value": [0.1 * i for i in range(11)],
+        }
+    )
+    out = series_trends(board)
+    rows = {r["span"]: r for r in out.iter_rows(named=True)}
+    assert rows["all"]["verdict"] == "decentralizing"  # rising open share
+    assert rows["last_3y"]["points"] == 3  # 2023, 2024, 2025
+    assert rows["last_3y"]["verdict"] == "no significant trend"
+    assert rows["last_3y"]["note"] == "fewer than 6 points: not tested"
+
+
+def test_series_trends_rejects_unknown_metric_and_handles_empty() -> None:
+    with pytest.raises(ValueError, match="unknown metric"):
+        series_trends(_monthly("lorenz", [1.0, 2.0, 3.0]))
+    empty = series_trends(_monthly("hhi", []))
+    assert empty.is_empty() and empty.columns == list(TREND_COLUMNS)
+
+
+# ---------------------------------------------------------------------------- real warehouse
+
+
+def _real_scoreboard() -> pl.DataFrame:
+    if not WAREHOUSE.is_file():
+        pytest.skip(f"no warehouse file at {WAREHOUSE}")
+    duckdb = pytest.importorskip("duckdb")
+    try:
+        con = duckdb.connect(str(WAREHOUSE), read_only=True)
+    except duckdb.Error as exc:  # e.g. locked by a writer
+        pytest.skip(f"cannot open {WAREHOUSE}: {exc}")
+    try:
+        tables = con.sql(
+            "select 1 from information_schema.tables where table_schema = 'main' "
+            "and table_name = 'decentralization_scoreboard'"
+        ).fetchall()
+        if not tables:
+            pytest.skip("the warehouse has no decentralization_scoreboard table")
+        return con.sql("select * from main.decentralization_scoreboard").pl()
+    finally:
+        con.close()
+
+
+def test_real_scoreboard() -> None:
+    board = _real_scoreboard()
+    start = time.perf_counter()
+    out = series_trends(board)
+    elapsed = time.perf_counter() - start
+    print(f"series_trends: {out.height} rows from {board.height} points in {elapsed:.2f} s")
+    assert elapsed < 10
+    assert out.height > 500
+    assert set(out.get_column("verdict").unique()) <= set(VERDICTS)
+    tested = out.filter(pl.col("p_value").is_not_null())
+    assert tested.filter(pl.col("points") < 6).is_empty()
+    assert tested.filter(~pl.col("variance_factor").is_between(0, 100, closed="right")).is_empty()
+    # HHI and the Nakamoto coefficient of the same series never point opposite ways
+    pairs = out.filter(pl.col("metric").is_in(["hhi", "nakamoto"])).pivot(
+        on="metric", index=["domain", "dimension", "variant", "span"], values="verdict"
+    )
+    opposite = pairs.filter(
+        (pl.col("hhi") != pl.col("nakamoto"))
+        & (pl.col("hhi") != "no significant trend")
+        & (pl.col("nakamoto") != "no significant trend")
+    )
+    assert opposite.is_empty(), opposite
