@@ -1,6 +1,7 @@
 """The ``observatory`` command as a user runs it: in fresh processes, against a tmp data home."""
 
 import json
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -61,6 +62,52 @@ def test_tables_lists_descriptions_counts_and_columns(built: Path) -> None:
     assert {"dim_pool", "staging.stg_pools", "raw.pool_registry"} <= set(names)
     assert names["staging.stg_pools"]["kind"] == "view"
     assert names["dim_pool"]["description"].startswith("One row per known mining pool")
+
+
+def test_scoreboard_has_every_domain_and_the_trends_query_answers(built: Path) -> None:
+    domains = run_cli(
+        "sql",
+        "select distinct domain from decentralization_scoreboard order by 1",
+        "--format",
+        "csv",
+        "--config",
+        str(built),
+    )
+    assert domains.stdout.splitlines() == [
+        "domain",
+        "ai_compute",
+        "ai_models",
+        "bitcoin_mining",
+        "bitcoin_nodes",
+        "hashrate_geography",
+    ]
+    verdicts = run_cli(
+        "sql",
+        "select * from decentralization_trends where verdict <> 'no significant trend'",
+        "--format",
+        "json",
+        "--config",
+        str(built),
+    )
+    assert verdicts.returncode == 0, verdicts.stderr
+    assert all(
+        r["verdict"] in ("centralizing", "decentralizing") for r in json.loads(verdicts.stdout)
+    )
+
+
+def test_report_is_written_and_linked_from_the_asset(built: Path, monkeypatch) -> None:
+    report = built.parent / "warehouse" / "report" / "index.html"
+    page = report.read_text()
+    assert "decentralization_trends" in page or "Verdict" in page
+    assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']?https?:", page)  # nothing fetched
+    monkeypatch.setenv("DAGSTER_HOME", str(built.parent / "warehouse" / "dagster"))
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(
+            dg.AssetKey(["report", "decentralization_report"])
+        )
+        metadata = event.asset_materialization.metadata
+        assert metadata["path"].value == str(report)
+        assert metadata["open"].value == report.as_uri()
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["sql"], ["tables"], ["ui"]])

@@ -222,3 +222,37 @@ def test_ai_tables_from_every_epoch_file(warehouse: Path) -> None:
         warehouse, "select count(*), min(quarter), max(quarter) from ai_compute_concentration"
     )
     assert (quarters, first, last) == (17, date(2022, 1, 1), date(2026, 1, 1))
+
+
+def test_scoreboard_trends_and_report_from_all_shared_data(warehouse: Path) -> None:
+    domains = dict(
+        query(warehouse, "select domain, count(*) from decentralization_scoreboard group by 1")
+    )
+    assert set(domains) == {
+        "bitcoin_mining",
+        "bitcoin_nodes",
+        "hashrate_geography",
+        "ai_models",
+        "ai_compute",
+    }
+    answer = run_cli(
+        "sql",
+        "select * from decentralization_trends where verdict <> 'no significant trend'",
+        "--format",
+        "json",
+        "--config",
+        SHARED_CONFIG,
+        env={"OBSERVATORY_DATA_HOME": str(warehouse)},
+    )
+    assert answer.returncode == 0, answer.stderr
+    significant = json.loads(answer.stdout)
+    assert {r["domain"] for r in significant} >= {"bitcoin_mining", "ai_models"}
+    # China's exit spreads hash rate: the whole 2019-2022 country HHI series falls
+    ((verdict,),) = query(
+        warehouse,
+        "select verdict from decentralization_trends where domain = 'hashrate_geography' "
+        "and metric = 'hhi' and variant like 'other=entity%' and span = 'all'",
+    )
+    assert verdict == "decentralizing"
+    page = (warehouse / "report" / "index.html").read_text()
+    assert "Provenance" in page and "coinmetrics" in page and "epoch_models_csv" in page
