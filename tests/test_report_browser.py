@@ -58,6 +58,14 @@ def test_report_draws_every_chart_in_chromium(tmp_path: Path) -> None:
             page.wait_for_function(ALL_DRAWN, timeout=30_000)
             drawn, expected = page.evaluate("[window.__chartsDrawn, window.__chartsExpected]")
             svgs = page.locator(".obs-chart .main-svg").count()
+            page.wait_for_function("window.__chartsFitted === true", timeout=30_000)
+            overflowing = page.evaluate(
+                """Array.from(document.querySelectorAll("figure.chart")).filter(f => {
+                    const svg = f.querySelector(".main-svg");
+                    return svg && svg.getBoundingClientRect().width >
+                        f.getBoundingClientRect().width + 1;
+                }).length"""
+            )
             # the tables sort by a column on click (p-values, descending on the second click)
             significant = page.locator("#verdicts-significant + p + table")
             p_header = significant.locator("thead th:nth-child(6)")
@@ -79,3 +87,4 @@ def test_report_draws_every_chart_in_chromium(tmp_path: Path) -> None:
     kept = SCREENSHOT_DIR / "report.png"
     shutil.copyfile(shot, kept)
     print(f"report screenshot: {kept}")
+    assert overflowing == 0, f"{overflowing} charts are wider than their box"

@@ -60,12 +60,24 @@ LATEST: tuple[ChartBuilder, ...] = (
 HEAD_SCRIPT = """
 window.__chartsDrawn = 0;
 window.__chartsExpected = 0;
+window.__chartsFitted = false;
+// Once every figure is drawn, fit each to its box: one drawn before the page's grid settled
+// would keep its first width. __chartsFitted tells a browser test the page is final.
+window.__fitCharts = function () {
+  if (window.__chartsFitted || !window.__chartsExpected ||
+      window.__chartsDrawn < window.__chartsExpected) { return; }
+  var charts = document.querySelectorAll(".plotly-graph-div");
+  Promise.all(Array.prototype.map.call(charts, function (gd) {
+    return Plotly.Plots.resize(gd);
+  })).then(function () { window.__chartsFitted = true; });
+};
 (function () {
   var newPlot = Plotly.newPlot;
   function counted(gd) {
     if (gd && !gd.__observatoryDrawn) {
       gd.__observatoryDrawn = true;
       window.__chartsDrawn += 1;
+      window.__fitCharts();
     }
     return gd;
   }
@@ -84,6 +96,7 @@ window.__chartsExpected = 0;
 # Runs after every figure's script: the number of figures to wait for, and sortable tables.
 FOOT_SCRIPT = f"""
 window.__chartsExpected = document.querySelectorAll(".{CHART_CLASS} .plotly-graph-div").length;
+window.__fitCharts();
 document.querySelectorAll("table.sortable").forEach(function (table) {{
   var heads = table.querySelectorAll("thead tr:last-child th");
   heads.forEach(function (th, index) {{
