@@ -3,7 +3,9 @@
 -- A series is (domain, dimension, variant, metric); each row is one period of it and names the
 -- mart it comes from (source_table). Mining: month windows; nodes: each snapshot (the
 -- proportional overlay policy is left out: it has the excluded policy's shares); hash rate
--- geography: months; AI models: calendar years; AI openness: years; AI compute: quarters.
+-- geography: months; AI models: calendar years, and rolling 12 months at each quarter's end
+-- (variant '...; period=rolling_12m': overlapping windows, so their trends rely on the
+-- autocorrelation correction); AI openness: years; AI compute: quarters.
 -- materialized: table
 -- column domain: bitcoin_mining, bitcoin_nodes, hashrate_geography, ai_models or ai_compute
 -- column dimension: what the entities are: pool, owner, country, continent, asn, organization, hosting, network, client, client_version, organization_category, openness (AI open-weight shares)
@@ -58,7 +60,8 @@ geography as (
 ai as (
     select
         'ai_models' as domain, dimension,
-        'dataset=' || dataset || '; weighting=' || weighting as variant,
+        'dataset=' || dataset || '; weighting=' || weighting
+            || if(period = 'rolling_12m', '; period=rolling_12m', '') as variant,
         period_start, period_end, models::double as sample_size, 'models' as sample_unit,
         'ai_concentration' as source_table,
         hhi, hhi_ci_low, hhi_ci_high, nakamoto::double as nakamoto,
@@ -67,6 +70,8 @@ ai as (
         entropy_bits, entropy_normalized, theil, effective_entities
     from ai_concentration
     where period = 'year'
+       -- rolling 12 months at each quarter's end: enough points to test recent years
+       or (period = 'rolling_12m' and month(period_end) in (3, 6, 9, 12))
 ),
 compute as (
     select

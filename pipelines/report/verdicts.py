@@ -77,6 +77,18 @@ HEADLINE: dict[str, tuple[tuple[str, str, str, tuple[str, ...]], ...]] = {
             "dataset=notable; weighting=models",
             CONCENTRATION,
         ),
+        (
+            "Organisations, rolling 12 months",
+            "organization",
+            "dataset=notable; weighting=models; period=rolling_12m",
+            CONCENTRATION,
+        ),
+        (
+            "Countries, rolling 12 months",
+            "country",
+            "dataset=notable; weighting=models; period=rolling_12m",
+            CONCENTRATION,
+        ),
         ("Open weights", "openness", "dataset=notable", ("open_share",)),
         ("Open weights", "openness", "dataset=all", ("open_share",)),
     ),
