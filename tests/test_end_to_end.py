@@ -256,3 +256,24 @@ def test_scoreboard_trends_and_report_from_all_shared_data(warehouse: Path) -> N
     assert verdict == "decentralizing"
     page = (warehouse / "report" / "index.html").read_text()
     assert "Provenance" in page and "coinmetrics" in page and "epoch_models_csv" in page
+
+
+def test_trend_verdicts_are_consistent_on_real_series(warehouse: Path) -> None:
+    rows = query(
+        warehouse,
+        "select count(*), count(*) filter (where p_value is not null and points < 6), "
+        "count(*) filter (where verdict not in "
+        "('centralizing', 'decentralizing', 'no significant trend')) "
+        "from decentralization_trends",
+    )
+    ((total, tested_too_short, unknown),) = rows
+    assert total > 1000 and tested_too_short == 0 and unknown == 0
+    # HHI and the Nakamoto coefficient of one series never point opposite ways
+    opposite = query(
+        warehouse,
+        "select h.domain, h.dimension, h.variant, h.span from decentralization_trends h "
+        "join decentralization_trends n using (domain, dimension, variant, span) "
+        "where h.metric = 'hhi' and n.metric = 'nakamoto' and h.verdict <> n.verdict "
+        "and 'no significant trend' not in (h.verdict, n.verdict)",
+    )
+    assert opposite == []

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -16,7 +14,6 @@ import pytest
 from pipelines.metrics.trends import (
     METRIC_ORIENTATION,
     TREND_COLUMNS,
-    VERDICTS,
     hamed_rao,
     mann_kendall,
     metric_orientation,
@@ -24,8 +21,6 @@ from pipelines.metrics.trends import (
     theil_sen_slope,
     verdict,
 )
-
-WAREHOUSE = Path(__file__).resolve().parent.parent / "warehouse" / "observatory.duckdb"
 
 
 def _p(z: float) -> float:
@@ -391,50 +386,3 @@ def test_series_trends_rejects_unknown_metric_and_handles_empty() -> None:
         series_trends(_monthly("lorenz", [1.0, 2.0, 3.0]))
     empty = series_trends(_monthly("hhi", []))
     assert empty.is_empty() and empty.columns == list(TREND_COLUMNS)
-
-
-# ---------------------------------------------------------------------------- real warehouse
-
-
-def _real_scoreboard() -> pl.DataFrame:
-    if not WAREHOUSE.is_file():
-        pytest.skip(f"no warehouse file at {WAREHOUSE}")
-    duckdb = pytest.importorskip("duckdb")
-    try:
-        con = duckdb.connect(str(WAREHOUSE), read_only=True)
-    except duckdb.Error as exc:  # e.g. locked by a writer
-        pytest.skip(f"cannot open {WAREHOUSE}: {exc}")
-    try:
-        tables = con.sql(
-            "select 1 from information_schema.tables where table_schema = 'main' "
-            "and table_name = 'decentralization_scoreboard'"
-        ).fetchall()
-        if not tables:
-            pytest.skip("the warehouse has no decentralization_scoreboard table")
-        return con.sql("select * from main.decentralization_scoreboard").pl()
-    finally:
-        con.close()
-
-
-def test_real_scoreboard() -> None:
-    board = _real_scoreboard()
-    start = time.perf_counter()
-    out = series_trends(board)
-    elapsed = time.perf_counter() - start
-    print(f"series_trends: {out.height} rows from {board.height} points in {elapsed:.2f} s")
-    assert elapsed < 10
-    assert out.height > 500
-    assert set(out.get_column("verdict").unique()) <= set(VERDICTS)
-    tested = out.filter(pl.col("p_value").is_not_null())
-    assert tested.filter(pl.col("points") < 6).is_empty()
-    assert tested.filter(~pl.col("variance_factor").is_between(0, 100, closed="right")).is_empty()
-    # HHI and the Nakamoto coefficient of the same series never point opposite ways
-    pairs = out.filter(pl.col("metric").is_in(["hhi", "nakamoto"])).pivot(
-        on="metric", index=["domain", "dimension", "variant", "span"], values="verdict"
-    )
-    opposite = pairs.filter(
-        (pl.col("hhi") != pl.col("nakamoto"))
-        & (pl.col("hhi") != "no significant trend")
-        & (pl.col("nakamoto") != "no significant trend")
-    )
-    assert opposite.is_empty(), opposite
