@@ -112,6 +112,14 @@ class Lake:
         path.unlink()
         return True
 
+    def keep_partitions(self, layer: str, table: str, key: str, keep: list[str]) -> list[str]:
+        """Delete the partitions ``key=value`` whose value is not in ``keep`` (e.g. feeds no
+        longer configured); returns the values removed, sorted."""
+        removed = sorted(set(self.partitions(layer, table)) - set(keep))
+        for value in removed:
+            self.delete_partition(layer, table, (key, value))
+        return removed
+
     def parts_writer(self, layer: str, table: str) -> PartsWriter:
         """A writer replacing the unpartitioned table with the frames appended to it, as parts."""
         return PartsWriter(self.table_dir(layer, table))

@@ -65,3 +65,12 @@ def test_unpartitioned_table_and_unknown_layer(tmp_path: Path) -> None:
         lake.write(pl.DataFrame({"a": [1]}), "gold", "x")
     with pytest.raises(FileNotFoundError, match="raw/absent"):
         lake.read("raw", "absent")
+
+
+def test_keep_partitions_removes_only_the_others(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    for feed in ("a", "b", "c"):
+        lake.write(pl.DataFrame({"x": [1]}), "raw", "t", ("feed", feed))
+    assert lake.keep_partitions("raw", "t", "feed", ["b", "z"]) == ["a", "c"]
+    assert lake.partitions("raw", "t") == ["b"]
+    assert lake.keep_partitions("raw", "t", "feed", ["b"]) == []

@@ -99,8 +99,8 @@ def ai_models(
         )
         context.log.info(f"{name}: {models.height:,} models, {problems.height} problems")
     for table in ("ai_models", "ai_model_problems"):
-        for stale in set(lake.partitions("raw", table)) - set(names):
-            lake.delete_partition("raw", table, ("feed", stale))
+        for stale in lake.keep_partitions("raw", table, "feed", names):
+            context.log.info(f"{table}: removed feed {stale!r}, no longer configured")
     with observatory.warehouse().writer() as con:
         rows = load_parquet_table(
             con,

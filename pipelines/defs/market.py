@@ -84,8 +84,7 @@ def market_observations(
             f"market feed {name}: {observations.height:,} values, {rejects.height} rejected"
         )
     for table in ("market_observations", "market_rejects"):
-        for stale in set(lake.partitions("raw", table)) - set(names):
-            lake.delete_partition("raw", table, ("feed", stale))
+        for stale in lake.keep_partitions("raw", table, "feed", names):
             context.log.info(f"{table}: removed feed {stale!r}, no longer configured")
     with observatory.warehouse().writer() as con:
         rows = load_parquet_table(
