@@ -5,7 +5,8 @@
 -- proportional overlay policy is left out: it has the excluded policy's shares); hash rate
 -- geography: months; AI models: calendar years, and rolling 12 months at each quarter's end
 -- (variant '...; period=rolling_12m': overlapping windows, so their trends rely on the
--- autocorrelation correction); AI openness: years; AI compute: quarters.
+-- autocorrelation correction); AI openness: years; AI compute: quarters (those Epoch marks
+-- incomplete left out).
 -- materialized: table
 -- column domain: bitcoin_mining, bitcoin_nodes, hashrate_geography, ai_models or ai_compute
 -- column dimension: what the entities are: pool, owner, country, continent, asn, organization, hosting, network, client, client_version, organization_category, openness (AI open-weight shares)
@@ -85,6 +86,7 @@ compute as (
         entropy_bits, entropy_normalized, theil, effective_entities,
         least(cr1, cr1_low, cr1_high) as cr1_ci_low, greatest(cr1, cr1_low, cr1_high) as cr1_ci_high
     from ai_compute_concentration
+    where not partial  -- quarters Epoch marks incomplete would read as a fall in some owners
 ),
 concentration as (
     select *, null::double as cr1_ci_low, null::double as cr1_ci_high from mining
