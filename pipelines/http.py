@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -100,7 +100,8 @@ class HttpClient(Closeable):
     """GET with retries, backoff, Retry-After, rate limiting and errors that name the source.
 
     Every wait (backoff, Retry-After, rate limiting) goes through `sleep`. Values of `headers`
-    (API keys) are redacted from every log line and error message.
+    (API keys) and of `secrets` (e.g. a key sent in the query string, also in its URL-quoted
+    form) are redacted from every log line and error message.
     """
 
     source: str
@@ -111,6 +112,7 @@ class HttpClient(Closeable):
     max_retry_after: float = 300.0
     min_interval: float = 0.0
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
     sleep: Callable[[float], None] = time.sleep
     _session: requests.Session = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
@@ -226,8 +228,9 @@ class HttpClient(Closeable):
             self.sleep(start - now)
 
     def _redact(self, text: str) -> str:
-        """Replace every header value (and each word of it) with `***`."""
+        """Replace every header value (and each word of it) and every secret with `***`."""
         secrets = {w for v in self.headers.values() for w in (v, *v.split())}
+        secrets |= {form for v in self.secrets for form in (v, quote(v, safe=""))}
         for secret in sorted(secrets, key=len, reverse=True):
             if len(secret) >= MIN_SECRET_CHARS:
                 text = text.replace(secret, "***")

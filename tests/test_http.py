@@ -284,3 +284,16 @@ def test_fake_server_scripts_and_records(fake_server: FakeServer, client: HttpCl
     assert [r.query for r in fake_server.requests] == [{"x": ["1"]}] * 3
     with pytest.raises(SourceUnavailable, match="no route for /unrouted"):
         client.get_bytes(fake_server.url("/unrouted"))
+
+
+def test_secrets_are_redacted_in_plain_and_url_quoted_form(fake_server: FakeServer) -> None:
+    fake_server.route("/data", (403, {}, b"forbidden"))
+    key = "k3y/with+chars"
+    with (
+        HttpClient("api", max_attempts=1, secrets=(key,)) as http,
+        pytest.raises(SourceUnavailable) as err,
+    ):
+        http.get_bytes(fake_server.url("/data"), params={"api_key": key})
+    message = str(err.value)
+    assert "403" in message and "api_key=***" in message
+    assert key not in message and "k3y%2Fwith%2Bchars" not in message

@@ -26,18 +26,16 @@ anything: every named owner is excluded from its maker's "Other".
 
 from __future__ import annotations
 
-import codecs
-import io
 from pathlib import Path
 
 import polars as pl
 
 from pipelines.http import SourceFormatError
 from pipelines.metrics.concentration import concentration_table
-from pipelines.mining.blocks import REJECT_SCHEMA
+from pipelines.mining.blocks import MAX_REJECT_VALUE, REJECT_SCHEMA
+from pipelines.sources.text_csv import read_text_csv
 
 OTHER = "Other"
-MAX_VALUE_CHARS = 200
 OWNER = "Owner"
 MAKER = "Chip manufacturer"
 END_DATE = "End date"
@@ -193,23 +191,14 @@ def _problem_rows(
         "file",
         "row",
         pl.lit(field).alias("field"),
-        value.cast(pl.String).str.slice(0, MAX_VALUE_CHARS).alias("value"),
+        value.cast(pl.String).str.slice(0, MAX_REJECT_VALUE).alias("value"),
         problem.alias("problem"),
     )
 
 
 def _read_file(path: Path, feed: str) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     """Rows (``_ROW_SCHEMA``) and problem parts of one file."""
-    try:
-        frame = pl.read_csv(
-            io.BytesIO(path.read_bytes().removeprefix(codecs.BOM_UTF8)),
-            infer_schema=False,
-            encoding="utf8-lossy",
-        )
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        problem = str(exc).splitlines()[0]
-        raise SourceFormatError(f"{feed}: {path.name} is not a readable CSV: {problem}") from exc
-    frame = frame.rename({name: name.strip() for name in frame.columns})
+    frame = read_text_csv(path.read_bytes(), f"{feed}: {path.name}")
     missing = [name for name in REQUIRED if name not in frame.columns]
     if missing:
         raise SourceFormatError(

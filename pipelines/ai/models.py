@@ -16,19 +16,16 @@ makes the list as long as the aligned country or category list and keeping it do
 
 from __future__ import annotations
 
-import codecs
-import io
-
 import polars as pl
 
 from pipelines.http import SourceFormatError
-from pipelines.mining.blocks import REJECT_SCHEMA
+from pipelines.mining.blocks import MAX_REJECT_VALUE, REJECT_SCHEMA
 from pipelines.nodes.countries import country_code
+from pipelines.sources.text_csv import read_text_csv
 
 DATASETS = ("all", "notable", "large_scale", "frontier")
 UNKNOWN = "unknown"  # the entity of a model without one in a dimension
 MULTINATIONAL = "MULTINATIONAL"  # Epoch's country "Multinational"
-MAX_VALUE_CHARS = 200
 
 MODEL = "Model"
 ORGANIZATION = "Organization"
@@ -114,20 +111,6 @@ _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _NO_LIST = pl.lit(None, dtype=pl.List(pl.String))
 
 
-def _read_csv(data: bytes, feed: str) -> pl.DataFrame:
-    """Every column as text; header names stripped."""
-    try:
-        frame = pl.read_csv(
-            io.BytesIO(data.removeprefix(codecs.BOM_UTF8)),
-            infer_schema=False,
-            encoding="utf8-lossy",
-        )
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        problem = str(exc).splitlines()[0]
-        raise SourceFormatError(f"{feed}: not a readable CSV: {problem}") from exc
-    return frame.rename({name: name.strip() for name in frame.columns})
-
-
 def _items(raw: pl.Expr, pattern: str) -> pl.Expr:
     """A comma-separated cell's entries: quotes dropped, spaces collapsed, empty ones left out."""
     entry = (
@@ -189,7 +172,7 @@ def _problems(frame: pl.DataFrame, field: str, value: pl.Expr, problem: pl.Expr)
     return frame.filter(problem.is_not_null()).select(
         pl.col("row"),
         pl.lit(field).alias("field"),
-        value.str.slice(0, MAX_VALUE_CHARS).alias("value"),
+        value.str.slice(0, MAX_REJECT_VALUE).alias("value"),
         problem.alias("problem"),
     )
 
@@ -205,7 +188,7 @@ def read_epoch_models(data: bytes, dataset: str, feed: str) -> tuple[pl.DataFram
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
-    frame = _read_csv(data, feed)
+    frame = read_text_csv(data, feed)
     missing = [name for name in (MODEL, ORGANIZATION) if name not in frame.columns]
     if missing:
         raise SourceFormatError(

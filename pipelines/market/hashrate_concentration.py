@@ -45,20 +45,6 @@ GEOGRAPHY_CONCENTRATION_COLUMNS: dict[str, str] = {
     "other_share": "share published as Other (of all hash rate)",
     "top_country": "ISO alpha-2 of the largest country (OTHER if Other is largest under 'entity')",
 }
-_METRICS = [
-    "hhi",
-    "nakamoto",
-    "tau_033",
-    "tau_066",
-    "cr1",
-    "cr3",
-    "cr5",
-    "gini",
-    "entropy_bits",
-    "entropy_normalized",
-    "theil",
-    "effective_entities",
-]
 
 
 def hashrate_geography_concentration(rows: pl.DataFrame) -> pl.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.mining.blocks import REJECT_SCHEMA
+from pipelines.mining.blocks import MAX_REJECT_VALUE, REJECT_SCHEMA
 
 # metric -> what it is, in the canonical unit every reader converts to
 MARKET_METRICS: dict[str, str] = {
@@ -46,12 +46,29 @@ OBSERVATION_COLUMN_DESCRIPTIONS: dict[str, str] = {
 
 __all__ = [
     "MARKET_METRICS",
+    "MAX_REJECT_VALUE",
     "OBSERVATION_COLUMN_DESCRIPTIONS",
     "OBSERVATION_SCHEMA",
     "REJECT_SCHEMA",
     "empty_observations",
+    "rejects_of",
 ]
 
 
 def empty_observations() -> pl.DataFrame:
     return pl.DataFrame(schema=OBSERVATION_SCHEMA)
+
+
+def rejects_of(
+    frame: pl.DataFrame, feed: str, field: str, value: str, problem: pl.Expr
+) -> pl.DataFrame:
+    """A reject per row of ``frame`` (which has ``row`` and ``record``): ``row`` (to sort by),
+    then the ``REJECT_SCHEMA`` columns, with column ``value`` cut to ``MAX_REJECT_VALUE``."""
+    return frame.select(
+        "row",
+        pl.lit(feed).alias("feed"),
+        pl.col("record"),
+        pl.lit(field).alias("field"),
+        pl.col(value).str.slice(0, MAX_REJECT_VALUE).alias("value"),
+        problem.alias("problem"),
+    )

@@ -49,6 +49,7 @@ def conform(frame: pl.DataFrame, feed: str) -> pl.DataFrame:
 
 
 # Rows a feed could not use: kept aside (quarantined) with the reason, never silently dropped.
+MAX_REJECT_VALUE = 200  # characters of a rejected value kept in a reject's ``value``
 REJECT_SCHEMA: dict[str, pl.DataType] = {
     "feed": pl.String(),
     "record": pl.String(),  # where: "line 17", "row 17", "height 812345", ...

@@ -256,24 +256,34 @@ def _mining(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     )
 
 
-def mining_hhi(con: duckdb.DuckDBPyConnection) -> Chart:
+def _mining_chart(con: duckdb.DuckDBPyConnection, metric: str) -> go.Figure:
+    """Monthly ``metric`` of pools and owners with its 95% band, on a month time axis."""
     fig = go.Figure()
     found = _mining(con)
     for i, (grouping, series) in enumerate(_by(found, "grouping").items()):
         add_series(
             fig,
             _column(series, "window_start"),
-            _column(series, "hhi"),
+            _column(series, metric),
             GROUPINGS.get(grouping, label(grouping)),
             PALETTE[i],
-            low=_column(series, "hhi_ci_low"),
-            high=_column(series, "hhi_ci_high"),
+            low=_column(series, f"{metric}_ci_low"),
+            high=_column(series, f"{metric}_ci_high"),
             max_step=MONTHLY,
             mode="lines+markers",
             marker={"size": 3, "color": PALETTE[i]},
         )
-    style(fig, "Bitcoin mining: HHI of block shares per month", "Month (UTC)", HHI_AXIS)
     time_axis(fig, [r["window_start"] for r in found], "month")
+    return fig
+
+
+def mining_hhi(con: duckdb.DuckDBPyConnection) -> Chart:
+    fig = style(
+        _mining_chart(con, "hhi"),
+        "Bitcoin mining: HHI of block shares per month",
+        "Month (UTC)",
+        HHI_AXIS,
+    )
     return Chart(
         "chart-mining-hhi",
         fig,
@@ -284,23 +294,12 @@ def mining_hhi(con: duckdb.DuckDBPyConnection) -> Chart:
 
 
 def mining_nakamoto(con: duckdb.DuckDBPyConnection) -> Chart:
-    fig = go.Figure()
-    found = _mining(con)
-    for i, (grouping, series) in enumerate(_by(found, "grouping").items()):
-        add_series(
-            fig,
-            _column(series, "window_start"),
-            _column(series, "nakamoto"),
-            GROUPINGS.get(grouping, label(grouping)),
-            PALETTE[i],
-            low=_column(series, "nakamoto_ci_low"),
-            high=_column(series, "nakamoto_ci_high"),
-            max_step=MONTHLY,
-            mode="lines+markers",
-            marker={"size": 3, "color": PALETTE[i]},
-        )
-    style(fig, "Bitcoin mining: Nakamoto coefficient per month", "Month (UTC)", NAKAMOTO_AXIS)
-    time_axis(fig, [r["window_start"] for r in found], "month")
+    fig = style(
+        _mining_chart(con, "nakamoto"),
+        "Bitcoin mining: Nakamoto coefficient per month",
+        "Month (UTC)",
+        NAKAMOTO_AXIS,
+    )
     fig.update_yaxes(rangemode="tozero", dtick=1)
     return Chart(
         "chart-mining-nakamoto",

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from pipelines.mining.blocks import REJECT_SCHEMA, conform
+from pipelines.mining.blocks import MAX_REJECT_VALUE, REJECT_SCHEMA, conform
 from pipelines.sources.lines import scan_lines
 
 # Only the fields used, strings throughout: a wrongly typed value is reported, not fatal.
@@ -33,7 +33,6 @@ BIGQUERY_RECORD = pl.Struct(
 )
 BIGQUERY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S%.f UTC"
 GENESIS_DATE = date(2009, 1, 3)
-MAX_REJECT_VALUE = 200
 FALLBACK_BATCH_LINES = 50_000
 NOT_A_HEIGHT = "not a non-negative integer"
 

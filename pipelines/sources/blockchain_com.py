@@ -25,7 +25,6 @@ charts are daily totals or estimates for the day they are stamped with.
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import date
 from pathlib import Path
@@ -34,7 +33,8 @@ from typing import NamedTuple
 import polars as pl
 
 from pipelines.http import SourceFormatError
-from pipelines.market.observations import OBSERVATION_SCHEMA, REJECT_SCHEMA
+from pipelines.market.observations import OBSERVATION_SCHEMA, REJECT_SCHEMA, rejects_of
+from pipelines.sources.text_csv import read_text_csv
 
 SOURCE = "blockchain_com"
 # chart -> (metric, power of ten from the chart's unit to the metric's)
@@ -53,7 +53,6 @@ PRICE_AT_MIDNIGHT = frozenset({"price_usd"})  # stamped at the close of the prev
 GENESIS = date(2009, 1, 3)
 CHART_SUFFIXES = (".csv", ".json")
 BOM = b"\xef\xbb\xbf"
-MAX_REJECT_VALUE = 200
 NOT_A_NUMBER = "not a non-negative number"
 PLAIN_NUMBER = r"^\+?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?$"
 API_BODY = pl.Struct(
@@ -139,10 +138,7 @@ class _Rows(NamedTuple):
 
 
 def _read_csv(data: bytes, file: str) -> _Rows:
-    try:
-        frame = pl.read_csv(io.BytesIO(data), infer_schema=False)
-    except pl.exceptions.PolarsError as exc:
-        raise SourceFormatError(f"{file}: not a readable CSV: {exc}") from exc
+    frame = read_text_csv(data, file)
     columns = frame.columns
     first = columns[0].strip().lower() if columns else ""
     if len(columns) == 2 and first == "x" and columns[1].strip().lower() == "y":
@@ -177,19 +173,6 @@ def _read_api(text: str, file: str) -> _Rows:
         _epoch(pl.col("x"), "s").alias("time"),
     )
     return _Rows(rows, name, unit, "x", "y", "Unix time in seconds")
-
-
-def _rejects(
-    frame: pl.DataFrame, feed: str, field: str, value: str, problem: pl.Expr
-) -> pl.DataFrame:
-    return frame.select(
-        "row",
-        pl.lit(feed).alias("feed"),
-        pl.col("record"),
-        pl.lit(field).alias("field"),
-        pl.col(value).str.slice(0, MAX_REJECT_VALUE).alias("value"),
-        problem.alias("problem"),
-    )
 
 
 def read_blockchain_com_chart(
@@ -232,8 +215,8 @@ def read_blockchain_com_chart(
     rejects = (
         pl.concat(
             [
-                _rejects(frame.filter(bad_time), feed, read.time_field, "raw_time", time_problem),
-                _rejects(
+                rejects_of(frame.filter(bad_time), feed, read.time_field, "raw_time", time_problem),
+                rejects_of(
                     frame.filter(pl.col("value").is_null()),
                     feed,
                     read.value_field,

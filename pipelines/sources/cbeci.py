@@ -14,17 +14,17 @@ later published country shares (surveys, heatmaps), each with what it covers and
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import polars as pl
 
 from pipelines.http import SourceFormatError
 from pipelines.market.geography import HASHRATE_GEOGRAPHY_SCHEMA, OTHER
-from pipelines.market.observations import REJECT_SCHEMA
+from pipelines.market.observations import REJECT_SCHEMA, rejects_of
 from pipelines.nodes.countries import COUNTRIES, country_code
-from pipelines.sources.blockchain_com import MAX_REJECT_VALUE, NOT_A_NUMBER, scaled_number
+from pipelines.sources.blockchain_com import NOT_A_NUMBER, scaled_number
 from pipelines.sources.pool_reference import SEEDS
+from pipelines.sources.text_csv import read_text_csv
 
 SOURCE = "cbeci"
 HEADER = ("date", "country", "monthly_hashrate_%", "monthly_absolute_hashrate_EH/S")
@@ -60,19 +60,6 @@ def _problem(raw: pl.Expr, problem: str | pl.Expr) -> pl.Expr:
     )
 
 
-def _rejects(
-    frame: pl.DataFrame, feed: str, field: str, raw: str, problem: pl.Expr
-) -> pl.DataFrame:
-    return frame.select(
-        "row",
-        pl.lit(feed).alias("feed"),
-        pl.format("row {}", "row").alias("record"),
-        pl.lit(field).alias("field"),
-        pl.col(raw).str.slice(0, MAX_REJECT_VALUE).alias("value"),
-        problem.alias("problem"),
-    )
-
-
 def read_cbeci_countries(data: bytes, feed: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The mining map export: ``(rows, rejects)``, rows in ``HASHRATE_GEOGRAPHY_SCHEMA``.
 
@@ -80,10 +67,7 @@ def read_cbeci_countries(data: bytes, feed: str) -> tuple[pl.DataFrame, pl.DataF
     0–100% is rejected; a repeated (month, country) rejects the later row. A bad hash rate is
     nulled and reported, the row kept. Records are ``row N``, N counting data rows from 1.
     """
-    try:
-        frame = pl.read_csv(io.BytesIO(data), infer_schema=False)
-    except pl.exceptions.PolarsError as exc:
-        raise SourceFormatError(f"CBECI countries: not a readable CSV: {exc}") from exc
+    frame = read_text_csv(data, "CBECI countries")
     columns = {column.strip().lower(): column for column in frame.columns}
     missing = [name for name in HEADER if name.lower() not in columns]
     if missing:
@@ -96,6 +80,7 @@ def read_cbeci_countries(data: bytes, feed: str) -> tuple[pl.DataFrame, pl.DataF
             HEADER, ("raw_month", "raw_country", "raw_share", "raw_hashrate"), strict=True
         )
     ).with_row_index("row", offset=1)
+    raw = raw.with_columns(pl.format("row {}", "row").alias("record"))
 
     month_text = pl.col("raw_month").str.strip_chars().str.extract(r"^(\d{4}-\d{2})(?:-01)?$", 1)
     published = pl.col("raw_country").str.strip_chars()
@@ -123,21 +108,21 @@ def read_cbeci_countries(data: bytes, feed: str) -> tuple[pl.DataFrame, pl.DataF
     ).with_columns(pl.col("row").min().over("month", "country").alias("first_row"))
     rejects = pl.concat(
         [
-            _rejects(
+            rejects_of(
                 parsed.filter(pl.col("month").is_null()),
                 feed,
                 "date",
                 "raw_month",
                 _problem(pl.col("raw_month"), "not a first-of-month date (YYYY-MM-DD or YYYY-MM)"),
             ),
-            _rejects(
+            rejects_of(
                 parsed.filter(pl.col("country").is_null()),
                 feed,
                 "country",
                 "raw_country",
                 _problem(pl.col("raw_country"), "unknown country name"),
             ),
-            _rejects(
+            rejects_of(
                 parsed.filter(bad_share),
                 feed,
                 "monthly_hashrate_%",
@@ -147,14 +132,14 @@ def read_cbeci_countries(data: bytes, feed: str) -> tuple[pl.DataFrame, pl.DataF
                     share_problem.otherwise(pl.lit("not a percentage from 0 to 100")),
                 ),
             ),
-            _rejects(
+            rejects_of(
                 parsed.filter(pl.col("has_hashrate") & pl.col("hashrate_ehs").is_null()),
                 feed,
                 "monthly_absolute_hashrate_EH/S",
                 "raw_hashrate",
                 pl.lit(NOT_A_NUMBER),
             ),
-            _rejects(
+            rejects_of(
                 valid.filter(pl.col("row") != pl.col("first_row")),
                 feed,
                 "country",

@@ -12,20 +12,18 @@ tier allows about 10 requests per 6 seconds, hence the 0.65 s between requests b
 
 from __future__ import annotations
 
-import codecs
-import io
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import date
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import polars as pl
 
 from pipelines.http import Closeable, HttpClient, SourceFormatError
-from pipelines.market.observations import OBSERVATION_SCHEMA, REJECT_SCHEMA
+from pipelines.market.observations import MAX_REJECT_VALUE, OBSERVATION_SCHEMA, REJECT_SCHEMA
 from pipelines.sources.block_cache import require
+from pipelines.sources.text_csv import read_text_csv
 
 # Coin Metrics metric id -> (our metric, factor from its unit to ours)
 COINMETRICS_METRICS: dict[str, tuple[str, float]] = {
@@ -43,7 +41,6 @@ COINMETRICS_METRICS: dict[str, tuple[str, float]] = {
 DEFAULT_BASE_URL = "https://community-api.coinmetrics.io"
 ASSET_METRICS_PATH = "/v4/timeseries/asset-metrics"
 PAGE_SIZE = 10_000  # the most the API returns per page
-MAX_REJECT_VALUE = 200
 # a day, optionally with a time of day: "2020-01-01" or "2020-01-01T00:00:00.000000000Z"
 TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?Z?)?$"
 
@@ -163,15 +160,7 @@ def read_coinmetrics_csv(data: bytes, feed: str) -> tuple[pl.DataFrame, pl.DataF
     that is not CSV, or has no ``time`` column or none of ``COINMETRICS_METRICS``, raises
     SourceFormatError naming `feed`.
     """
-    try:
-        frame = pl.read_csv(
-            io.BytesIO(data.removeprefix(codecs.BOM_UTF8)),
-            infer_schema=False,
-            encoding="utf8-lossy",
-        )
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        problem = str(exc).splitlines()[0]
-        raise SourceFormatError(f"{feed}: not a readable CSV: {problem}") from exc
+    frame = read_text_csv(data, feed)
     if "time" not in frame.columns or not set(COINMETRICS_METRICS) & set(frame.columns):
         raise SourceFormatError(
             f"{feed}: a Coin Metrics CSV needs a 'time' column and at least one of "
@@ -182,20 +171,6 @@ def read_coinmetrics_csv(data: bytes, feed: str) -> tuple[pl.DataFrame, pl.DataF
 
 
 # --- the community API ---------------------------------------------------------------------------
-
-
-@dataclass
-class _QueryKeyClient(HttpClient):
-    """An HttpClient that also redacts `api_key`, which travels in the query string."""
-
-    api_key: str = field(default="", repr=False)
-
-    def _redact(self, text: str) -> str:
-        text = super()._redact(text)
-        for secret in (self.api_key, quote(self.api_key, safe="")):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
 
 
 class CoinMetricsApi(Closeable):
@@ -224,7 +199,7 @@ class CoinMetricsApi(Closeable):
         self.source = source
         self.page_size = page_size
         self._key_params = {"api_key": api_key} if api_key else None
-        self._http = _QueryKeyClient(
+        self._http = HttpClient(
             source,
             timeout=timeout,
             max_attempts=max_attempts,
@@ -232,7 +207,7 @@ class CoinMetricsApi(Closeable):
             max_retry_after=max_retry_after,
             min_interval=min_interval,
             sleep=sleep,
-            api_key=api_key or "",
+            secrets=(api_key,) if api_key else (),
         )
 
     def __repr__(self) -> str:

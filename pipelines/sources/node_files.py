@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.http import SourceFormatError
-from pipelines.mining.blocks import REJECT_SCHEMA, empty_rejects
+from pipelines.mining.blocks import MAX_REJECT_VALUE, REJECT_SCHEMA, empty_rejects
 from pipelines.nodes.countries import country_code
 from pipelines.nodes.snapshots import (
     DISTRIBUTION_SCHEMA,
@@ -55,7 +55,6 @@ EXPORT_FIELDS = (
 )
 NODE_FIELDS = EXPORT_FIELDS[2:]
 GEOGRAPHY_FIELDS = ("city", "country_code", "latitude", "longitude", "asn", "organization")
-MAX_REJECT_VALUE = 200
 NOT_AN_ADDRESS = "not an IPv4, IPv6, onion, I2P or CJDNS address"
 NOT_A_COUNT = "not a non-negative integer"
 NOT_PLAIN = "not a list of plain values"
