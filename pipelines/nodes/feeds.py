@@ -41,17 +41,13 @@ def read_node_feed(
     elif feed.kind == "address_list":
         nodes, rejects = node_files.read_address_list(Path(feed.location), name)
     elif feed.kind == "bitnodes_api":
-        http = observatory.config().http
         key_env = feed.options["api_key_env"]
         with bitnodes_api.BitnodesApi(
             feed.location,
             os.environ.get(key_env) if key_env else None,
             source=name,
             min_interval=feed.options["min_interval_seconds"],
-            timeout=http["timeout_seconds"],
-            max_attempts=int(http["max_attempts"]),
-            backoff=http["backoff_seconds"],
-            max_retry_after=http["max_retry_after_seconds"],
+            **observatory.http_settings(),
         ) as api:
             nodes, rejects, fetched = bitnodes_api.fetch_snapshots(
                 api,

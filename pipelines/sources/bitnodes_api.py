@@ -18,12 +18,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
@@ -83,6 +82,8 @@ class BitnodesApi(Closeable):
     and redacted from every log line and error. Paging follows the ``next`` URLs of the
     answers with their scheme and host replaced by `base_url`'s, so a self-hosted or test
     server that reports another host still works.
+    Keyword arguments beyond these go to HttpClient (timeout, max_attempts, backoff,
+    max_retry_after, min_interval, sleep).
     """
 
     def __init__(
@@ -93,25 +94,15 @@ class BitnodesApi(Closeable):
         api_key_header: str = "Authorization",
         source: str = "bitnodes_api",
         page_size: int = PAGE_SIZE,
-        min_interval: float = 1.0,
-        timeout: float = 60.0,
-        max_attempts: int = 5,
-        backoff: float = 1.0,
-        max_retry_after: float = 300.0,
-        sleep: Callable[[float], None] = time.sleep,
+        **http: Any,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.source = source
         self.page_size = page_size
         self._http = HttpClient(
             source,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff=backoff,
-            max_retry_after=max_retry_after,
-            min_interval=min_interval,
             headers={api_key_header: api_key} if api_key else {},
-            sleep=sleep,
+            **{"timeout": 60.0, "min_interval": 1.0, **http},
         )
 
     def __repr__(self) -> str:

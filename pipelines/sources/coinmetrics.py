@@ -13,9 +13,9 @@ tier allows about 10 requests per 6 seconds, hence the 0.65 s between requests b
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import polars as pl
@@ -179,6 +179,8 @@ class CoinMetricsApi(Closeable):
     `api_key`, if any, is sent as the ``api_key`` query parameter and redacted from every log
     line and error. Paging follows ``next_page_url`` with its scheme and host replaced by
     `base_url`'s, so a test or proxy server works.
+    Keyword arguments beyond these go to HttpClient (timeout, max_attempts, backoff,
+    max_retry_after, min_interval, sleep).
     """
 
     def __init__(
@@ -188,12 +190,7 @@ class CoinMetricsApi(Closeable):
         *,
         source: str = "coinmetrics_api",
         page_size: int = PAGE_SIZE,
-        min_interval: float = 0.65,
-        timeout: float = 60.0,
-        max_attempts: int = 5,
-        backoff: float = 1.0,
-        max_retry_after: float = 300.0,
-        sleep: Callable[[float], None] = time.sleep,
+        **http: Any,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.source = source
@@ -201,13 +198,8 @@ class CoinMetricsApi(Closeable):
         self._key_params = {"api_key": api_key} if api_key else None
         self._http = HttpClient(
             source,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff=backoff,
-            max_retry_after=max_retry_after,
-            min_interval=min_interval,
-            sleep=sleep,
             secrets=(api_key,) if api_key else (),
+            **{"timeout": 60.0, "min_interval": 0.65, **http},
         )
 
     def __repr__(self) -> str:

@@ -11,8 +11,6 @@ seconds; days are UTC days. Records name the entry: ``hashrates[17]``, ``prices[
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -30,7 +28,11 @@ EH_PER_H = 1e-18
 
 
 class MempoolMarketApi(Closeable):
-    """The mining hash rate and historical price endpoints of mempool.space or an instance."""
+    """The mining hash rate and historical price endpoints of mempool.space or an instance.
+
+    Keyword arguments beyond these go to HttpClient (timeout, max_attempts, backoff,
+    max_retry_after, min_interval, sleep).
+    """
 
     def __init__(
         self,
@@ -38,12 +40,7 @@ class MempoolMarketApi(Closeable):
         *,
         period: str = "all",
         source: str = SOURCE,
-        min_interval: float = 1.0,
-        timeout: float = 60.0,
-        max_attempts: int = 5,
-        backoff: float = 1.0,
-        max_retry_after: float = 300.0,
-        sleep: Callable[[float], None] = time.sleep,
+        **http: Any,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.source = source
@@ -51,12 +48,7 @@ class MempoolMarketApi(Closeable):
         self.prices_url = f"{self.base_url}/api/v1/historical-price?currency=USD"
         self._http = HttpClient(
             source,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff=backoff,
-            max_retry_after=max_retry_after,
-            min_interval=min_interval,
-            sleep=sleep,
+            **{"timeout": 60.0, "min_interval": 1.0, **http},
         )
 
     def __repr__(self) -> str:
