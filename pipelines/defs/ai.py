@@ -147,16 +147,13 @@ def ai_models_expectations(observatory: ObservatoryResource) -> dg.AssetCheckRes
 )
 def ai_chip_owners(observatory: ObservatoryResource) -> dg.MaterializeResult:
     rows, problems = read_chip_owners(observatory.config().source("ai_chip_owners"), observatory)
-    lake = observatory.lake()
-    lake.write(problems, "raw", "ai_chip_owner_problems")
-    with observatory.warehouse().writer() as con:
-        load_parquet_table(
-            con,
-            "raw.ai_chip_owner_problems",
-            lake.files("raw", "ai_chip_owner_problems"),
-            description="Rows and values of the chip-owner files that were left out or changed.",
-            empty_schema=REJECT_SCHEMA,
-        )
+    observatory.store_table(
+        problems,
+        "raw",
+        "ai_chip_owner_problems",
+        description="Rows and values of the chip-owner files that were left out or changed.",
+        column_descriptions={},
+    )
     by_file = rows.group_by("file").agg(
         pl.len().alias("rows"),
         pl.col("owner").unique().sort().str.join(", ").alias("owners"),

@@ -12,7 +12,6 @@ from pipelines.market.hashrate_concentration import (
     GEOGRAPHY_CONCENTRATION_COLUMNS,
     hashrate_geography_concentration,
 )
-from pipelines.market.observations import REJECT_SCHEMA
 from pipelines.metadata import markdown_table
 from pipelines.resources import ObservatoryResource
 from pipelines.seeds import seed_table
@@ -23,7 +22,6 @@ from pipelines.sources.cbeci import (
     read_hashrate_point_estimates,
 )
 from pipelines.validation import gx_check_result
-from pipelines.warehouse import load_parquet_table
 
 GEOGRAPHY = dg.AssetKey(["raw", "hashrate_geography"])
 CONCENTRATION = dg.AssetKey(["intermediate", "hashrate_geography_concentration"])
@@ -61,16 +59,13 @@ def hashrate_geography(
         context.log.warning(f"{totals.height} months' shares do not add up to 100%")
     if rejects.height:
         context.log.warning(f"{rejects.height} rows rejected; first: {rejects.row(0, named=True)}")
-    lake = observatory.lake()
-    lake.write(rejects, "raw", "hashrate_geography_rejects")
-    with observatory.warehouse().writer() as con:
-        load_parquet_table(
-            con,
-            "raw.hashrate_geography_rejects",
-            lake.files("raw", "hashrate_geography_rejects"),
-            description="Rows of the hash rate geography source that could not be used.",
-            empty_schema=REJECT_SCHEMA,
-        )
+    observatory.store_table(
+        rejects,
+        "raw",
+        "hashrate_geography_rejects",
+        description="Rows of the hash rate geography source that could not be used.",
+        column_descriptions={},
+    )
     china = rows.filter(pl.col("country") == "CN").sort("month")
     return dg.MaterializeResult(
         metadata={

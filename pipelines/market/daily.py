@@ -193,7 +193,7 @@ def derived_candidates(daily: pl.DataFrame) -> pl.DataFrame:
         ).filter(pl.col("value").is_not_null())
         for column, (text, formula) in DERIVATIONS.items()
     ]
-    return pl.concat(frames).cast(OBSERVATION_SCHEMA) if frames else pl.DataFrame()
+    return pl.concat(frames).cast(OBSERVATION_SCHEMA)
 
 
 def market_discrepancies(
