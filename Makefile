@@ -7,8 +7,9 @@ CONFIG ?= configs/default.toml
 UV_VERSION := 0.13.8
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
-# Use the machine's Python; never download an interpreter.
-export UV_PYTHON := $(shell command -v $(PYTHON))
+# Use the machine's Python (the interpreter itself: a pyenv shim path would make uv rebuild .venv
+# on every call); never download an interpreter.
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PYTHON_DOWNLOADS := never
 export GX_ANALYTICS_ENABLED := False
 
