@@ -14,8 +14,7 @@ import polars as pl
 from pipelines.config import SourceConfig
 from pipelines.metadata import markdown_table
 from pipelines.metrics.trends import TREND_COLUMNS, series_trends
-from pipelines.report import render_report
-from pipelines.report.provenance import LICENCES
+from pipelines.report import licence_for, render_report
 from pipelines.resources import ObservatoryResource
 from pipelines.serving import KEY as SERVING
 
@@ -94,7 +93,7 @@ def provenance(sources: list[SourceConfig], instance: dg.DagsterInstance) -> lis
                 "source": source.name,
                 "kind": source.kind,
                 "location": source.location,
-                "licence": LICENCES.get(source.kind, "see the publisher's terms"),
+                "licence": licence_for(source.kind),
                 "retrieved_at": retrieved,
             }
         )
