@@ -579,6 +579,107 @@ def test_merged_blocks_attribute_with_tag_over_label(lookup: PoolLookup) -> None
     ]
 
 
+def _feeds(*feeds: tuple[str, list[dict[str, Any]]]) -> pl.DataFrame:
+    return pl.concat([blocks(rows, feed=name) for name, rows in feeds])
+
+
+def _decided(frame: pl.DataFrame, lookup: PoolLookup, order: list[str]) -> dict[int, tuple]:
+    out = attribute(frame, lookup, OWNERS, order)
+    assert out.columns == list(ATTRIBUTION_COLUMNS)
+    columns = ["pool", "method", "evidence_feed", "label", "conflict"]
+    return {row[0]: row[1:] for row in out.select("height", *columns).iter_rows()}
+
+
+@pytest.mark.parametrize("order", [["node", "slugs"], ["slugs", "node"]])
+def test_an_unknown_label_never_hides_a_pool_another_feed_names(
+    lookup: PoolLookup, order: list[str]
+) -> None:
+    """One feed says 'unknown' (or 'failed', or nothing usable), the other names the pool: the
+    pool wins whichever feed comes first, decided by the naming feed, without a conflict."""
+    frame = _feeds(
+        ("node", [{"height": 1, "label": "unknown"}, {"height": 2, "label": "Failed"}]),
+        ("slugs", [{"height": 1, "label": "antpool"}, {"height": 2, "label": "canoe"}]),
+    )
+    assert _decided(frame, lookup, order) == {
+        1: ("AntPool", "label", "slugs", "antpool", False),
+        2: ("CanoePool", "label", "slugs", "canoe", False),
+    }
+    merged, _ = merge_feeds(frame, order)
+    assert merged.select("label", "label_scheme").rows() == [("antpool", None), ("canoe", None)]
+
+
+def test_a_registry_entry_named_unknown_identifies_no_pool(aliases: pl.DataFrame) -> None:
+    """A registry's own "Unknown" entry (mempool's legacy registry has one) is no pool either."""
+    rows = [*REGISTRY_ROWS, {"id": 99, "name": "Unknown", "addresses": [], "tags": []}]
+    lookup = build_lookup(registry_frame(rows), aliases)
+    frame = _feeds(
+        ("a", [{"height": 5, "label": "UNKNOWN"}]), ("b", [{"height": 5, "label": "F2Pool"}])
+    )
+    assert _decided(frame, lookup, ["a", "b"]) == {5: ("F2Pool", "label", "b", "F2Pool", False)}
+
+
+def test_two_feeds_naming_different_pools_follow_precedence_and_conflict(
+    lookup: PoolLookup,
+) -> None:
+    """Both feeds identify the block, differently: the earlier feed wins and the block is flagged.
+    The same pool spelt two ways (slug and name) is no conflict."""
+    frame = _feeds(
+        ("first", [{"height": 7, "label": "AntPool"}, {"height": 8, "label": "btccom"}]),
+        ("second", [{"height": 7, "label": "f2pool"}, {"height": 8, "label": "BTC.com"}]),
+    )
+    assert _decided(frame, lookup, ["first", "second"]) == {
+        7: ("AntPool", "label", "first", "AntPool", True),
+        8: ("BTC.com", "label", "first", "btccom", False),
+    }
+    assert _decided(frame, lookup, ["second", "first"])[7] == (
+        "F2Pool",
+        "label",
+        "second",
+        "f2pool",
+        True,
+    )
+
+
+def test_a_coinbase_that_matches_nothing_gives_way_to_a_label(lookup: PoolLookup) -> None:
+    """A coinbase with no known tag or address is no evidence: the other feed's label decides;
+    a coinbase that does match beats the label and is credited to its own feed."""
+    frame = _feeds(
+        (
+            "coinbase",
+            [
+                {
+                    "height": 3,
+                    "coinbase_hex": coinbase(3, "nothing to see"),
+                    "coinbase_addresses": [STRANGER_ADDRESS],
+                },
+                {"height": 4, "coinbase_hex": coinbase(4, "/F2Pool/")},
+            ],
+        ),
+        ("labels", [{"height": 3, "label": "foundryusa"}, {"height": 4, "label": "unknown"}]),
+    )
+    assert _decided(frame, lookup, ["coinbase", "labels"]) == {
+        3: ("Foundry USA", "label", "labels", "foundryusa", False),
+        4: ("F2Pool", "tag", "coinbase", "unknown", False),
+    }
+
+
+def test_a_block_no_feed_identifies_stays_unknown(lookup: PoolLookup) -> None:
+    """Every feed says unknown: the block is unknown, decided by no feed, its label kept."""
+    frame = _feeds(("a", [{"height": 9, "label": "unknown"}]), ("b", [{"height": 9, "label": ""}]))
+    assert _decided(frame, lookup, ["a", "b"]) == {9: (UNKNOWN, UNKNOWN, None, "unknown", False)}
+
+
+def test_feeds_whose_coinbases_name_different_pools_conflict(lookup: PoolLookup) -> None:
+    """Two feeds' coinbases tag different pools (a stale block in one): precedence, and a flag."""
+    frame = _feeds(
+        ("rpc", [{"height": 11, "coinbase_hex": coinbase(11, "/AntPool/")}]),
+        ("export", [{"height": 11, "coinbase_hex": coinbase(11, "/F2Pool/")}]),
+    )
+    assert _decided(frame, lookup, ["export", "rpc"]) == {
+        11: ("F2Pool", "tag", "export", None, True)
+    }
+
+
 # --- scale --------------------------------------------------------------------------------------
 
 

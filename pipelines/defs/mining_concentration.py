@@ -26,11 +26,13 @@ SHARES = dg.AssetKey(["intermediate", "pool_shares"])
 CONCENTRATION = dg.AssetKey(["intermediate", "mining_concentration"])
 MERGED_DESCRIPTION = (
     "Every block once: the feeds' rows for a height merged, each field from the earliest feed "
-    "that has it (a header time beats an estimated date)."
+    "that has it (a header time beats an estimated date; a label such as 'unknown' that "
+    "identifies no pool counts as missing)."
 )
 ATTRIBUTION_DESCRIPTION = (
-    "Every block (one per height, from the feed with precedence) attributed to a pool and its "
-    "owner: payout address first, then coinbase tag, then the file's label; conflicts flagged."
+    "Every block (one per height) attributed to a pool and its owner from the evidence of every "
+    "feed that holds it: payout address first, then coinbase tag, then a label; evidence that "
+    "identifies no pool never hides a feed that does; the deciding feed and conflicts recorded."
 )
 
 
@@ -61,7 +63,8 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
     """Merge the feeds' blocks (one row per height) and attribute each to a pool and owner."""
     lake = observatory.lake()
     feeds = [feed.name.split(".", 1)[1] for feed in observatory.config().feeds("blocks")]
-    blocks, overlap = merge_feeds(lake.read("raw", "blocks"), feeds)
+    rows = lake.read("raw", "blocks")
+    blocks, overlap = merge_feeds(rows, feeds)
     yield dg.MaterializeResult(
         asset_key=MERGED,
         metadata={
@@ -76,7 +79,7 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
         },
     )
     lookup = build_lookup(lake.read("raw", "pool_registry"), lake.read("raw", "pool_label_aliases"))
-    attributed = attribute(blocks, lookup, lake.read("raw", "pool_owners"))
+    attributed = attribute(rows, lookup, lake.read("raw", "pool_owners"), feeds)
     methods = attributed.group_by("method").len().sort("method")
     unmatched = (
         attributed.filter(pl.col("label_matched") == False)  # noqa: E712 (null = no label)
@@ -102,6 +105,9 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
             **stored,
             "blocks_by_method": dg.MetadataValue.md(markdown_table(methods)),
             "conflicts": int(attributed["conflict"].sum()),
+            "blocks_by_evidence_feed": dg.MetadataValue.md(
+                markdown_table(attributed.group_by("evidence_feed").len().sort("evidence_feed"))
+            ),
             "unmatched_labels": dg.MetadataValue.md(markdown_table(unmatched, 50)),
             "first_block": str(attributed["date"].min()),
             "last_block": str(attributed["date"].max()),

@@ -13,11 +13,16 @@ Order of evidence, strongest first:
 3. **label** — a labelled file's pool name or mempool slug, normalised to a registry name (case and
    punctuation ignored, known aliases from ``dbt_like_sql/seeds/pool_label_aliases.csv``). A label
    that matches no registry pool is kept as its own entity and reported (``label_matched`` false);
-4. **unknown** — none of the above (also labels such as "unknown" or "failed").
+4. **unknown** — none of the above.
 
-Blocks whose address and tag point at different pools are flagged (``conflict``); the address wins.
-The owner of a pool is looked up in ``dbt_like_sql/seeds/pool_owners.csv`` by the block's date;
-a pool with no owner row owns itself.
+When several feeds hold a height, each feed's row is evidence of its own. Evidence that identifies
+no pool is missing, never a verdict: a label meaning "no pool identified" in any scheme
+(``unknown``, ``failed``, empty, or a name the registry itself calls unknown) and a coinbase that
+matches no address or tag give way to another feed that does identify the block. Between two
+feeds that both identify it, the earlier feed in the config wins. ``evidence_feed`` names the feed
+whose evidence decided. Blocks whose evidence names different pools (address vs tag, or two feeds'
+labels) are flagged (``conflict``). The owner of a pool is looked up in
+``dbt_like_sql/seeds/pool_owners.csv`` by the block's date; a pool with no owner row owns itself.
 """
 
 from __future__ import annotations
@@ -41,16 +46,20 @@ ATTRIBUTION_COLUMNS = {
     "time": "block header time, UTC (null when the feed has none)",
     "date": "UTC day of the block (estimated for feeds without timestamps; see date_source)",
     "date_source": "'header' or 'block_count_series'",
-    "feed": "the feed this block was taken from (earlier feeds in the config win)",
+    "feed": "the earliest feed in the config that holds this height (dates and hash come from it)",
     "pool": "attributed pool (registry name; 'unknown' when unattributed)",
     "pool_id": "registry id of the pool (null for unknown and unmatched labels)",
     "owner": "entity owning the pool on the block's date (the pool itself when no owner row)",
     "method": "how the pool was found: address, tag, label or unknown",
+    "evidence_feed": "feed whose evidence decided the pool (null when unknown)",
     "address_pool": "pool whose payout address the coinbase pays, if any",
     "tag_pool": "pool whose coinbase tag the scriptSig contains, if any",
-    "label": "label given by a labelled file, as written",
-    "label_matched": "whether the label matched a registry pool (null without label)",
-    "conflict": "address and tag point at different pools (the address wins)",
+    "label": "label given by a labelled file, as written (the earliest feed's identifying label)",
+    "label_matched": "whether the label matched a registry pool (null without identifying label)",
+    "conflict": (
+        "the evidence names different pools: address vs tag, or two feeds' coinbases or labels "
+        "(address beats tag beats label; between feeds, config order decides)"
+    ),
 }
 
 
@@ -141,29 +150,46 @@ def build_lookup(registry: pl.DataFrame, aliases: pl.DataFrame) -> PoolLookup:
     )
 
 
+def is_identifying_label(label: pl.Expr) -> pl.Expr:
+    """Whether a label names a pool: not null and not one of the "no pool identified" labels."""
+    return label.is_not_null() & ~normalise_key(label).is_in(UNKNOWN_LABELS)
+
+
+def _feed_rank(feed_order: list[str]) -> pl.Expr:
+    ranks = {f: i for i, f in enumerate(feed_order)}
+    return pl.col("feed").replace_strict(ranks, default=len(feed_order), return_dtype=pl.Int64)
+
+
 def merge_feeds(blocks: pl.DataFrame, feed_order: list[str]) -> tuple[pl.DataFrame, dict]:
     """One row per height, combining the evidence of every feed that holds it.
 
     Each field comes from the earliest feed in ``feed_order`` that has it, so a block known to a
-    coinbase export and to a labelled file keeps both its coinbase and its label; ``feed`` is the
-    earliest feed holding the height. Returns the merged blocks and overlap figures.
+    coinbase export and to a labelled file keeps both its coinbase and its label. A label that
+    identifies no pool ("unknown", "failed", empty) counts as missing: it is kept only when no feed
+    identifies the block. ``feed`` is the earliest feed holding the height. Returns the merged
+    blocks and overlap figures.
     """
-    ranked = blocks.with_columns(
-        pl.col("feed")
-        .replace_strict(
-            {f: i for i, f in enumerate(feed_order)}, default=len(feed_order), return_dtype=pl.Int64
-        )
-        .alias("feed_rank")
-    ).sort("height", "feed_rank")
     if not blocks["height"].is_duplicated().any():  # one feed per height: nothing to merge
         report = {"rows": blocks.height, "blocks": blocks.height, "heights_in_several_feeds": 0}
         return blocks.sort("height").rechunk(), {**report, "heights_with_conflicting_hashes": 0}
+    ranked = blocks.with_columns(
+        _feed_rank(feed_order).alias("feed_rank"),
+        pl.when(is_identifying_label(pl.col("label")))
+        .then(0)
+        .when(pl.col("label").is_not_null())
+        .then(1)
+        .otherwise(2)
+        .alias("label_rank"),
+    ).sort("height", "feed_rank")
     dated = ["time", "date", "date_source"]  # from one row: a header time beats an estimate
-    fields = [c for c in blocks.columns if c not in ("height", "feed", *dated)]
+    labelled = ["label", "label_scheme"]  # from one row: the earliest identifying label
+    fields = [c for c in blocks.columns if c not in ("height", "feed", *dated, *labelled)]
     by_dating = [pl.col("time").is_null(), pl.col("feed_rank")]
+    by_label = [pl.col("label_rank"), pl.col("feed_rank")]
     merged = ranked.group_by("height").agg(
         pl.col("feed").first(),
         *[pl.col(c).sort_by(by_dating).first() for c in dated],
+        *[pl.col(c).sort_by(by_label).first() for c in labelled],
         *[pl.col(c).drop_nulls().first() for c in fields],
     )
     merged = merged.select(blocks.columns).sort("height")
@@ -177,9 +203,10 @@ def merge_feeds(blocks: pl.DataFrame, feed_order: list[str]) -> tuple[pl.DataFra
     return merged, report
 
 
-def _address_pools(blocks: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
+def _address_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
+    """``row, address_pool``: the pool paid by the first coinbase output with a known address."""
     outputs = (
-        blocks.select("height", pl.col("coinbase_addresses").alias("address"))
+        rows.select("row", pl.col("coinbase_addresses").alias("address"))
         .drop_nulls("address")
         .with_columns(pl.int_ranges(pl.col("address").list.len()).alias("output_index"))
         .explode("address", "output_index")
@@ -187,14 +214,15 @@ def _address_pools(blocks: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
     )
     return (
         outputs.join(lookup.addresses, on="address", how="inner")
-        .sort("height", "output_index", "pool_order")
-        .group_by("height")
+        .sort("row", "output_index", "pool_order")
+        .group_by("row")
         .agg(pl.col("pool").first().alias("address_pool"))
     )
 
 
-def _tag_pools(blocks: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
-    texts = blocks.select("height", "coinbase_hex").drop_nulls("coinbase_hex")
+def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
+    """``row, tag_pool``: the pool of the longest registry tag found in the coinbase."""
+    texts = rows.select("row", "coinbase_hex").drop_nulls("coinbase_hex")
     texts = texts.with_columns(lossy_utf8_from_hex(texts["coinbase_hex"]).alias("text"))
     candidates = []
     # The tags as written: the search ignores ASCII case only, so a tag lower-cased beforehand
@@ -203,7 +231,7 @@ def _tag_pools(blocks: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
     if patterns:
         found = (
             texts.select(
-                "height",
+                "row",
                 pl.col("text")
                 .str.extract_many(patterns, ascii_case_insensitive=True, overlapping=True)
                 .alias("match"),
@@ -212,45 +240,96 @@ def _tag_pools(blocks: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
             .drop_nulls("match")
             .with_columns(pl.col("match").str.to_lowercase().alias("tag_key"))
             .join(lookup.literal_tags, on="tag_key", how="inner")
-            .select("height", "tag_len", "pool", "pool_order")
+            .select("row", "tag_len", "pool", "pool_order")
         )
         candidates.append(found)
     for tag, tag_len, pool, pool_order in lookup.regex_tags.iter_rows():
         candidates.append(
             texts.filter(pl.col("text").str.contains(f"(?i){tag}")).select(
-                "height",
+                "row",
                 pl.lit(tag_len, pl.UInt32).alias("tag_len"),
                 pl.lit(pool).alias("pool"),
                 pl.lit(pool_order, pl.UInt32).alias("pool_order"),
             )
         )
     if not candidates:
-        return pl.DataFrame(schema={"height": pl.Int64, "tag_pool": pl.String})
+        return pl.DataFrame(schema={"row": pl.UInt32, "tag_pool": pl.String})
     return (
         pl.concat(candidates, how="vertical_relaxed")
-        .sort("height", "tag_len", "pool_order", descending=[False, True, False])
-        .group_by("height")
+        .sort("row", "tag_len", "pool_order", descending=[False, True, False])
+        .group_by("row")
         .agg(pl.col("pool").first().alias("tag_pool"))
     )
 
 
-def _label_pools(blocks: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
-    labelled = blocks.select("height", "label").drop_nulls("label")
+def _label_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
+    """``row, label_pool, label_matched`` for labels that identify a pool.
+
+    A label meaning "no pool identified", or one the registry maps to a pool of that name (a
+    registry's own "Unknown" entry), gives no row.
+    """
+    labelled = rows.select("row", "label").filter(is_identifying_label(pl.col("label")))
     return (
         labelled.with_columns(normalise_key(pl.col("label")).alias("key"))
         .join(lookup.name_keys, on="key", how="left")
+        .filter(pl.col("pool").is_null() | is_identifying_label(pl.col("pool")))
         .select(
-            "height",
-            pl.when(pl.col("key").is_in(UNKNOWN_LABELS))
-            .then(None)
-            .otherwise(pl.coalesce("pool", "label"))
-            .alias("label_pool"),
-            pl.when(pl.col("key").is_in(UNKNOWN_LABELS))
-            .then(None)
-            .otherwise(pl.col("pool").is_not_null())
-            .alias("label_matched"),
+            "row",
+            pl.coalesce("pool", "label").alias("label_pool"),
+            pl.col("pool").is_not_null().alias("label_matched"),
         )
     )
+
+
+def block_evidence(blocks: pl.DataFrame, lookup: PoolLookup, feed_order: list[str]) -> pl.DataFrame:
+    """Per height, the strongest evidence of each kind across the feeds' rows.
+
+    ``address_pool``, ``tag_pool`` and ``label_pool`` (with ``label`` and ``label_matched``) each
+    come from the earliest feed whose row identifies a pool that way, with that feed in
+    ``address_feed``/``tag_feed``/``label_feed``; ``conflict`` marks heights whose evidence names
+    different pools. Rows that identify nothing are ignored, so they never hide a feed that does.
+    """
+    rows = blocks.with_row_index("row").with_columns(_feed_rank(feed_order).alias("feed_rank"))
+    evidence = (
+        rows.select("row", "height", "feed", "feed_rank", "label")
+        .join(_address_pools(rows, lookup), on="row", how="left")
+        .join(_tag_pools(rows, lookup), on="row", how="left")
+        .join(_label_pools(rows, lookup), on="row", how="left")
+        .sort("height", "feed_rank")
+    )
+
+    def from_identifying(column: str, alias: str) -> pl.Expr:
+        return pl.col(column).filter(pl.col("label_pool").is_not_null()).first().alias(alias)
+
+    def pools_named(column: str) -> pl.Expr:
+        return normalise_key(pl.col(column)).drop_nulls().n_unique()
+
+    per_height = evidence.group_by("height").agg(
+        pl.col("address_pool").drop_nulls().first(),
+        pl.col("feed").filter(pl.col("address_pool").is_not_null()).first().alias("address_feed"),
+        pl.col("tag_pool").drop_nulls().first(),
+        pl.col("feed").filter(pl.col("tag_pool").is_not_null()).first().alias("tag_feed"),
+        pl.col("label_pool").drop_nulls().first(),
+        from_identifying("feed", "label_feed"),
+        from_identifying("label_matched", "label_matched"),
+        # the identifying label, else what the first labelled feed wrote ("unknown")
+        pl.coalesce(from_identifying("label", "label"), pl.col("label").drop_nulls().first()),
+        (
+            (pools_named("address_pool") > 1)
+            | (pools_named("tag_pool") > 1)
+            | (pools_named("label_pool") > 1)
+        ).alias("feeds_disagree"),
+    )
+    return per_height.with_columns(
+        (
+            pl.col("feeds_disagree")
+            | (
+                pl.col("address_pool").is_not_null()
+                & pl.col("tag_pool").is_not_null()
+                & (pl.col("address_pool") != pl.col("tag_pool"))
+            )
+        ).alias("conflict")
+    ).drop("feeds_disagree")
 
 
 def owners_on_date(attributed: pl.DataFrame, owners: pl.DataFrame) -> pl.DataFrame:
@@ -268,13 +347,22 @@ def owners_on_date(attributed: pl.DataFrame, owners: pl.DataFrame) -> pl.DataFra
     )
 
 
-def attribute(blocks: pl.DataFrame, lookup: PoolLookup, owners: pl.DataFrame) -> pl.DataFrame:
-    """One row per block of ``blocks`` (one per height) with pool, owner, method and conflict."""
-    joined = (
-        blocks.join(_address_pools(blocks, lookup), on="height", how="left")
-        .join(_tag_pools(blocks, lookup), on="height", how="left")
-        .join(_label_pools(blocks, lookup), on="height", how="left")
-    )
+def attribute(
+    blocks: pl.DataFrame,
+    lookup: PoolLookup,
+    owners: pl.DataFrame,
+    feed_order: list[str] | None = None,
+) -> pl.DataFrame:
+    """One row per height of ``blocks`` with pool, owner, method, deciding feed and conflict.
+
+    ``blocks`` are the feeds' rows (one or several per height); ``feed_order`` is their precedence
+    (the feeds' order of appearance when omitted). Dates, hash and ``feed`` come from
+    ``merge_feeds``; the pool from the strongest evidence (``block_evidence``).
+    """
+    order = feed_order if feed_order is not None else blocks["feed"].unique(maintain_order=True)
+    merged, _ = merge_feeds(blocks, list(order))
+    evidence = block_evidence(blocks, lookup, list(order))
+    joined = merged.drop("label").join(evidence, on="height", how="left")
     attributed = joined.with_columns(
         pl.coalesce("address_pool", "tag_pool", "label_pool", pl.lit(UNKNOWN)).alias("pool"),
         pl.when(pl.col("address_pool").is_not_null())
@@ -285,11 +373,7 @@ def attribute(blocks: pl.DataFrame, lookup: PoolLookup, owners: pl.DataFrame) ->
         .then(pl.lit("label"))
         .otherwise(pl.lit(UNKNOWN))
         .alias("method"),
-        (
-            pl.col("address_pool").is_not_null()
-            & pl.col("tag_pool").is_not_null()
-            & (pl.col("address_pool") != pl.col("tag_pool"))
-        ).alias("conflict"),
+        pl.coalesce("address_feed", "tag_feed", "label_feed").alias("evidence_feed"),
     )
     attributed = (
         attributed.join(lookup.pools.select("pool", "pool_id"), on="pool", how="left")
