@@ -5,8 +5,10 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
+from pipelines.mining.attribution import is_identifying_label
 from tests.conftest import PROJECT_ROOT, SHARED_DATA, run_cli
 
 SHARED_CONFIG = str(PROJECT_ROOT / "configs" / "shared-data.toml")
@@ -96,6 +98,40 @@ def test_bigquery_coinbases_name_the_pools_btccom_labels_give(warehouse: Path) -
     assert by_height[682736][:2] == ("ViaBTC", "tag")  # /ViaBTC/
     for height in (508242, 508434, 509373, 509432, 510199):  # coinbase names nobody
         assert by_height[height][0] == "unknown"
+
+
+def test_no_height_a_feed_identifies_ends_up_unknown(warehouse: Path) -> None:
+    """Every height that some labelled file names a pool for is attributed to a pool, although
+    the node-derived file (first in the config) says 'unknown' for thousands of them."""
+    pools = SHARED_DATA / "pools"
+    labels = pl.concat(
+        [
+            pl.read_parquet(pools / "blocks-node-derived-2024-2025.parquet").select(
+                pl.col("block_height").alias("height"), pl.col("mining_pool").alias("label")
+            ),
+            pl.read_parquet(pools / "blocks-by-pool-2020-2026.parquet").select(
+                "height", pl.col("pool_slug").alias("label")
+            ),
+            pl.read_csv(pools / "btccom-block-labels-2016-2018.csv").select(
+                pl.col("blockid").alias("height"), pl.col("miningpool").alias("label")
+            ),
+        ],
+        how="vertical_relaxed",
+    )
+    identified = labels.filter(is_identifying_label(pl.col("label")))["height"].unique()
+    unknown = {
+        h
+        for (h,) in query(warehouse, "select height from block_attribution where pool = 'unknown'")
+    }
+    hidden = sorted(set(identified.to_list()) & unknown)
+    assert not hidden, f"{len(hidden)} identified heights are unknown, e.g. {hidden[:10]}"
+    # the node-derived file's 'unknown' blocks that the slug file names are decided by the latter
+    ((decided_by_slugs,),) = query(
+        warehouse,
+        "select count(*) from block_attribution where height between 869306 and 923810 "
+        "and evidence_feed = 'slugs_2020_2026'",
+    )
+    assert decided_by_slugs > 3000
 
 
 def test_owner_grouping_merges_bitmain_pools(warehouse: Path) -> None:
