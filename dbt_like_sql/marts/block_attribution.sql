@@ -1,4 +1,5 @@
--- Every block, one row per height, attributed to a pool and the pool's owner on that day.
+-- Every block, one row per height, attributed to a pool, the pool's owner on that day and the
+-- pool whose block template it used (dbt_like_sql/seeds/pool_template_builders.csv).
 -- Evidence order: coinbase payout address, then coinbase tag, then a labelled file's label.
 -- materialized: table
 -- column height: block height (primary key)
@@ -16,8 +17,11 @@
 -- column label: label given by a labelled file, as written
 -- column label_matched: whether the label matched a registry pool
 -- column conflict: address and tag point at different pools (the address wins)
+-- column template_builder_observed: pool whose block template was used (observed sharing only; the pool itself otherwise)
+-- column template_builder_inclusive: the same, counting partial evidence ('possibly', 'sometimes') too
 select
     height, hash, time, date, date_source, feed, pool, pool_id, owner, method,
-    address_pool, tag_pool, label, label_matched, conflict
+    address_pool, tag_pool, label, label_matched, conflict, template_builder_observed,
+    template_builder_inclusive
 from intermediate.block_attribution
 order by height
