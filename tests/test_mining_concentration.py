@@ -11,6 +11,7 @@ from pipelines.metrics.concentration import concentration
 from pipelines.mining.concentration import (
     CONCENTRATION_COLUMNS,
     GROUP_KEYS,
+    GROUPINGS,
     SHARE_COLUMNS,
     daily_counts,
     days_covered,
@@ -37,7 +38,8 @@ BLOCKS: dict[date, dict[str, int]] = {
 
 
 def attributed() -> pl.DataFrame:
-    """One row per block with the date, pool and owner columns of block_attribution."""
+    """One row per block with the date, pool, owner and template-builder columns of
+    block_attribution (no template sharing: every pool builds its own; see test_templates.py)."""
     rows = [
         {"height": 0, "date": day, "pool": pool, "owner": OWNER_OF[pool]}
         for day, pools in BLOCKS.items()
@@ -47,7 +49,11 @@ def attributed() -> pl.DataFrame:
     frame = pl.DataFrame(
         rows, schema={"height": pl.Int64, "date": pl.Date, "pool": pl.String, "owner": pl.String}
     )
-    return frame.with_columns(pl.int_range(pl.len()).alias("height"))
+    return frame.with_columns(
+        pl.int_range(pl.len()).alias("height"),
+        pl.col("pool").alias("template_builder_observed"),
+        pl.col("pool").alias("template_builder_inclusive"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -253,7 +259,7 @@ def test_all_metrics_match_the_scalar_reference(
     assert table.height > 0
     for row in table.iter_rows(named=True):
         in_window = frame.filter(pl.col("date").is_between(row["window_start"], row["window_end"]))
-        entities = in_window.group_by(row["grouping"]).len().rows()
+        entities = in_window.group_by(GROUPINGS[row["grouping"]]).len().rows()
         if row["unknown_policy"] == "excluded":
             entities = [(e, n) for e, n in entities if e != "unknown"]
         expected = concentration([n for _, n in entities], [e for e, _ in entities], "unknown")
@@ -326,8 +332,8 @@ def test_outputs_are_sorted_and_complete(tables: tuple[pl.DataFrame, pl.DataFram
     assert per_kind == {"day": 4, "week": 2, "month": 2, "year": 1, "30d": 2}
 
 
-def test_daily_counts_cover_both_groupings() -> None:
-    """daily_counts gives (date, entity, count, grouping) rows for pool and owner alike."""
+def test_daily_counts_cover_every_grouping() -> None:
+    """daily_counts gives (date, entity, count, grouping) rows for every grouping alike."""
     counts = daily_counts(attributed()).collect()
     owner_day1 = (
         counts.filter((pl.col("grouping") == "owner") & (pl.col("date") == date(2024, 1, 1)))
@@ -337,3 +343,9 @@ def test_daily_counts_cover_both_groupings() -> None:
     )
     assert owner_day1 == [("Bitmain", 6), ("Foundry USA", 1), ("unknown", 3)]
     assert counts.filter(pl.col("grouping") == "pool")["count"].sum() == 15
+    assert set(counts["grouping"].unique()) == {
+        "pool",
+        "owner",
+        "template_observed",
+        "template_inclusive",
+    }

@@ -179,3 +179,39 @@ def test_writing_is_atomic(tmp_path: Path, database: Path, monkeypatch) -> None:
         con.close()
     assert path.read_text() == "old page"
     assert sorted(p.name for p in out.iterdir()) == ["index.html"]
+
+
+def test_mining_nakamoto_chart_has_pools_owners_and_template_builders() -> None:
+    """One chart, four series with bands; template builders start in the month of the first
+    observed template sharing (before it they are the pools), dashed."""
+    from pipelines.report.charts import GROUPINGS, mining_nakamoto
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE mining_concentration (grouping VARCHAR, unknown_policy VARCHAR, "
+        '"window" VARCHAR, window_start DATE, window_end DATE, blocks BIGINT, hhi DOUBLE, '
+        "hhi_ci_low DOUBLE, hhi_ci_high DOUBLE, nakamoto BIGINT, nakamoto_ci_low BIGINT, "
+        "nakamoto_ci_high BIGINT)"
+    )
+    months = [
+        ("2024-03-01", "2024-03-31"),
+        ("2024-04-01", "2024-04-30"),
+        ("2024-05-01", "2024-05-31"),
+    ]
+    for grouping in GROUPINGS:
+        for start, end in months:
+            con.execute(
+                "INSERT INTO mining_concentration VALUES "
+                "(?, 'entity', 'month', ?, ?, 4300, 1700, 1600, 1800, 3, 2, 4)",
+                [grouping, start, end],
+            )
+    con.execute("CREATE TABLE dim_pool_template_builder AS SELECT DATE '2024-04-17' AS valid_from")
+    figure = mining_nakamoto(con).figure
+    lines = {t.name: t for t in figure.data if t.fill != "toself"}
+    bands = [t.name for t in figure.data if t.fill == "toself"]
+    assert list(lines) == list(GROUPINGS.values())
+    assert len(bands) == 4
+    observed = lines[GROUPINGS["template_observed"]]
+    assert [str(x) for x in observed.x] == ["2024-04-01", "2024-05-01"]
+    assert observed.line.dash == "dash" and lines[GROUPINGS["pool"]].line.dash == "solid"
+    assert len(lines[GROUPINGS["pool"]].x) == 3

@@ -1,4 +1,5 @@
--- Every block, one row per height, attributed to a pool and the pool's owner on that day.
+-- Every block, one row per height, attributed to a pool, the pool's owner on that day and the
+-- pool whose block template it used (dbt_like_sql/seeds/pool_template_builders.csv).
 -- Evidence order: coinbase payout address, then coinbase tag, then a labelled file's label; of
 -- several feeds, the earliest that identifies the block ('unknown' labels never hide a pool).
 -- materialized: table
@@ -18,8 +19,11 @@
 -- column label: label given by a labelled file, as written (the earliest identifying one)
 -- column label_matched: whether the label matched a registry pool
 -- column conflict: the evidence names different pools (address vs tag, or two feeds)
+-- column template_builder_observed: pool whose block template was used (observed sharing only; the pool itself otherwise)
+-- column template_builder_inclusive: the same, counting partial evidence ('possibly', 'sometimes') too
 select
     height, hash, time, date, date_source, feed, pool, pool_id, owner, method, evidence_feed,
-    address_pool, tag_pool, label, label_matched, conflict
+    address_pool, tag_pool, label, label_matched, conflict, template_builder_observed,
+    template_builder_inclusive
 from intermediate.block_attribution
 order by height

@@ -9,7 +9,7 @@
 -- incomplete left out).
 -- materialized: table
 -- column domain: bitcoin_mining, bitcoin_nodes, hashrate_geography, ai_models or ai_compute
--- column dimension: what the entities are: pool, owner, country, continent, asn, organization, hosting, network, client, client_version, organization_category, openness (AI open-weight shares)
+-- column dimension: what the entities are: pool, owner, template_observed and template_inclusive (mining: the pool that built the block template, observed sharing only or partial evidence too), country, continent, asn, organization, hosting, network, client, client_version, organization_category, openness (AI open-weight shares)
 -- column variant: how it was counted: unknown or overlay policy, source, dataset, weighting ('key=value; ...')
 -- column period_start: first day of the period
 -- column period_end: last day of the period (inclusive)

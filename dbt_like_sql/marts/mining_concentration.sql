@@ -1,8 +1,9 @@
--- How concentrated Bitcoin mining is, per window, by pool and by owner: HHI and Nakamoto
--- coefficient with 95% intervals, tau indices, concentration ratios, Gini, entropy, Theil and the
--- effective number of entities. Windows without blocks have no row (a gap, never zero blocks).
+-- How concentrated Bitcoin mining is, per window, by pool, by owner and by the pool that built the
+-- block template (template_observed: observed template sharing only; template_inclusive: partial
+-- evidence too): HHI and Nakamoto coefficient with 95% intervals, tau indices, concentration
+-- ratios, Gini, entropy, Theil and the effective number of entities. Windows without blocks have no row (a gap, never zero blocks).
 -- materialized: table
--- column grouping: 'pool' or 'owner'
+-- column grouping: 'pool', 'owner', 'template_observed' or 'template_inclusive' (the pool whose block template was used: observed sharing only, or partial evidence too)
 -- column unknown_policy: 'entity' (unknown blocks are one entity; default) or 'excluded'
 -- column window: 'day', 'week' (ISO), 'month', 'year' or '30d' (fixed 30-day windows)
 -- column window_start: first day of the window

@@ -9,7 +9,7 @@ unknown blocks, real tags and payout addresses in realistic coinbases) is writte
 
 1. ``ndjson``: NDJSON file → every concentration table (read, merge, attribute, windows, metrics);
 2. ``attribution``: ``raw/blocks`` from the lake → merge_feeds → attribute;
-3. ``metrics``: attributed table → shares and metrics for every window and both groupings.
+3. ``metrics``: attributed table → shares and metrics for every window and grouping.
 
 The whole is repeated at a quarter of the blocks to check that time is linear in blocks. Results
 go to ``<workdir>/results.json``; the generated chains are removed afterwards unless ``--keep``.
@@ -66,7 +66,7 @@ STAGES = ("ndjson", "attribution", "metrics")
 STAGE_TITLES = {
     "ndjson": "(1) NDJSON → all concentration tables",
     "attribution": "(2) lake raw/blocks → merge → attribute",
-    "metrics": "(3) attributed → all windows, both groupings",
+    "metrics": "(3) attributed → all windows and groupings",
 }
 BASE58 = np.frombuffer(b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", np.uint8)
 HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
@@ -381,18 +381,37 @@ def _paths(data: Path) -> dict[str, Path]:
     }
 
 
-def _reference() -> tuple[Any, pl.DataFrame]:
-    """The lookup (registry + aliases) and the owner table, as the pipeline builds them."""
+def _reference() -> tuple[Any, pl.DataFrame, pl.DataFrame]:
+    """The lookup (registry + aliases), the owner and the template-builder tables."""
     from pipelines.mining.attribution import build_lookup
-    from pipelines.sources.pool_reference import read_pool_label_aliases, read_pool_owners
+    from pipelines.sources.pool_reference import (
+        read_pool_label_aliases,
+        read_pool_owners,
+        read_pool_template_builders,
+    )
 
-    return build_lookup(load_registry(), read_pool_label_aliases()), read_pool_owners()
+    return (
+        build_lookup(load_registry(), read_pool_label_aliases()),
+        read_pool_owners(),
+        read_pool_template_builders(),
+    )
+
+
+def _attribute(
+    merged: pl.DataFrame, reference: tuple[Any, pl.DataFrame, pl.DataFrame]
+) -> pl.DataFrame:
+    """``attribute`` then the template builders, as the ``block_attribution`` asset does."""
+    from pipelines.mining.attribution import attribute
+    from pipelines.mining.templates import with_template_builders
+
+    lookup, owners, builders = reference
+    return with_template_builders(attribute(merged, lookup, owners), builders)
 
 
 def setup(data: Path, n_blocks: int) -> dict[str, Any]:
     """Generate the chain, write the NDJSON export, the lake and the attributed table (untimed)."""
     from pipelines.lake import Lake
-    from pipelines.mining.attribution import attribute, merge_feeds
+    from pipelines.mining.attribution import merge_feeds
     from pipelines.sources.block_files import read_bigquery_coinbase_ndjson
 
     paths = _paths(data)
@@ -413,9 +432,8 @@ def setup(data: Path, n_blocks: int) -> dict[str, Any]:
     for (day,), frame in blocks.partition_by("date", as_dict=True).items():
         lake.write(frame.sort("feed", "height"), "raw", "blocks", ("date", day.isoformat()))
     lake_seconds = time.perf_counter() - clock
-    lookup, owners = _reference()
     merged, _ = merge_feeds(lake.read("raw", "blocks"), [FEED])
-    attributed = attribute(merged, lookup, owners)
+    attributed = _attribute(merged, _reference())
     lake.write(attributed, "intermediate", "block_attribution")
 
     checked = attributed.join(truth, on="height", how="full", coalesce=True)
@@ -459,7 +477,7 @@ def _steps() -> tuple[dict[str, float], Callable[[str], None]]:
 
 
 def _metrics(attributed: pl.DataFrame, mark: Callable[[str], None]) -> dict[str, int]:
-    """Every window table for both groupings (as ``mining_windows`` computes them)."""
+    """Every window table for every grouping (as ``mining_windows`` computes them)."""
     from pipelines.metrics.windows import ANCHOR
     from pipelines.mining.concentration import (
         daily_counts,
@@ -488,14 +506,14 @@ def run_stage(stage: str, data: Path) -> dict[str, Any]:
     lake read is a temporary), so peak memory is what the chain of calls needs.
     """
     from pipelines.lake import Lake
-    from pipelines.mining.attribution import attribute, merge_feeds
+    from pipelines.mining.attribution import merge_feeds
     from pipelines.sources.block_files import read_bigquery_coinbase_ndjson
 
     paths = _paths(data)
     lake = Lake(paths["lake"])
     base_rss_mb = _current_rss_mb()
     clock = time.perf_counter()
-    lookup, owners = _reference()
+    reference = _reference()
     reference_seconds = time.perf_counter() - clock
 
     steps, mark = _steps()
@@ -507,7 +525,7 @@ def run_stage(stage: str, data: Path) -> dict[str, Any]:
         merged, _ = merge_feeds(blocks, [FEED])
         del blocks
         mark("merge_feeds")
-        attributed = attribute(merged, lookup, owners)
+        attributed = _attribute(merged, reference)
         del merged
         mark("attribute")
         rows = {"blocks": attributed.height, **_metrics(attributed, mark)}
@@ -517,7 +535,7 @@ def run_stage(stage: str, data: Path) -> dict[str, Any]:
         merged, _ = merge_feeds(blocks, [FEED])
         del blocks
         mark("merge_feeds")
-        attributed = attribute(merged, lookup, owners)
+        attributed = _attribute(merged, reference)
         mark("attribute")
         rows = {"blocks": attributed.height}
     elif stage == "metrics":

@@ -17,6 +17,7 @@ from pipelines.mining.concentration import (
     pool_shares,
     window_counts,
 )
+from pipelines.mining.templates import TEMPLATE_COLUMNS, with_template_builders
 from pipelines.resources import ObservatoryResource
 
 BLOCKS = dg.AssetKey(["raw", "blocks"])
@@ -32,7 +33,8 @@ MERGED_DESCRIPTION = (
 ATTRIBUTION_DESCRIPTION = (
     "Every block (one per height) attributed to a pool and its owner from the evidence of every "
     "feed that holds it: payout address first, then coinbase tag, then a label; evidence that "
-    "identifies no pool never hides a feed that does; the deciding feed and conflicts recorded."
+    "identifies no pool never hides a feed that does; the deciding feed and conflicts recorded. "
+    "Also the pool whose block template it used (observed, and inclusive of partial evidence)."
 )
 
 
@@ -52,6 +54,7 @@ ATTRIBUTION_DESCRIPTION = (
                 dg.AssetKey(["raw", "pool_registry"]),
                 dg.AssetKey(["raw", "pool_label_aliases"]),
                 dg.AssetKey(["raw", "pool_owners"]),
+                dg.AssetKey(["raw", "pool_template_builders"]),
             ],
             group_name="intermediate",
             kinds={"polars", "parquet"},
@@ -60,7 +63,8 @@ ATTRIBUTION_DESCRIPTION = (
     ]
 )
 def attributed_blocks(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
-    """Merge the feeds' blocks (one row per height) and attribute each to a pool and owner."""
+    """Merge the feeds' blocks (one row per height); attribute each to a pool, owner and template
+    builder."""
     lake = observatory.lake()
     feeds = [feed.name.split(".", 1)[1] for feed in observatory.config().feeds("blocks")]
     rows = lake.read("raw", "blocks")
@@ -79,7 +83,10 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
         },
     )
     lookup = build_lookup(lake.read("raw", "pool_registry"), lake.read("raw", "pool_label_aliases"))
-    attributed = attribute(rows, lookup, lake.read("raw", "pool_owners"), feeds)
+    attributed = with_template_builders(
+        attribute(rows, lookup, lake.read("raw", "pool_owners"), feeds),
+        lake.read("raw", "pool_template_builders"),
+    )
     methods = attributed.group_by("method").len().sort("method")
     unmatched = (
         attributed.filter(pl.col("label_matched") == False)  # noqa: E712 (null = no label)
@@ -97,7 +104,7 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
         "intermediate",
         "block_attribution",
         description=ATTRIBUTION_DESCRIPTION,
-        column_descriptions=ATTRIBUTION_COLUMNS,
+        column_descriptions={**ATTRIBUTION_COLUMNS, **TEMPLATE_COLUMNS},
     )
     yield dg.MaterializeResult(
         asset_key=ATTRIBUTION,
@@ -122,14 +129,16 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
             deps=[ATTRIBUTION],
             group_name="intermediate",
             kinds={"polars", "parquet"},
-            description="Each pool's and owner's share of blocks per window, with 95% intervals.",
+            description="Each pool's, owner's and template builder's share of blocks per window, "
+            "with 95% intervals.",
         ),
         dg.AssetSpec(
             CONCENTRATION,
             deps=[ATTRIBUTION],
             group_name="intermediate",
             kinds={"polars", "parquet"},
-            description="Concentration metrics of mining per window, by pool and by owner.",
+            description="Concentration metrics of mining per window, by pool, owner and template "
+            "builder.",
         ),
     ]
 )
@@ -146,7 +155,7 @@ def mining_windows(observatory: ObservatoryResource):
             shares,
             "intermediate",
             "pool_shares",
-            description="Each pool's and owner's share of blocks per window.",
+            description="Each pool's, owner's and template builder's share of blocks per window.",
             column_descriptions=SHARE_COLUMNS,
         ),
     )
@@ -157,7 +166,8 @@ def mining_windows(observatory: ObservatoryResource):
                 concentration,
                 "intermediate",
                 "mining_concentration",
-                description="Concentration metrics of mining per window, by pool and by owner.",
+                description="Concentration metrics of mining per window, by pool, owner and "
+                "template builder.",
                 column_descriptions=CONCENTRATION_COLUMNS,
             ),
             "anchor_30d": str(anchor),

@@ -1,4 +1,4 @@
-"""Mining concentration per time window: shares and metrics by pool and by owner.
+"""Mining concentration per time window: shares and metrics by pool, owner and template builder.
 
 Cost is linear in blocks: blocks are first counted per (day, entity), the daily counts are copied
 once per window kind, and every metric is computed from window counts with vectorised Polars
@@ -24,20 +24,29 @@ import polars as pl
 from pipelines.metrics.concentration import concentration_table, share_table
 from pipelines.metrics.windows import WINDOWS, assign_windows
 
-GROUPINGS = ("pool", "owner")
+# grouping → the block_attribution column holding each block's entity
+GROUPINGS = {
+    "pool": "pool",
+    "owner": "owner",
+    "template_observed": "template_builder_observed",
+    "template_inclusive": "template_builder_inclusive",
+}
 POLICIES = ("entity", "excluded")
 UNKNOWN = "unknown"
 WINDOW_KEYS = ["window", "window_start", "window_end", "window_label"]
 GROUP_KEYS = ["grouping", "unknown_policy", *WINDOW_KEYS]
 
 SHARE_COLUMNS = {
-    "grouping": "'pool' or 'owner'",
+    "grouping": (
+        "'pool', 'owner', 'template_observed' or 'template_inclusive' (the pool whose block "
+        "template was used: observed sharing only, or partial evidence too)"
+    ),
     "unknown_policy": "'entity' (unknown blocks are one entity) or 'excluded'",
     "window": "'day', 'week' (ISO), 'month', 'year' or '30d' (fixed windows from the anchor)",
     "window_start": "first day of the window",
     "window_end": "last day of the window (inclusive)",
     "window_label": "day, ISO week, month, year, or for 30d windows their midpoint",
-    "entity": "pool or owner",
+    "entity": "pool, owner or template-building pool",
     "blocks": "blocks the entity found in the window",
     "share": "entity's share of the window's blocks (0-1)",
     "share_ci_low": "95% Wilson interval, low",
@@ -75,14 +84,14 @@ CONCENTRATION_COLUMNS = {
 
 
 def daily_counts(attribution: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-    """Blocks per (grouping, date, entity) for both groupings."""
+    """Blocks per (grouping, date, entity) for every grouping."""
     lazy = attribution.lazy()
     return pl.concat(
         [
-            lazy.group_by("date", pl.col(grouping).alias("entity"))
+            lazy.group_by("date", pl.col(column).alias("entity"))
             .agg(pl.len().cast(pl.Int64).alias("count"))
             .with_columns(pl.lit(grouping).alias("grouping"))
-            for grouping in GROUPINGS
+            for grouping, column in GROUPINGS.items()
         ]
     )
 

@@ -239,42 +239,71 @@ def time_axis(
 
 # --- concentration over time --------------------------------------------------------------------
 
-GROUPINGS = {"pool": "Pools", "owner": "Owners (pools grouped by owning entity)"}
+GROUPINGS = {
+    "pool": "Pools",
+    "owner": "Owners (pools grouped by owning entity)",
+    "template_observed": "Template builders (observed sharing)",
+    "template_inclusive": "Template builders (partial evidence too)",
+}
+TEMPLATE_GROUPINGS = ("template_observed", "template_inclusive")
 
 
 def _mining(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Monthly rows of every grouping; template builders only from the month of the first
+    observed template sharing (before it they are the pools, line for line)."""
     _require(con, "mining_concentration")
+    first = (
+        rows(con, "SELECT min(valid_from) AS first FROM dim_pool_template_builder")[0]["first"]
+        if has_relation(con, "dim_pool_template_builder")
+        else None
+    )
     return _nonempty(
         rows(
             con,
             "SELECT grouping, window_start, hhi, hhi_ci_low, hhi_ci_high, nakamoto, "
             "nakamoto_ci_low, nakamoto_ci_high, blocks FROM mining_concentration "
             "WHERE \"window\" = 'month' AND unknown_policy = 'entity' "
-            "ORDER BY grouping DESC, window_start",
+            "AND (NOT list_contains(?, grouping) OR window_end >= ?) "
+            "ORDER BY grouping, window_start",
+            [list(TEMPLATE_GROUPINGS), first or date.max],
         ),
         "monthly mining concentration",
     )
 
 
 def _mining_chart(con: duckdb.DuckDBPyConnection, metric: str) -> go.Figure:
-    """Monthly ``metric`` of pools and owners with its 95% band, on a month time axis."""
+    """Monthly ``metric`` of pools, owners and template builders with 95% bands, on a month
+    time axis (template builders dashed)."""
     fig = go.Figure()
     found = _mining(con)
-    for i, (grouping, series) in enumerate(_by(found, "grouping").items()):
+    by_grouping = _by(found, "grouping")
+    for i, (grouping, name) in enumerate(GROUPINGS.items()):
+        if grouping not in by_grouping:
+            continue
+        series = by_grouping[grouping]
         add_series(
             fig,
             _column(series, "window_start"),
             _column(series, metric),
-            GROUPINGS.get(grouping, label(grouping)),
+            name,
             PALETTE[i],
             low=_column(series, f"{metric}_ci_low"),
             high=_column(series, f"{metric}_ci_high"),
             max_step=MONTHLY,
             mode="lines+markers",
+            dash="dash" if grouping in TEMPLATE_GROUPINGS else "solid",
             marker={"size": 3, "color": PALETTE[i]},
         )
     time_axis(fig, [r["window_start"] for r in found], "month")
     return fig
+
+
+_TEMPLATE_NOTE = (
+    "Template builders: a pool seen sending its miners another pool's block template (stratum "
+    "jobs with the same Merkle branches, dbt_like_sql/seeds/pool_template_builders.csv) counts "
+    "as that pool from the first observation on; shown from the month of the first observation "
+    "(2024), since earlier template sharing is unknown, not absent."
+)
 
 
 def mining_hhi(con: duckdb.DuckDBPyConnection) -> Chart:
@@ -287,9 +316,10 @@ def mining_hhi(con: duckdb.DuckDBPyConnection) -> Chart:
     return Chart(
         "chart-mining-hhi",
         fig,
-        "Monthly Herfindahl–Hirschman index of each pool's (owner's) share of the month's blocks; "
-        "blocks of unknown origin count as one entity. Bands: 95% intervals (blocks are a sample "
-        "of hash rate). Source: mining_concentration (window = month, unknown_policy = entity).",
+        "Monthly Herfindahl–Hirschman index of each pool's (owner's, template builder's) share of "
+        "the month's blocks; blocks of unknown origin count as one entity. Bands: 95% intervals "
+        "(blocks are a sample of hash rate). " + _TEMPLATE_NOTE + " Source: mining_concentration "
+        "(window = month, unknown_policy = entity).",
     )
 
 
@@ -304,8 +334,10 @@ def mining_nakamoto(con: duckdb.DuckDBPyConnection) -> Chart:
     return Chart(
         "chart-mining-nakamoto",
         fig,
-        "Smallest number of pools (owners) that together found more than half of the month's "
-        "blocks; lower = more concentrated. Bands: 95% intervals. Source: mining_concentration.",
+        "Smallest number of pools (owners, template builders) that together found more than half "
+        "of the month's blocks; lower = more concentrated. Bands: 95% intervals. "
+        + _TEMPLATE_NOTE
+        + " Source: mining_concentration.",
     )
 
 

@@ -57,6 +57,8 @@ HEADLINE: dict[str, tuple[tuple[str, str, str, tuple[str, ...]], ...]] = {
     "bitcoin_mining": (
         ("Pools", "pool", "unknown=entity", CONCENTRATION),
         ("Owners", "owner", "unknown=entity", CONCENTRATION),
+        ("Template builders, observed", "template_observed", "unknown=entity", CONCENTRATION),
+        ("Template builders, inclusive", "template_inclusive", "unknown=entity", CONCENTRATION),
     ),
     "bitcoin_nodes": (
         ("Countries, Tor left out", "country", "overlay=excluded%", CONCENTRATION),

@@ -1,9 +1,11 @@
 """Curated pool reference tables kept in the repo (``dbt_like_sql/seeds/``).
 
 ``pool_owners.csv``: pool → owning entity over a date range (inclusive; empty = open), with a public
-source per row. A pool without a row owns itself. ``pool_label_aliases.csv``: labels used by block
-files or duplicate registry entries → the registry pool they mean, with the reason and a source.
-Rows are added by pull request, each with its source, and reviewed like code.
+source per row. A pool without a row owns itself. ``pool_template_builders.csv``: pool → the pool
+whose block template it sends its miners, by date, with a confidence and a source; a pool without a
+row builds its own. ``pool_label_aliases.csv``: labels used by block files or duplicate registry
+entries → the registry pool they mean, with the reason and a source. Rows are added by pull
+request, each with its source, and reviewed like code.
 """
 
 from pathlib import Path
@@ -25,6 +27,18 @@ OWNER_COLUMNS = {
     "range_error": "valid_from after valid_to (null when fine)",
     "overlap_error": "another row gives the pool an owner on overlapping days (null when fine)",
 }
+TEMPLATE_BUILDER_COLUMNS = {
+    "pool": "registry pool name",
+    "template_builder": "registry pool whose block template the pool sends its miners",
+    "valid_from": "first day the sharing was observed (it may have begun earlier)",
+    "valid_to": "last day, inclusive (null: still current as far as the sources show)",
+    "confidence": "'observed' (identical templates seen) or 'partial' (possibly, sometimes)",
+    "source": "public source for the row",
+    "note": "what the source observed, and when",
+    "range_error": OWNER_COLUMNS["range_error"],
+    "overlap_error": "another row gives the pool a builder on overlapping days (null when fine)",
+    "chain_error": "the builder is itself mapped to another builder (null when fine)",
+}
 ALIAS_COLUMNS = {
     "alias": "label or registry name as written",
     "alias_key": "the alias lower-cased with punctuation removed (how labels are matched)",
@@ -34,28 +48,36 @@ ALIAS_COLUMNS = {
 }
 
 
-def read_pool_owners(path: Path = SEEDS / "pool_owners.csv") -> pl.DataFrame:
-    """The owner table with ``range_error`` and ``overlap_error`` filled in for the checks."""
-    owners = (
+def _read_dated_seed(path: Path, columns: list[str]) -> pl.DataFrame:
+    """A seed with ``valid_from``/``valid_to`` as dates and a ``row`` index (CSV line - 2)."""
+    return (
         pl.read_csv(path, infer_schema=False)
         .with_columns(  # strictly ISO dates: "31/12/2020" is an error, never a guess
             pl.col("valid_from", "valid_to").str.to_date("%Y-%m-%d", strict=True)
         )
-        .select("pool", "owner", "valid_from", "valid_to", "source", "note")
+        .select(columns)
         .with_row_index("row")
     )
+
+
+def with_range_errors(table: pl.DataFrame) -> pl.DataFrame:
+    """``range_error`` and ``overlap_error`` for rows of a pool valid over inclusive date ranges.
+
+    ``table`` has ``row`` (0-based, CSV line - 2), ``pool``, ``valid_from`` and ``valid_to``
+    (null: open); an error names the pool and the CSV lines involved.
+    """
     start = pl.col("valid_from").fill_null(pl.date(1900, 1, 1))
     end = pl.col("valid_to").fill_null(pl.date(9999, 12, 31))
     pairs = (
-        owners.select("row", "pool", start.alias("a0"), end.alias("a1"))
-        .join(owners.select("row", "pool", start.alias("b0"), end.alias("b1")), on="pool")
+        table.select("row", "pool", start.alias("a0"), end.alias("a1"))
+        .join(table.select("row", "pool", start.alias("b0"), end.alias("b1")), on="pool")
         .filter((pl.col("row") != pl.col("row_right")) & (pl.col("a0") <= pl.col("b1")))
         .filter(pl.col("b0") <= pl.col("a1"))
         .group_by("row")
         .agg(pl.col("row_right").sort().alias("overlaps"))
     )
     return (
-        owners.join(pairs, on="row", how="left")
+        table.join(pairs, on="row", how="left")
         .with_columns(
             pl.when(start > end)
             .then(
@@ -77,8 +99,64 @@ def read_pool_owners(path: Path = SEEDS / "pool_owners.csv") -> pl.DataFrame:
             )
             .alias("overlap_error"),
         )
+        .drop("overlaps")
         .sort("row")
-        .select(list(OWNER_COLUMNS))
+    )
+
+
+def read_pool_owners(path: Path = SEEDS / "pool_owners.csv") -> pl.DataFrame:
+    """The owner table with ``range_error`` and ``overlap_error`` filled in for the checks."""
+    owners = _read_dated_seed(path, ["pool", "owner", "valid_from", "valid_to", "source", "note"])
+    return with_range_errors(owners).select(list(OWNER_COLUMNS))
+
+
+def read_pool_template_builders(
+    path: Path = SEEDS / "pool_template_builders.csv",
+) -> pl.DataFrame:
+    """The template-builder table with its range, overlap and chain errors for the checks.
+
+    A ``chain_error`` marks a row whose builder is itself mapped to a builder on one of the
+    row's days: each row must name the pool that builds the template, not another proxy.
+    """
+    builders = with_range_errors(
+        _read_dated_seed(
+            path,
+            ["pool", "template_builder", "valid_from", "valid_to", "confidence", "source", "note"],
+        )
+    )
+    start = pl.col("valid_from").fill_null(pl.date(1900, 1, 1))
+    end = pl.col("valid_to").fill_null(pl.date(9999, 12, 31))
+    chains = (
+        builders.select("row", "template_builder", start.alias("a0"), end.alias("a1"))
+        .join(
+            builders.select(
+                pl.col("row").alias("other"),
+                pl.col("pool").alias("template_builder"),
+                start.alias("b0"),
+                end.alias("b1"),
+            ),
+            on="template_builder",
+        )
+        .filter((pl.col("a0") <= pl.col("b1")) & (pl.col("b0") <= pl.col("a1")))
+        .group_by("row")
+        .agg(pl.col("other").min())
+    )
+    return (
+        builders.join(chains, on="row", how="left")
+        .with_columns(
+            pl.when(pl.col("other").is_not_null())
+            .then(
+                pl.format(
+                    "{}: builder {} is itself mapped to a builder in row {}",
+                    "pool",
+                    "template_builder",
+                    pl.col("other") + 2,
+                )
+            )
+            .alias("chain_error")
+        )
+        .sort("row")
+        .select(list(TEMPLATE_BUILDER_COLUMNS))
     )
 
 
