@@ -4,6 +4,7 @@ the real warehouse file when it is there."""
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from datetime import date
@@ -12,6 +13,7 @@ import polars as pl
 import pytest
 
 from pipelines.metrics.trends import (
+    FDR,
     METRIC_ORIENTATION,
     TREND_COLUMNS,
     benjamini_hochberg,
@@ -560,3 +562,108 @@ def test_fdr_summary_counts_before_and_after() -> None:
         ("a", "last_3y", 1, 0, 0, 0),
         ("b", "all", 1, 1, 1, 0),
     ]
+
+
+# ------------------------------------------------------- multiple testing on simulated series
+# Each simulation is one family (its own domain) of monthly series of 24–120 points, AR(1) noise
+# with coefficient phi, some with a linear trend of `TREND` noise standard deviations a year; all
+# go through series_trends, as in the asset. Seeded: the figures are the same on every run.
+
+SIMULATIONS, SERIES, TREND = 80, 10, 1.5
+
+
+def _simulated_board(seed: int, phi: float, trended: int, simulations: int) -> pl.DataFrame:
+    rng = random.Random(seed)
+    columns: dict[str, list] = {"domain": [], "variant": [], "period_start": [], "value": []}
+    for sim in range(simulations):
+        for j in range(SERIES):
+            noise = rng.gauss(0, 1) / math.sqrt(1 - phi**2)  # stationary from the start
+            for i in range(rng.randint(24, 120)):
+                noise = phi * noise + rng.gauss(0, 1) if i else noise
+                year, month = divmod(i, 12)
+                columns["domain"].append(f"sim{sim}")
+                columns["variant"].append(f"series{j}")
+                columns["period_start"].append(date(2010 + year, month + 1, 1))
+                columns["value"].append(noise + (TREND * i / 12 if j < trended else 0.0))
+    return pl.DataFrame(columns).with_columns(
+        pl.lit("pool").alias("dimension"),
+        pl.lit("hhi").alias("metric"),
+        pl.col("period_start").dt.month_end().alias("period_end"),
+    )
+
+
+@functools.cache
+def _simulated_trends(phi: float, trended: int) -> pl.DataFrame:
+    simulations = SIMULATIONS if trended == 0 else SIMULATIONS // 2
+    board = _simulated_board(int(phi * 10) + trended, phi, trended, simulations)
+    return series_trends(board, spans=(None,)).with_columns(
+        (pl.col("variant").str.strip_prefix("series").cast(pl.Int64) < trended).alias("trend")
+    )
+
+
+def _family_errors(trends: pl.DataFrame, verdict_column: str) -> pl.DataFrame:
+    """Per family: discoveries R, false discoveries V, FDP = V/max(R, 1)."""
+    found = pl.col(verdict_column) != "no significant trend"
+    return (
+        trends.group_by("domain")
+        .agg(found.sum().alias("R"), (found & ~pl.col("trend")).sum().alias("V"))
+        .with_columns((pl.col("V") / pl.max_horizontal("R", 1)).alias("fdp"))
+    )
+
+
+def _fwer(trends: pl.DataFrame, verdict_column: str) -> float:
+    return (_family_errors(trends, verdict_column).get_column("V") > 0).mean()
+
+
+HAMED_RAO_TOO_EAGER = pytest.mark.xfail(
+    strict=True,
+    reason="the Hamed-Rao p-values are anti-conservative: on these simulations 8.8% of white-noise "
+    "and 17% of AR(1) phi = 0.5 null series are significant at 5% (the factor is not floored at "
+    "1, so spurious negative lags shrink Var(S); with phi = 0.5 too little autocorrelation is "
+    "counted), and BH on them cannot hold the error near fdr; see README, trends method",
+)
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.5])
+def test_null_series_fdr_control_cuts_false_discoveries(phi: float) -> None:
+    # 10 null series per family: without control most families have a false trend
+    # (measured: 62% white noise, 88% AR(1); with BH 24% and 52%)
+    trends = _simulated_trends(phi, 0)
+    raw, controlled = _fwer(trends, "verdict_unadjusted"), _fwer(trends, "verdict")
+    assert raw > 0.5
+    assert controlled < raw - 0.25
+
+
+def test_bh_controls_the_family_wise_error_given_valid_p_values() -> None:
+    # white noise and the plain Mann–Kendall p-values, valid for independent points: with every
+    # hypothesis null, BH's FDR is the family-wise error, at most 0.05 (measured 3.8%)
+    trends = _simulated_trends(0.0, 0)
+    plain = control_fdr(
+        trends.select(
+            "domain", "span", "trend", pl.col("p_value_independent").alias("p_value")
+        ).with_columns(pl.lit("centralizing").alias("direction")),
+        FDR,
+    )
+    assert _fwer(plain, "verdict") <= FDR + 0.03
+
+
+@HAMED_RAO_TOO_EAGER
+@pytest.mark.parametrize("phi", [0.0, 0.5])
+def test_null_series_family_wise_error_within_fdr(phi: float) -> None:
+    assert _fwer(_simulated_trends(phi, 0), "verdict") <= FDR + 0.03
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.5])
+def test_strong_trends_are_found_among_nulls(phi: float) -> None:
+    # half of each family trends by TREND noise standard deviations a year
+    trends = _simulated_trends(phi, SERIES // 2)
+    found = trends.filter(pl.col("trend")).get_column("verdict") == "centralizing"
+    assert found.mean() >= 0.9
+    controlled = _family_errors(trends, "verdict").get_column("fdp").mean()
+    assert controlled < _family_errors(trends, "verdict_unadjusted").get_column("fdp").mean()
+
+
+@pytest.mark.parametrize("phi", [0.0, pytest.param(0.5, marks=HAMED_RAO_TOO_EAGER)])
+def test_fdp_among_discoveries_is_controlled(phi: float) -> None:
+    fdp = _family_errors(_simulated_trends(phi, SERIES // 2), "verdict").get_column("fdp")
+    assert fdp.mean() <= FDR + 0.03
