@@ -18,7 +18,7 @@ import duckdb
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pipelines.report.data import has_relation, rows
+from pipelines.report.data import columns_of, has_relation, rows
 
 CHART_CLASS = "obs-chart"  # class of the element wrapping each Plotly figure on the page
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
@@ -182,6 +182,57 @@ def add_series(
     )
 
 
+PARTIAL_NOTE = (
+    " Hollow markers: partial periods (data for less than 90% of the period's days), left out "
+    "of the trend tests."
+)
+
+
+def partial_starts(
+    con: duckdb.DuckDBPyConnection, domain: str, variant: str
+) -> dict[str, set[date]]:
+    """Per dimension, the period starts the scoreboard marks partial for one domain and variant
+    (empty when the scoreboard, or its partial column, is not in the database)."""
+    if "partial" not in columns_of(con, "decentralization_scoreboard"):
+        return {}
+    found = rows(
+        con,
+        "SELECT DISTINCT dimension, period_start FROM decentralization_scoreboard "
+        "WHERE domain = ? AND variant = ? AND partial",
+        [domain, variant],
+    )
+    starts: dict[str, set[date]] = {}
+    for r in found:
+        starts.setdefault(r["dimension"], set()).add(r["period_start"])
+    return starts
+
+
+def mark_partial(
+    fig: go.Figure,
+    series: list[dict[str, Any]],
+    x: str,
+    y: str,
+    partial: set[date],
+    name: str,
+    colour: str,
+    scale: float | None = None,
+) -> None:
+    """Hollow markers over the points of ``series`` whose ``x`` is a partial period."""
+    marked = [r for r in series if r[x] in partial and r[y] is not None]
+    if marked:
+        fig.add_trace(
+            go.Scatter(
+                x=_column(marked, x),
+                y=_column(marked, y, scale),
+                mode="markers",
+                name=f"{name}: partial period, not tested",
+                legendgroup=name,
+                marker={"size": 9, "color": "white", "line": {"color": colour, "width": 2}},
+                hovertemplate=f"%{{y:,.3g}}<extra>{name}: partial period</extra>",
+            )
+        )
+
+
 def _require(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
     missing = [t for t in tables if not has_relation(con, t)]
     if missing:
@@ -260,18 +311,23 @@ def _mining_chart(con: duckdb.DuckDBPyConnection, metric: str) -> go.Figure:
     """Monthly ``metric`` of pools and owners with its 95% band, on a month time axis."""
     fig = go.Figure()
     found = _mining(con)
+    partial = partial_starts(con, "bitcoin_mining", "unknown=entity")
     for i, (grouping, series) in enumerate(_by(found, "grouping").items()):
+        name = GROUPINGS.get(grouping, label(grouping))
         add_series(
             fig,
             _column(series, "window_start"),
             _column(series, metric),
-            GROUPINGS.get(grouping, label(grouping)),
+            name,
             PALETTE[i],
             low=_column(series, f"{metric}_ci_low"),
             high=_column(series, f"{metric}_ci_high"),
             max_step=MONTHLY,
             mode="lines+markers",
             marker={"size": 3, "color": PALETTE[i]},
+        )
+        mark_partial(
+            fig, series, "window_start", metric, partial.get(grouping, set()), name, PALETTE[i]
         )
     time_axis(fig, [r["window_start"] for r in found], "month")
     return fig
@@ -289,7 +345,8 @@ def mining_hhi(con: duckdb.DuckDBPyConnection) -> Chart:
         fig,
         "Monthly Herfindahl–Hirschman index of each pool's (owner's) share of the month's blocks; "
         "blocks of unknown origin count as one entity. Bands: 95% intervals (blocks are a sample "
-        "of hash rate). Source: mining_concentration (window = month, unknown_policy = entity).",
+        "of hash rate). Source: mining_concentration (window = month, unknown_policy = entity)."
+        + PARTIAL_NOTE,
     )
 
 
@@ -305,7 +362,8 @@ def mining_nakamoto(con: duckdb.DuckDBPyConnection) -> Chart:
         "chart-mining-nakamoto",
         fig,
         "Smallest number of pools (owners) that together found more than half of the month's "
-        "blocks; lower = more concentrated. Bands: 95% intervals. Source: mining_concentration.",
+        "blocks; lower = more concentrated. Bands: 95% intervals. Source: mining_concentration."
+        + PARTIAL_NOTE,
     )
 
 
@@ -460,19 +518,24 @@ def _ai(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def _ai_chart(con: duckdb.DuckDBPyConnection, metric: str) -> go.Figure:
     found = _ai(con)
+    partial = partial_starts(con, "ai_models", "dataset=notable; weighting=models")
     fig = go.Figure()
     for i, (dimension, series) in enumerate(_by(found, "dimension").items()):
+        name = f"By {AI_DIMENSIONS.get(dimension, label(dimension)).lower()}"
         add_series(
             fig,
             _column(series, "period_start"),
             _column(series, metric),
-            f"By {AI_DIMENSIONS.get(dimension, label(dimension)).lower()}",
+            name,
             PALETTE[i],
             low=_column(series, f"{metric}_ci_low"),
             high=_column(series, f"{metric}_ci_high"),
             max_step=YEARLY,
             mode="lines+markers",
             marker={"size": 5, "color": PALETTE[i]},
+        )
+        mark_partial(
+            fig, series, "period_start", metric, partial.get(dimension, set()), name, PALETTE[i]
         )
     time_axis(fig, [r["period_start"] for r in found], "year", start_year=2000)
     return fig
@@ -483,7 +546,7 @@ _AI_NOTE = (
     "its organisations (countries); models without one listed count as one 'unknown' entity. "
     "Bands: 95% intervals. The axis opens on 2000 onwards (earlier years have few models; "
     "double-click the chart to see all). Source: ai_concentration (dataset = notable, "
-    "weighting = models, period = year)."
+    "weighting = models, period = year)." + PARTIAL_NOTE
 )
 
 
@@ -523,6 +586,7 @@ def ai_openness(con: duckdb.DuckDBPyConnection) -> Chart:
     fig = go.Figure()
     names = {"notable": "Notable models", "all": "All models (Epoch database)"}
     for i, (dataset, series) in enumerate(_by(found, "dataset").items()):
+        partial = partial_starts(con, "ai_models", f"dataset={dataset}").get("openness", set())
         add_series(
             fig,
             _column(series, "year"),
@@ -537,6 +601,8 @@ def ai_openness(con: duckdb.DuckDBPyConnection) -> Chart:
             hover="%{y:.0f}%",
             marker={"size": 5, "color": PALETTE[i]},
         )
+        name = names.get(dataset, label(dataset))
+        mark_partial(fig, series, "year", "open_share", partial, name, PALETTE[i], scale=100)
     time_axis(fig, [r["year"] for r in found], "year", start_year=2010)
     style(
         fig,
@@ -550,7 +616,7 @@ def ai_openness(con: duckdb.DuckDBPyConnection) -> Chart:
         fig,
         "Share of models with open weights (any licence) among those whose accessibility is "
         "known; bands: 95% Wilson intervals. The axis opens on 2010 onwards (double-click for "
-        "all years). Source: ai_openness.",
+        "all years). Source: ai_openness." + PARTIAL_NOTE,
     )
 
 
