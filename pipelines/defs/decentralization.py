@@ -57,6 +57,12 @@ def decentralization_trends(observatory: ObservatoryResource) -> dg.MaterializeR
         fdr=settings["fdr"],
         min_points=settings["min_points"],
     )
+    verdicts = (
+        trends.filter(pl.col("span") == "all")
+        .group_by("domain", "verdict")
+        .len()
+        .sort("domain", "verdict")
+    )
     return dg.MaterializeResult(
         metadata={
             **observatory.store_table(
@@ -67,6 +73,7 @@ def decentralization_trends(observatory: ObservatoryResource) -> dg.MaterializeR
                 column_descriptions=TREND_COLUMNS,
             ),
             "series": scoreboard.select("domain", "dimension", "variant", "metric").unique().height,
+            "verdicts_whole_series": dg.MetadataValue.md(markdown_table(verdicts, 50)),
             "significant_before_after_fdr": dg.MetadataValue.md(
                 markdown_table(fdr_summary(trends), 50)
             ),
