@@ -198,7 +198,8 @@ MARKET_TOLERANCES: dict[str, float] = {
 }
 
 TRENDS_DEFAULTS: dict[str, Any] = {
-    "alpha": 0.05,  # significance level of the Mann-Kendall test behind a verdict
+    "fdr": 0.05,  # false-discovery rate a verdict controls (Benjamini-Hochberg q <= fdr)
+    "alpha": 0.05,  # per-test level: verdict_unadjusted, and which lags Hamed-Rao counts
     "recent_years": [3],  # spans besides the whole series: the last N years, where available
     "min_points": 6,  # fewer points than this: no test, no verdict
 }
@@ -354,7 +355,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
 
 
 def _trends(path: Path, table: Any) -> dict[str, Any]:
-    """``[trends]``: alpha in (0, 0.5], recent_years positive integers, min_points >= 3."""
+    """``[trends]``: fdr and alpha in (0, 0.5], recent_years positive integers, min_points >= 3."""
     where = f"{path} [trends]"
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table")
@@ -363,9 +364,11 @@ def _trends(path: Path, table: Any) -> dict[str, Any]:
         if key not in TRENDS_DEFAULTS:
             raise _unknown(where, key, TRENDS_DEFAULTS)
         trends[key] = value
-    alpha, years, points = trends["alpha"], trends["recent_years"], trends["min_points"]
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha <= 0.5:
-        raise ConfigError(f"{where} alpha: expected a number in (0, 0.5], got {alpha!r}")
+    years, points = trends["recent_years"], trends["min_points"]
+    for key in ("fdr", "alpha"):
+        level = trends[key]
+        if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level <= 0.5:
+            raise ConfigError(f"{where} {key}: expected a number in (0, 0.5], got {level!r}")
     if not isinstance(years, list) or not all(
         isinstance(y, int) and not isinstance(y, bool) and y > 0 for y in years
     ):
@@ -374,7 +377,12 @@ def _trends(path: Path, table: Any) -> dict[str, Any]:
         )
     if isinstance(points, bool) or not isinstance(points, int) or points < 3:
         raise ConfigError(f"{where} min_points: expected an integer >= 3, got {points!r}")
-    return {"alpha": float(alpha), "recent_years": sorted(set(years)), "min_points": points}
+    return {
+        "fdr": float(trends["fdr"]),
+        "alpha": float(trends["alpha"]),
+        "recent_years": sorted(set(years)),
+        "min_points": points,
+    }
 
 
 def _market_tolerances(path: Path, market: Any) -> dict[str, float]:

@@ -40,26 +40,50 @@ CREATE TABLE decentralization_trends (
     domain VARCHAR, dimension VARCHAR, variant VARCHAR, metric VARCHAR, span VARCHAR,
     period_first DATE, period_last DATE, points BIGINT, first_value DOUBLE, last_value DOUBLE,
     slope_per_year DOUBLE, mann_kendall_s DOUBLE, mann_kendall_z DOUBLE, p_value DOUBLE,
-    p_value_independent DOUBLE, variance_factor DOUBLE, verdict VARCHAR, note VARCHAR
+    p_value_independent DOUBLE, variance_factor DOUBLE, q_value DOUBLE, family_size BIGINT,
+    verdict VARCHAR, verdict_unadjusted VARCHAR, note VARCHAR
 );
+-- q-values by Benjamini-Hochberg within each domain and span; the AI compute Nakamoto trend is
+-- significant at p < 0.05 but not after FDR control (q = 0.03·2/1 = 0.06)
 INSERT INTO decentralization_trends VALUES
     ('bitcoin_mining', 'pool', 'unknown=entity', 'hhi', 'all', '2016-02-01', '2026-03-01', 109,
-     1600, 1750, 31.5, 900, 3.1, 0.0021, 0.0004, 2.1, 'centralizing', NULL),
+     1600, 1750, 31.5, 900, 3.1, 0.0021, 0.0004, 2.1, 0.0042, 2, 'centralizing', 'centralizing',
+     NULL),
     ('bitcoin_mining', 'pool', 'unknown=entity', 'hhi', 'last_3y', '2023-03-01', '2026-03-01',
-     37, 1855, 1701, -40.2, -80, -1.2, 0.23, 0.1, 1.4, 'no significant trend', NULL),
+     37, 1855, 1701, -40.2, -80, -1.2, 0.23, 0.1, 1.4, 0.23, 1, 'no significant trend',
+     'no significant trend', NULL),
     ('bitcoin_mining', 'owner', 'unknown=entity', 'nakamoto', 'all', '2016-02-01', '2026-03-01',
-     109, 4, 3, -0.12, -500, -2.5, 0.012, 0.003, 1.9, 'centralizing', NULL),
+     109, 4, 3, -0.12, -500, -2.5, 0.012, 0.003, 1.9, 0.012, 2, 'centralizing', 'centralizing',
+     NULL),
     ('bitcoin_nodes', 'country', 'overlay=excluded; source=edi', 'hhi', 'all', '2025-03-28',
-     '2026-03-01', 3, 1837, 1511, -313, -3, -1.0, 0.29, 0.29, 1.0, 'no significant trend',
-     'few points'),
+     '2026-03-01', 3, 1837, 1511, -313, -3, -1.0, 0.29, 0.29, 1.0, 0.29, 1,
+     'no significant trend', 'no significant trend', 'few points'),
     ('ai_models', 'organization', 'dataset=notable; weighting=models', 'hhi', 'all',
-     '2000-01-01', '2025-01-01', 26, 5000, 759, -139, -200, -3.3, 0.0009, 0.0001, 1.2,
-     'decentralizing', NULL),
+     '2000-01-01', '2025-01-01', 26, 5000, 759, -139, -200, -3.3, 0.0009, 0.0001, 1.2, 0.0018, 2,
+     'decentralizing', 'decentralizing', NULL),
     ('ai_models', 'openness', 'dataset=notable', 'open_share', 'all', '2010-01-01', '2025-01-01',
-     16, 0.1, 0.43, 0.02, 60, 2.2, 0.027, 0.01, 1.1, 'decentralizing', NULL),
+     16, 0.1, 0.43, 0.02, 60, 2.2, 0.027, 0.01, 1.1, 0.027, 2, 'decentralizing',
+     'decentralizing', NULL),
     ('ai_compute', 'owner', 'stock=median H100e', 'hhi', 'all', '2022-01-01', '2026-01-01', 17,
-     1900, 2041, -54.6, -20, -1.05, 0.295, 0.2, 1.3, 'no significant trend', NULL);
+     1900, 2041, -54.6, -20, -1.05, 0.295, 0.2, 1.3, 0.295, 2, 'no significant trend',
+     'no significant trend', NULL),
+    ('ai_compute', 'owner', 'stock=median H100e', 'nakamoto', 'all', '2022-01-01', '2026-01-01',
+     17, 3, 5, 0.4, 40, 2.17, 0.03, 0.01, 1.3, 0.06, 2, 'no significant trend',
+     'decentralizing', NULL);
 COMMENT ON TABLE decentralization_trends IS 'Trend tests of every scoreboard series (test).';
+
+-- the periods the charts mark as partial (a running month, a year past the last publication)
+CREATE TABLE decentralization_scoreboard (
+    domain VARCHAR, dimension VARCHAR, variant VARCHAR, metric VARCHAR, period_start DATE,
+    value DOUBLE, coverage DOUBLE, partial BOOLEAN
+);
+INSERT INTO decentralization_scoreboard VALUES
+    ('bitcoin_mining', 'pool', 'unknown=entity', 'hhi', '2026-02-01', 1600, 1.0, false),
+    ('bitcoin_mining', 'pool', 'unknown=entity', 'hhi', '2026-03-01', 1700, 0.5, true),
+    ('bitcoin_mining', 'owner', 'unknown=entity', 'hhi', '2026-03-01', 1750, 1.0, false),
+    ('ai_models', 'organization', 'dataset=notable; weighting=models', 'hhi', '2025-01-01', 759,
+     0.6, true),
+    ('ai_models', 'openness', 'dataset=notable', 'open_share', '2025-01-01', 0.43, 0.6, true);
 
 CREATE TABLE mining_concentration (
     grouping VARCHAR, unknown_policy VARCHAR, "window" VARCHAR, window_start DATE,

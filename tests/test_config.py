@@ -96,7 +96,9 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
         ("[trends]\nalpha = 0.9\n", "[trends] alpha: expected a number in (0, 0.5], got 0.9"),
         ("[trends]\nrecent_years = 3\n", "[trends] recent_years: expected a list of positive"),
         ("[trends]\nmin_points = 2\n", "[trends] min_points: expected an integer >= 3, got 2"),
-        ("[trends]\nspan = 3\n", "[trends]: unknown key 'span'; valid keys: alpha"),
+        ("[trends]\nspan = 3\n", "[trends]: unknown key 'span'; valid keys: alpha, fdr"),
+        ("[trends]\nfdr = 0\n", "[trends] fdr: expected a number in (0, 0.5], got 0"),
+        ("[trends]\nfdr = true\n", "[trends] fdr: expected a number in (0, 0.5], got True"),
         (
             "[market.tolerances]\nprice = 0.1\n",
             "[market] tolerances: unknown key 'price'; valid keys: block_count",
@@ -139,4 +141,5 @@ def test_market_tolerances_default_and_override(tmp_path: Path) -> None:
 
 def test_trend_settings(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[trends]\nalpha = 0.01\nrecent_years = [5, 3, 3]\n"))
-    assert config.trends == {"alpha": 0.01, "recent_years": [3, 5], "min_points": 6}
+    assert config.trends == {"fdr": 0.05, "alpha": 0.01, "recent_years": [3, 5], "min_points": 6}
+    assert load_config(write(tmp_path, "[trends]\nfdr = 0.1\n")).trends["fdr"] == 0.1

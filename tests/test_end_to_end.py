@@ -313,3 +313,51 @@ def test_trend_verdicts_are_consistent_on_real_series(warehouse: Path) -> None:
         "and 'no significant trend' not in (h.verdict, n.verdict)",
     )
     assert opposite == []
+
+
+def test_partial_periods_are_kept_but_not_tested(warehouse: Path) -> None:
+    # the one-day first month of the node-derived blocks, and AI's 2025, cut at each dataset's
+    # last publication date
+    ((coverage, partial),) = query(
+        warehouse,
+        "select distinct coverage, partial from decentralization_scoreboard "
+        "where domain = 'bitcoin_mining' and period_start = '2019-12-01'",
+    )
+    assert coverage == 1 / 31 and partial
+    partial_ai = query(
+        warehouse,
+        "select distinct split_part(variant, ';', 1) from decentralization_scoreboard "
+        "where domain = 'ai_models' and partial and period_start = '2025-01-01' order by 1",
+    )
+    assert [r[0] for r in partial_ai] == [
+        "dataset=all",
+        "dataset=frontier",
+        "dataset=large_scale",
+        "dataset=notable",
+    ]
+    ((points, complete),) = query(
+        warehouse,
+        "select t.points, (select count(*) from decentralization_scoreboard s "
+        "where s.domain = t.domain and s.dimension = t.dimension and s.variant = t.variant "
+        "and s.metric = t.metric and not s.partial) from decentralization_trends t "
+        "where domain = 'bitcoin_mining' and dimension = 'pool' and variant = 'unknown=entity' "
+        "and metric = 'hhi' and span = 'all'",
+    )
+    assert points == complete < 109
+
+
+def test_fdr_control_removes_verdicts_and_keeps_them_unadjusted(warehouse: Path) -> None:
+    ((unadjusted, controlled, gained),) = query(
+        warehouse,
+        "select count(*) filter (where verdict_unadjusted <> 'no significant trend'), "
+        "count(*) filter (where verdict <> 'no significant trend'), "
+        "count(*) filter (where verdict <> 'no significant trend' "
+        "and verdict <> verdict_unadjusted) from decentralization_trends",
+    )
+    assert controlled < unadjusted and gained == 0  # with fdr = alpha, BH only removes
+    families = query(
+        warehouse,
+        "select domain, span, count(distinct family_size), max(family_size), count(p_value) "
+        "from decentralization_trends group by all",
+    )
+    assert all(sizes == 1 and m == tested for _, _, sizes, m, tested in families)

@@ -68,6 +68,22 @@ def test_charts_are_drawn_where_there_is_data_and_no_data_is_said(page: str) -> 
     assert "Pool <b>&</b> Co" not in page and "Pool \\u003cb\\u003e" not in page
 
 
+def _figure(page: str, anchor: str) -> str:
+    start = page.index(f'id="figure-{anchor}"')
+    return page[start : page.index("</figure>", start)]
+
+
+def test_partial_periods_are_hollow_markers(page: str) -> None:
+    # the scoreboard marks March 2026 partial for pools (not owners), 2025 for notable AI models
+    mining = _figure(page, "chart-mining-hhi")
+    assert "Pools: partial period, not tested" in mining
+    assert "Owners (pools grouped by owning entity): partial period" not in mining
+    assert "Hollow markers: partial periods" in mining
+    assert "By organisation: partial period, not tested" in _figure(page, "chart-ai-hhi")
+    assert "By country: partial period" not in _figure(page, "chart-ai-hhi")
+    assert "Notable models: partial period, not tested" in _figure(page, "chart-ai-openness")
+
+
 def test_verdict_tables(page: str) -> None:
     section = page[page.index('id="verdicts"') : page.index('id="over-time"')]
     assert 'id="verdicts-bitcoin-mining"' in section and 'id="verdicts-ai-compute"' in section
@@ -76,18 +92,35 @@ def test_verdict_tables(page: str) -> None:
     assert "v-central" in pools and ">centralizing<" in pools  # whole series
     assert ">no significant trend<" in pools  # last 3 years, same row
     assert "0.002" in pools and "+31.5" in pools and "2016-02" in pools and ">109<" in pools
+    assert "0.004" in pools and 'title="family of 2 tests"' in pools  # q beside p
     assert "Nakamoto coefficient" in section
     assert "dataset=notable; weighting=models" in section and ">decentralizing<" in section
     assert "few points" in section
     # the summary counts verdicts per domain
     summary = section[section.index('class="summary"') :]
     summary = summary[: summary.index("</p>")]
-    assert "Of 7 series tested" in summary and "2 are centralizing, 2 decentralizing" in summary
+    assert "Of 8 series tested" in summary and "2 are centralizing, 2 decentralizing" in summary
+    assert "4 of the 5 trends significant at p &lt; α survive" in summary
     assert "Bitcoin mining</strong> — whole series: 2 centralizing" in summary
-    # all significant verdicts, smallest p first
-    significant = section[section.index('id="verdicts-significant"') :]
-    assert "All 4 series with a significant trend" in significant
+    # the AI compute Nakamoto trend does not survive FDR control: said where it is shown
+    chips = section[section.index('id="verdicts-ai-compute"') :]
+    chips = chips[chips.index("Nakamoto coefficient") :]
+    assert "decentralizing at p &lt; α, not after FDR control" in chips[: chips.index("</tr>")]
+    # all significant verdicts, smallest q first
+    significant = section[
+        section.index('id="verdicts-significant"') : section.index("verdicts-fdr")
+    ]
+    assert "All 4 series with a significant trend, smallest q-value first" in significant
     assert significant.index("&lt; 0.001") < significant.index("0.002")
+    # per domain and span: tested, significant at p < α, after BH, not surviving
+    fdr = section[section.index('id="verdicts-fdr"') :]
+    table = fdr[fdr.index("<tbody>") : fdr.index("</tbody>")]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
+    assert cells[:6] == ["Bitcoin mining", "whole series", "2", "2", "2", "0"]
+    assert cells[-6:] == ["AI compute", "whole series", "2", "1", "0", "1"]
+    lost = fdr[fdr.index("</table>") :]
+    assert "All 1 trends significant at p &lt; α that do not survive" in lost
+    assert "stock=median H100e" in lost and "0.060" in lost
 
 
 def test_significant_verdicts_are_capped(tmp_path: Path) -> None:
@@ -97,11 +130,12 @@ def test_significant_verdicts_are_capped(tmp_path: Path) -> None:
         "'country' AS dimension, 'v' || i AS variant, 'hhi' AS metric, 'all' AS span, "
         "DATE '2000-01-01' AS period_first, DATE '2020-01-01' AS period_last, 20 AS points, "
         "1.0 AS first_value, 2.0 AS last_value, 0.1 AS slope_per_year, i / 1000.0 AS p_value, "
-        "'centralizing' AS verdict, NULL AS note FROM range(1, 61) t(i)"
+        "i / 500.0 AS q_value, 60 AS family_size, 'centralizing' AS verdict, "
+        "'centralizing' AS verdict_unadjusted, NULL AS note FROM range(1, 61) t(i)"
     )
     page = render_report(con, tmp_path, provenance=[], generated_at=GENERATED_AT).read_text()
-    assert "The 50 smallest p-values of the 60 series with a significant trend" in page
-    significant = page[page.index('id="verdicts-significant"') : page.index('id="over-time"')]
+    assert "The 50 smallest q-values of the 60 series with a significant trend" in page
+    significant = page[page.index('id="verdicts-significant"') : page.index('id="verdicts-fdr"')]
     body = significant[significant.index("<tbody>") :]
     assert body.count("<tr>") == 50
     assert ">v50<" in significant and ">v51<" not in significant

@@ -4,6 +4,7 @@ the real warehouse file when it is there."""
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from datetime import date
@@ -12,11 +13,16 @@ import polars as pl
 import pytest
 
 from pipelines.metrics.trends import (
+    FDR,
     METRIC_ORIENTATION,
     TREND_COLUMNS,
+    benjamini_hochberg,
+    control_fdr,
+    fdr_summary,
     hamed_rao,
     mann_kendall,
     metric_orientation,
+    partial_summary,
     series_trends,
     theil_sen_slope,
     verdict,
@@ -386,3 +392,278 @@ def test_series_trends_rejects_unknown_metric_and_handles_empty() -> None:
         series_trends(_monthly("lorenz", [1.0, 2.0, 3.0]))
     empty = series_trends(_monthly("hhi", []))
     assert empty.is_empty() and empty.columns == list(TREND_COLUMNS)
+
+
+# ---------------------------------------------------------------------------- multiple testing
+
+
+def test_benjamini_hochberg_by_hand() -> None:
+    # m = 4, sorted 0.005, 0.01, 0.03, 0.04 → p·m/rank = 0.02, 0.02, 0.04, 0.04; the running
+    # minimum from the largest p down leaves them so: q = 0.02, 0.04, 0.04, 0.02 in input order
+    q = benjamini_hochberg([0.01, 0.04, 0.03, 0.005])
+    assert q == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    # None is not tested (m = 4): 0.02·4/1 = 0.08 > 0.03·4/2 = 0.06, so the smaller p takes
+    # the larger one's q (monotone); 0.5·4/3 = 0.667; 0.9·4/4 = 0.9
+    q = benjamini_hochberg([0.02, 0.5, 0.03, None, 0.9])
+    assert q[3] is None
+    assert [q[0], q[1], q[2], q[4]] == pytest.approx([0.06, 2 / 3, 0.06, 0.9])
+    # ties share a q: 0.01·3/1 = 0.03 and 0.01·3/2 = 0.015 → both 0.015
+    assert benjamini_hochberg([0.01, 0.04, 0.01]) == pytest.approx([0.015, 0.04, 0.015])
+    assert benjamini_hochberg([1.0, 1.0]) == [1.0, 1.0]  # never above 1
+    assert benjamini_hochberg([]) == []
+    with pytest.raises(ValueError, match="p-value"):
+        benjamini_hochberg([0.2, 1.5])
+
+
+def test_benjamini_hochberg_agrees_with_the_step_up_rule() -> None:
+    # q ≤ f exactly for the hypotheses the BH step-up procedure rejects: all p_(i) with
+    # i ≤ k = max{i: p_(i) ≤ i·f/m}
+    rng = random.Random(3)
+    for _ in range(200):
+        p = [rng.random() ** 3 for _ in range(rng.randint(1, 30))]
+        m, ranked = len(p), sorted(p)
+        k = max((i for i in range(1, m + 1) if ranked[i - 1] <= i * 0.05 / m), default=0)
+        rejected = {i for i, v in enumerate(p) if k and v <= ranked[k - 1]}
+        q = benjamini_hochberg(p)
+        assert {i for i, v in enumerate(q) if v <= 0.05} == rejected
+        assert all(qi >= pi for qi, pi in zip(q, p, strict=True))
+
+
+def _tests(rows: list[tuple[str, str, float | None, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows, schema=["domain", "span", "p_value", "direction"], orient="row"
+    ).with_columns(pl.lit(None, pl.String).alias("verdict"))
+
+
+def test_control_fdr_adjusts_within_each_family() -> None:
+    tests = _tests(
+        [
+            ("bitcoin_mining", "all", 0.01, "centralizing"),
+            ("ai_models", "all", 0.04, "decentralizing"),
+            ("bitcoin_mining", "all", 0.04, "decentralizing"),
+            ("bitcoin_mining", "last_3y", 0.04, "centralizing"),
+            ("bitcoin_mining", "all", 0.03, "centralizing"),
+            ("bitcoin_mining", "all", None, "no significant trend"),
+            ("bitcoin_mining", "all", 0.005, "no significant trend"),  # S and slope disagree
+        ]
+    )
+    out = control_fdr(tests, 0.03)
+    assert out.columns == [*tests.columns, "q_value", "family_size"]
+    # mining/all holds the hand-worked [0.01, 0.04, 0.03, 0.005] (q 0.02, 0.04, 0.04, 0.02);
+    # the other two families have one test each, so q = p
+    assert out.get_column("q_value").to_list() == pytest.approx(
+        [0.02, 0.04, 0.04, 0.04, 0.04, None, 0.02]
+    )
+    assert out.get_column("family_size").to_list() == [4, 1, 4, 1, 4, None, 4]
+    assert out.get_column("verdict").to_list() == [
+        "centralizing",  # q 0.02 ≤ 0.03
+        "no significant trend",
+        "no significant trend",
+        "no significant trend",
+        "no significant trend",
+        "no significant trend",  # not tested
+        "no significant trend",  # significant but without a direction
+    ]
+    assert control_fdr(tests, 0.04).get_column("verdict").to_list()[:5] == [
+        "centralizing",
+        "decentralizing",  # q = 0.04 ≤ 0.04: the rule is q ≤ fdr
+        "decentralizing",
+        "centralizing",
+        "centralizing",
+    ]
+    with pytest.raises(ValueError, match="fdr"):
+        control_fdr(tests, 0)
+
+
+def test_series_trends_counts_a_family_and_keeps_the_unadjusted_verdict() -> None:
+    # a clear rise (p ≈ 1e-5) survives; a weak one (p = 0.035) is significant alone but not
+    # among 4 series of which the other two are flat noise (q = 0.035·4/2 = 0.07)
+    weak = [0.0, 2, 1, 3, 0, 2, 1, 3, 4, 2, 4, 3]
+    board = pl.concat(
+        [
+            _monthly("hhi", [1000 + 10 * i for i in range(12)]),
+            _monthly("cr1", weak),
+            _monthly("gini", [1.0, 3, 2, 1, 3, 2, 1, 3, 2, 1, 3, 2]),
+            _monthly("theil", [2.0, 1, 3, 2, 1, 3, 2, 1, 3, 2, 1, 3]),
+        ]
+    )
+    out = series_trends(board, spans=(None,))
+    rows = {r["metric"]: r for r in out.iter_rows(named=True)}
+    assert {r["family_size"] for r in rows.values()} == {4}
+    q = benjamini_hochberg([rows[m]["p_value"] for m in ("hhi", "cr1", "gini", "theil")])
+    assert [rows[m]["q_value"] for m in ("hhi", "cr1", "gini", "theil")] == pytest.approx(q)
+    assert rows["hhi"]["verdict"] == rows["hhi"]["verdict_unadjusted"] == "centralizing"
+    cr1 = rows["cr1"]
+    assert cr1["p_value"] < 0.05 < cr1["q_value"] == pytest.approx(2 * cr1["p_value"])
+    assert cr1["verdict_unadjusted"] == "centralizing"
+    assert cr1["verdict"] == "no significant trend"
+    alone = series_trends(_monthly("cr1", weak), spans=(None,)).row(0, named=True)
+    assert alone["q_value"] == pytest.approx(alone["p_value"]) and alone["family_size"] == 1
+    assert alone["verdict"] == "centralizing"
+
+
+def test_partial_periods_are_left_out() -> None:
+    # a steady rise whose first and last months are partial, with values that would break it
+    board = _monthly("hhi", [5000.0] + [1000 + 10 * i for i in range(10)] + [0.0])
+    board = board.with_columns(
+        pl.int_range(pl.len()).is_in([0, 11]).alias("partial"),
+        pl.lit(1.0).alias("coverage"),
+    )
+    row = series_trends(board, spans=(None,)).row(0, named=True)
+    assert (row["points"], row["first_value"], row["last_value"]) == (10, 1000, 1090)
+    assert (row["period_first"], row["period_last"]) == (date(2020, 2, 1), date(2020, 11, 1))
+    assert row["verdict"] == "centralizing"
+    assert series_trends(board.drop("partial"), spans=(None,)).row(0, named=True)["points"] == 12
+    periods = partial_summary(board.with_columns(pl.lit(0.2).alias("coverage")))
+    assert periods.to_dicts() == [
+        {
+            "domain": "bitcoin_mining",
+            "period_start": date(2020, 1, 1),
+            "period_end": date(2020, 1, 31),
+            "rows": 1,
+            "coverage_min": 0.2,
+            "coverage_max": 0.2,
+        },
+        {
+            "domain": "bitcoin_mining",
+            "period_start": date(2020, 12, 1),
+            "period_end": date(2020, 12, 31),
+            "rows": 1,
+            "coverage_min": 0.2,
+            "coverage_max": 0.2,
+        },
+    ]
+
+
+def test_fdr_summary_counts_before_and_after() -> None:
+    trends = pl.DataFrame(
+        {
+            "domain": ["a", "a", "a", "a", "b"],
+            "span": ["all", "all", "all", "last_3y", "all"],
+            "p_value": [0.001, 0.02, None, 0.3, 0.01],
+            "verdict_unadjusted": [
+                "centralizing",
+                "decentralizing",
+                "no significant trend",
+                "no significant trend",
+                "centralizing",
+            ],
+            "verdict": [
+                "centralizing",
+                "no significant trend",
+                "no significant trend",
+                "no significant trend",
+                "centralizing",
+            ],
+        }
+    )
+    assert fdr_summary(trends).rows() == [
+        ("a", "all", 2, 2, 1, 1),
+        ("a", "last_3y", 1, 0, 0, 0),
+        ("b", "all", 1, 1, 1, 0),
+    ]
+
+
+# ------------------------------------------------------- multiple testing on simulated series
+# Each simulation is one family (its own domain) of monthly series of 24–120 points, AR(1) noise
+# with coefficient phi, some with a linear trend of `TREND` noise standard deviations a year; all
+# go through series_trends, as in the asset. Seeded: the figures are the same on every run.
+
+SIMULATIONS, SERIES, TREND = 80, 10, 1.5
+
+
+def _simulated_board(seed: int, phi: float, trended: int, simulations: int) -> pl.DataFrame:
+    rng = random.Random(seed)
+    columns: dict[str, list] = {"domain": [], "variant": [], "period_start": [], "value": []}
+    for sim in range(simulations):
+        for j in range(SERIES):
+            noise = rng.gauss(0, 1) / math.sqrt(1 - phi**2)  # stationary from the start
+            for i in range(rng.randint(24, 120)):
+                noise = phi * noise + rng.gauss(0, 1) if i else noise
+                year, month = divmod(i, 12)
+                columns["domain"].append(f"sim{sim}")
+                columns["variant"].append(f"series{j}")
+                columns["period_start"].append(date(2010 + year, month + 1, 1))
+                columns["value"].append(noise + (TREND * i / 12 if j < trended else 0.0))
+    return pl.DataFrame(columns).with_columns(
+        pl.lit("pool").alias("dimension"),
+        pl.lit("hhi").alias("metric"),
+        pl.col("period_start").dt.month_end().alias("period_end"),
+    )
+
+
+@functools.cache
+def _simulated_trends(phi: float, trended: int) -> pl.DataFrame:
+    simulations = SIMULATIONS if trended == 0 else SIMULATIONS // 2
+    board = _simulated_board(int(phi * 10) + trended, phi, trended, simulations)
+    return series_trends(board, spans=(None,)).with_columns(
+        (pl.col("variant").str.strip_prefix("series").cast(pl.Int64) < trended).alias("trend")
+    )
+
+
+def _family_errors(trends: pl.DataFrame, verdict_column: str) -> pl.DataFrame:
+    """Per family: discoveries R, false discoveries V, FDP = V/max(R, 1)."""
+    found = pl.col(verdict_column) != "no significant trend"
+    return (
+        trends.group_by("domain")
+        .agg(found.sum().alias("R"), (found & ~pl.col("trend")).sum().alias("V"))
+        .with_columns((pl.col("V") / pl.max_horizontal("R", 1)).alias("fdp"))
+    )
+
+
+def _fwer(trends: pl.DataFrame, verdict_column: str) -> float:
+    return (_family_errors(trends, verdict_column).get_column("V") > 0).mean()
+
+
+HAMED_RAO_TOO_EAGER = pytest.mark.xfail(
+    strict=True,
+    reason="the Hamed-Rao p-values are anti-conservative: on these simulations 8.8% of white-noise "
+    "and 17% of AR(1) phi = 0.5 null series are significant at 5% (the factor is not floored at "
+    "1, so spurious negative lags shrink Var(S); with phi = 0.5 too little autocorrelation is "
+    "counted), and BH on them cannot hold the error near fdr; see README, trends method",
+)
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.5])
+def test_null_series_fdr_control_cuts_false_discoveries(phi: float) -> None:
+    # 10 null series per family: without control most families have a false trend
+    # (measured: 62% white noise, 88% AR(1); with BH 24% and 52%)
+    trends = _simulated_trends(phi, 0)
+    raw, controlled = _fwer(trends, "verdict_unadjusted"), _fwer(trends, "verdict")
+    assert raw > 0.5
+    assert controlled < raw - 0.25
+
+
+def test_bh_controls_the_family_wise_error_given_valid_p_values() -> None:
+    # white noise and the plain Mann–Kendall p-values, valid for independent points: with every
+    # hypothesis null, BH's FDR is the family-wise error, at most 0.05 (measured 3.8%)
+    trends = _simulated_trends(0.0, 0)
+    plain = control_fdr(
+        trends.select(
+            "domain", "span", "trend", pl.col("p_value_independent").alias("p_value")
+        ).with_columns(pl.lit("centralizing").alias("direction")),
+        FDR,
+    )
+    assert _fwer(plain, "verdict") <= FDR + 0.03
+
+
+@HAMED_RAO_TOO_EAGER
+@pytest.mark.parametrize("phi", [0.0, 0.5])
+def test_null_series_family_wise_error_within_fdr(phi: float) -> None:
+    assert _fwer(_simulated_trends(phi, 0), "verdict") <= FDR + 0.03
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.5])
+def test_strong_trends_are_found_among_nulls(phi: float) -> None:
+    # half of each family trends by TREND noise standard deviations a year
+    trends = _simulated_trends(phi, SERIES // 2)
+    found = trends.filter(pl.col("trend")).get_column("verdict") == "centralizing"
+    assert found.mean() >= 0.9
+    controlled = _family_errors(trends, "verdict").get_column("fdp").mean()
+    assert controlled < _family_errors(trends, "verdict_unadjusted").get_column("fdp").mean()
+
+
+@pytest.mark.parametrize("phi", [0.0, pytest.param(0.5, marks=HAMED_RAO_TOO_EAGER)])
+def test_fdp_among_discoveries_is_controlled(phi: float) -> None:
+    fdp = _family_errors(_simulated_trends(phi, SERIES // 2), "verdict").get_column("fdp")
+    assert fdp.mean() <= FDR + 0.03

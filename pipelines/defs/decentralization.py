@@ -13,7 +13,7 @@ import polars as pl
 
 from pipelines.config import SourceConfig
 from pipelines.metadata import markdown_table
-from pipelines.metrics.trends import TREND_COLUMNS, series_trends
+from pipelines.metrics.trends import TREND_COLUMNS, fdr_summary, partial_summary, series_trends
 from pipelines.report import licence_for, render_report
 from pipelines.resources import ObservatoryResource
 from pipelines.serving import KEY as SERVING
@@ -22,9 +22,10 @@ SCOREBOARD = dg.AssetKey(["marts", "decentralization_scoreboard"])
 TRENDS = dg.AssetKey(["intermediate", "decentralization_trends"])
 REPORT = dg.AssetKey(["report", "decentralization_report"])
 TRENDS_DESCRIPTION = (
-    "For every scoreboard series and span (whole series, last N years): Theil-Sen slope per "
-    "year, Mann-Kendall test (autocorrelation-corrected p-value) and a verdict: centralizing, "
-    "decentralizing or no significant trend."
+    "For every scoreboard series and span (whole series, last N years), partial periods left "
+    "out: Theil-Sen slope per year, Mann-Kendall test (autocorrelation-corrected p-value), its "
+    "Benjamini-Hochberg q-value within the domain and span, and a verdict at the false-discovery "
+    "rate: centralizing, decentralizing or no significant trend."
 )
 # the raw asset that reads each source (multi-feed sources by their prefix)
 SOURCE_ASSETS = {
@@ -53,6 +54,7 @@ def decentralization_trends(observatory: ObservatoryResource) -> dg.MaterializeR
         scoreboard,
         spans=[None, *settings["recent_years"]],
         alpha=settings["alpha"],
+        fdr=settings["fdr"],
         min_points=settings["min_points"],
     )
     verdicts = (
@@ -72,6 +74,12 @@ def decentralization_trends(observatory: ObservatoryResource) -> dg.MaterializeR
             ),
             "series": scoreboard.select("domain", "dimension", "variant", "metric").unique().height,
             "verdicts_whole_series": dg.MetadataValue.md(markdown_table(verdicts, 50)),
+            "significant_before_after_fdr": dg.MetadataValue.md(
+                markdown_table(fdr_summary(trends), 50)
+            ),
+            "partial_periods_left_out": dg.MetadataValue.md(
+                markdown_table(partial_summary(scoreboard), 50)
+            ),
             "settings": dg.MetadataValue.json(settings),
         }
     )

@@ -12,9 +12,11 @@ Rules (``series_trends``):
   period_start later than (last period_start − k calendar years). That span is only "where
   available": the series' first period_start must be at least k years before its last one, and
   the span must hold at least 2 points; otherwise its row is left out.
-* The test is the Mann–Kendall test, two-sided, at ``alpha`` (0.05 by default), and only with at
-  least ``min_points`` points (6 by default); with fewer the p-values are null and the verdict
-  is 'no significant trend' (the slope and S are still given). A constant series is not tested.
+* Partial periods: scoreboard rows with ``partial`` true (a period the data covers for less than
+  90% of its days, see ``decentralization_scoreboard``) are left out before anything else.
+* The test is the Mann–Kendall test, two-sided, and only with at least ``min_points`` points
+  (6 by default); with fewer the p-values are null and the verdict is 'no significant trend'
+  (the slope and S are still given). A constant series is not tested.
 * Autocorrelation: neighbouring periods of these series overlap in what they measure (the same
   pools, the same nodes), so positive serial correlation is expected and would make the plain
   test too eager. The verdict uses the Hamed & Rao (1998) variance correction (as in
@@ -23,6 +25,15 @@ Rules (``series_trends``):
   (n < 10) that estimate is unreliable (a lag needs |ρ| > 0.62 to count at n = 10), so both the
   corrected p-value (``p_value``, used for the verdict) and the uncorrected one
   (``p_value_independent``) are reported.
+* Multiple testing: about 1,600 series are tested, so at 5% about 80 "significant" trends would
+  be expected by chance alone. The corrected p-values are adjusted by Benjamini–Hochberg within
+  each family (``FAMILY``: domain × span), giving ``q_value``; ``verdict`` is significant when
+  q ≤ ``fdr`` (0.05 by default), which keeps the expected share of false trends among a
+  family's significant verdicts at most ``fdr`` (independent or positively dependent tests).
+  ``verdict_unadjusted`` is the verdict at p < ``alpha`` without that control; ``alpha`` also
+  sets which rank autocorrelations count as significant in the Hamed–Rao correction.
+  The control is only as good as the p-values: on simulated null series (tests/test_trends.py)
+  the Hamed–Rao test calls 8.8% of white-noise and 17% of AR(1) φ = 0.5 series significant at 5%.
 * Orientation (``METRIC_ORIENTATION``): +1 where a rising value means more concentration (hhi,
   cr1, cr3, cr5, gini, theil), −1 where it means less (nakamoto, tau_033, tau_066, entropy_bits,
   entropy_normalized, effective_entities, and open_share, compute_open_share: a rising
@@ -43,6 +54,7 @@ from datetime import date
 import polars as pl
 
 ALPHA = 0.05
+FDR = 0.05
 MIN_POINTS = 6
 SPANS: tuple[int | None, ...] = (None, 3)
 DAYS_PER_YEAR = 365.2425  # mean Gregorian year
@@ -56,6 +68,7 @@ NO_TREND = "no significant trend"
 VERDICTS = (CENTRALIZING, DECENTRALIZING, NO_TREND)
 
 KEYS = ["domain", "dimension", "variant", "metric"]
+FAMILY = ["domain", "span"]  # the tests whose false discoveries are controlled together
 
 METRIC_ORIENTATION: dict[str, int] = {
     "hhi": 1,
@@ -109,14 +122,27 @@ TREND_COLUMNS = {
         "n/n*, the Hamed–Rao factor applied to Var(S) (1 when no lag is significant; not floored "
         "at 1, a non-positive factor falls back to 1); null when not tested"
     ),
+    "q_value": (
+        "Benjamini–Hochberg q-value of p_value within the family (domain, span), as R's "
+        "p.adjust(method = 'BH'): min over p_(j) ≥ p of p_(j)·m/j, capped at 1; null when not "
+        "tested"
+    ),
+    "family_size": (
+        "m, the series tested (with a p_value) in the family (domain, span); null when not tested"
+    ),
     "verdict": (
-        f"'{CENTRALIZING}', '{DECENTRALIZING}' or '{NO_TREND}': significant when p_value < alpha "
-        f"(alpha = {ALPHA}, at least {MIN_POINTS} points); direction = sign(slope) × orientation, "
-        "orientation +1 where a rising value means more concentration (hhi, cr1, cr3, cr5, gini, "
-        "theil) and −1 where it means less (nakamoto, tau_033, tau_066, entropy_bits, "
-        "entropy_normalized, effective_entities, open_share, compute_open_share); "
-        f"a Sen slope of 0 with a significant S takes S's sign; '{NO_TREND}' when S and a "
-        "non-zero slope disagree in sign"
+        f"'{CENTRALIZING}', '{DECENTRALIZING}' or '{NO_TREND}': significant when q_value ≤ fdr "
+        f"(fdr = {FDR}, at least {MIN_POINTS} points, partial periods left out); direction = "
+        "sign(slope) × orientation, orientation +1 where a rising value means more concentration "
+        "(hhi, cr1, cr3, cr5, gini, theil) and −1 where it means less (nakamoto, tau_033, "
+        "tau_066, entropy_bits, entropy_normalized, effective_entities, open_share, "
+        f"compute_open_share); a Sen slope of 0 with a significant S takes S's sign; '{NO_TREND}' "
+        "when S and a non-zero slope disagree in sign"
+    ),
+    "verdict_unadjusted": (
+        f"the verdict without multiple-testing control: significant when p_value < alpha "
+        f"(alpha = {ALPHA}); a significant verdict_unadjusted with verdict '{NO_TREND}' did not "
+        "survive the false-discovery-rate control"
     ),
     "note": (
         "why there is no test ('fewer than 6 points: not tested', 'constant series') or a caveat "
@@ -143,7 +169,10 @@ _SCHEMA = {
     "p_value": pl.Float64,
     "p_value_independent": pl.Float64,
     "variance_factor": pl.Float64,
+    "q_value": pl.Float64,
+    "family_size": pl.Int64,
     "verdict": pl.String,
+    "verdict_unadjusted": pl.String,
     "note": pl.String,
 }
 assert list(_SCHEMA) == list(TREND_COLUMNS)
@@ -301,27 +330,17 @@ def metric_orientation(metric: str) -> int:
         ) from None
 
 
-def verdict(
-    slope: float | None,
-    p: float | None,
-    alpha: float,
-    orientation: int,
-    s: int | None = None,
-) -> str:
-    """'centralizing', 'decentralizing' or 'no significant trend'.
+def trend_direction(slope: float | None, orientation: int, s: int | None = None) -> str:
+    """What a significant trend would mean: 'centralizing', 'decentralizing', or 'no significant
+    trend' when there is no direction.
 
-    No significant trend when p is None or p ≥ alpha, when S is given and its sign disagrees
-    with a non-zero slope's, or when neither the slope nor S gives a direction. Otherwise
-    direction = sign(slope) × orientation: +1 centralizing, −1 decentralizing. A Sen slope of 0
-    with a significant S (mostly tied values, e.g. a Nakamoto coefficient going from 1 to 2)
-    takes its direction from S.
+    Direction = sign(slope) × orientation: +1 centralizing, −1 decentralizing. A Sen slope of 0
+    with S ≠ 0 (mostly tied values, e.g. a Nakamoto coefficient going from 1 to 2) takes its
+    direction from S; S given and disagreeing in sign with a non-zero slope, or neither giving a
+    direction, is no direction.
     """
     if orientation not in (1, -1):
         raise ValueError(f"orientation must be +1 or -1, got {orientation!r}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    if p is None or p >= alpha:
-        return NO_TREND
     direction = _sign(slope) if slope else 0
     if s is not None and s != 0:
         if direction and _sign(s) != direction:
@@ -330,6 +349,71 @@ def verdict(
     if direction == 0:
         return NO_TREND
     return CENTRALIZING if direction * orientation > 0 else DECENTRALIZING
+
+
+def verdict(
+    slope: float | None,
+    p: float | None,
+    alpha: float,
+    orientation: int,
+    s: int | None = None,
+) -> str:
+    """The ``trend_direction`` when p < alpha, else 'no significant trend' (also when p is
+    None)."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    direction = trend_direction(slope, orientation, s)
+    return direction if p is not None and p < alpha else NO_TREND
+
+
+def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
+    """Benjamini–Hochberg q-values, as R's ``p.adjust(p, method = "BH")``.
+
+    With the m non-null p-values sorted, p_(1) ≤ … ≤ p_(m): q_(i) = min_{j ≥ i} p_(j)·m/j,
+    capped at 1 (monotone: a smaller p never gets a larger q; equal p equal q). Rejecting every
+    hypothesis with q ≤ f keeps the false-discovery rate at most f. None stays None and does not
+    count in m. Returned in the input's order.
+    """
+    tested = sorted(
+        ((float(p), i) for i, p in enumerate(p_values) if p is not None), key=lambda t: t[0]
+    )
+    m = len(tested)
+    q: list[float | None] = [None] * len(p_values)
+    running = 1.0
+    for rank in range(m, 0, -1):
+        p, i = tested[rank - 1]
+        if not 0 <= p <= 1:
+            raise ValueError(f"a p-value must be in [0, 1], got {p!r}")
+        running = min(running, p * (m / rank))  # m/m = 1 exactly: q ≥ p holds in floats
+        q[i] = running
+    return q
+
+
+def control_fdr(tests: pl.DataFrame, fdr: float) -> pl.DataFrame:
+    """``tests`` (``FAMILY`` columns, ``p_value``, ``direction``) with ``q_value`` and
+    ``family_size`` set and ``verdict`` = the direction where q_value ≤ ``fdr``, else 'no
+    significant trend'. Q-values are Benjamini–Hochberg within each family (domain, span); rows
+    without a p-value get nulls and no verdict. The row order is kept."""
+    if not 0 < fdr < 1:
+        raise ValueError(f"fdr must be in (0, 1), got {fdr!r}")
+    q: list[float | None] = [None] * tests.height
+    size: list[int | None] = [None] * tests.height
+    families = tests.select(*FAMILY, "p_value").with_row_index("_row")
+    for family in families.partition_by(FAMILY):
+        p = family.get_column("p_value").to_list()
+        m = sum(v is not None for v in p)
+        rows = family.get_column("_row").to_list()
+        for row, p_row, q_row in zip(rows, p, benjamini_hochberg(p), strict=True):
+            q[row], size[row] = q_row, (m if p_row is not None else None)
+    return tests.with_columns(
+        pl.Series("q_value", q, pl.Float64),
+        pl.Series("family_size", size, pl.Int64),
+    ).with_columns(
+        pl.when(pl.col("q_value") <= fdr)
+        .then(pl.col("direction"))
+        .otherwise(pl.lit(NO_TREND))
+        .alias("verdict")
+    )
 
 
 def _years_before(day: date, years: int) -> date:
@@ -367,7 +451,8 @@ def _trend_row(
         "p_value": None,
         "p_value_independent": None,
         "variance_factor": None,
-        "verdict": NO_TREND,
+        "verdict_unadjusted": NO_TREND,
+        "direction": NO_TREND,
         "note": None,
     }
     if n < min_points:
@@ -389,7 +474,8 @@ def _trend_row(
         p_value=corrected.p,
         p_value_independent=plain.p,
         variance_factor=corrected.variance_factor,
-        verdict=verdict(slope, corrected.p, alpha, orientation, s=plain.s),
+        verdict_unadjusted=verdict(slope, corrected.p, alpha, orientation, s=plain.s),
+        direction=trend_direction(slope, orientation, s=plain.s),
         note="; ".join(notes) or None,
     )
     return row
@@ -399,12 +485,14 @@ def series_trends(
     scoreboard: pl.DataFrame,
     spans: Sequence[int | None] = SPANS,
     alpha: float = ALPHA,
+    fdr: float = FDR,
     min_points: int = MIN_POINTS,
 ) -> pl.DataFrame:
     """One row per series (domain, dimension, variant, metric) and span: ``TREND_COLUMNS``,
     sorted by domain, dimension, variant, metric, span. See the module docstring for the rules.
     ``scoreboard`` needs domain, dimension, variant, metric, period_start, period_end, value
-    (rows with a null value are ignored)."""
+    (rows with a null value are ignored) and may have ``partial`` (rows where it is true are
+    left out)."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     if min_points < 3:
@@ -419,8 +507,11 @@ def series_trends(
     for metric in scoreboard.get_column("metric").unique().to_list():
         metric_orientation(metric)
 
+    complete = (
+        scoreboard.filter(~pl.col("partial")) if "partial" in scoreboard.columns else scoreboard
+    )
     frame = (
-        scoreboard.select(needed)
+        complete.select(needed)
         .filter(pl.col("value").is_not_null())
         .with_columns(
             (
@@ -457,4 +548,37 @@ def series_trends(
                     starts[keep:], times[keep:], values[keep:], orientation, alpha, min_points
                 )
                 rows.append({**ids, "span": span_label(span), **row})
-    return pl.DataFrame(rows, schema=_SCHEMA).sort([*KEYS, "span"])
+    tests = pl.DataFrame(rows, schema={**_SCHEMA, "direction": pl.String})
+    return control_fdr(tests, fdr).select(list(TREND_COLUMNS)).sort([*KEYS, "span"])
+
+
+def fdr_summary(trends: pl.DataFrame) -> pl.DataFrame:
+    """Per family (domain, span): series ``tested``, ``significant_unadjusted`` (p < alpha),
+    ``significant`` (q ≤ fdr) and ``lost`` (significant before the control, not after)."""
+    significant = pl.col("verdict") != NO_TREND
+    unadjusted = pl.col("verdict_unadjusted") != NO_TREND
+    return (
+        trends.group_by(FAMILY)
+        .agg(
+            pl.col("p_value").is_not_null().sum().cast(pl.Int64).alias("tested"),
+            unadjusted.sum().cast(pl.Int64).alias("significant_unadjusted"),
+            significant.sum().cast(pl.Int64).alias("significant"),
+            (unadjusted & ~significant).sum().cast(pl.Int64).alias("lost"),
+        )
+        .sort(FAMILY)
+    )
+
+
+def partial_summary(scoreboard: pl.DataFrame) -> pl.DataFrame:
+    """The partial periods ``series_trends`` leaves out: one row per (domain, period_start,
+    period_end) with the scoreboard ``rows`` it holds and their lowest and highest coverage."""
+    return (
+        scoreboard.filter(pl.col("partial"))
+        .group_by("domain", "period_start", "period_end")
+        .agg(
+            pl.len().cast(pl.Int64).alias("rows"),
+            pl.col("coverage").min().alias("coverage_min"),
+            pl.col("coverage").max().alias("coverage_max"),
+        )
+        .sort("domain", "period_start", "period_end")
+    )

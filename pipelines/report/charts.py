@@ -18,7 +18,7 @@ import duckdb
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pipelines.report.data import has_relation, rows
+from pipelines.report.data import columns_of, has_relation, rows
 
 CHART_CLASS = "obs-chart"  # class of the element wrapping each Plotly figure on the page
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
@@ -182,6 +182,57 @@ def add_series(
     )
 
 
+PARTIAL_NOTE = (
+    " Hollow markers: partial periods (data for less than 90% of the period's days), left out "
+    "of the trend tests."
+)
+
+
+def partial_starts(
+    con: duckdb.DuckDBPyConnection, domain: str, variant: str
+) -> dict[str, set[date]]:
+    """Per dimension, the period starts the scoreboard marks partial for one domain and variant
+    (empty when the scoreboard, or its partial column, is not in the database)."""
+    if "partial" not in columns_of(con, "decentralization_scoreboard"):
+        return {}
+    found = rows(
+        con,
+        "SELECT DISTINCT dimension, period_start FROM decentralization_scoreboard "
+        "WHERE domain = ? AND variant = ? AND partial",
+        [domain, variant],
+    )
+    starts: dict[str, set[date]] = {}
+    for r in found:
+        starts.setdefault(r["dimension"], set()).add(r["period_start"])
+    return starts
+
+
+def mark_partial(
+    fig: go.Figure,
+    series: list[dict[str, Any]],
+    x: str,
+    y: str,
+    partial: set[date],
+    name: str,
+    colour: str,
+    scale: float | None = None,
+) -> None:
+    """Hollow markers over the points of ``series`` whose ``x`` is a partial period."""
+    marked = [r for r in series if r[x] in partial and r[y] is not None]
+    if marked:
+        fig.add_trace(
+            go.Scatter(
+                x=_column(marked, x),
+                y=_column(marked, y, scale),
+                mode="markers",
+                name=f"{name}: partial period, not tested",
+                legendgroup=name,
+                marker={"size": 9, "color": "white", "line": {"color": colour, "width": 2}},
+                hovertemplate=f"%{{y:,.3g}}<extra>{name}: partial period</extra>",
+            )
+        )
+
+
 def _require(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
     missing = [t for t in tables if not has_relation(con, t)]
     if missing:
@@ -276,6 +327,7 @@ def _mining_chart(con: duckdb.DuckDBPyConnection, metric: str) -> go.Figure:
     time axis (template builders dashed)."""
     fig = go.Figure()
     found = _mining(con)
+    partial = partial_starts(con, "bitcoin_mining", "unknown=entity")
     by_grouping = _by(found, "grouping")
     for i, (grouping, name) in enumerate(GROUPINGS.items()):
         if grouping not in by_grouping:
@@ -293,6 +345,9 @@ def _mining_chart(con: duckdb.DuckDBPyConnection, metric: str) -> go.Figure:
             mode="lines+markers",
             dash="dash" if grouping in TEMPLATE_GROUPINGS else "solid",
             marker={"size": 3, "color": PALETTE[i]},
+        )
+        mark_partial(
+            fig, series, "window_start", metric, partial.get(grouping, set()), name, PALETTE[i]
         )
     time_axis(fig, [r["window_start"] for r in found], "month")
     return fig
@@ -319,7 +374,7 @@ def mining_hhi(con: duckdb.DuckDBPyConnection) -> Chart:
         "Monthly Herfindahl–Hirschman index of each pool's (owner's, template builder's) share of "
         "the month's blocks; blocks of unknown origin count as one entity. Bands: 95% intervals "
         "(blocks are a sample of hash rate). " + _TEMPLATE_NOTE + " Source: mining_concentration "
-        "(window = month, unknown_policy = entity).",
+        "(window = month, unknown_policy = entity)." + PARTIAL_NOTE,
     )
 
 
@@ -337,7 +392,8 @@ def mining_nakamoto(con: duckdb.DuckDBPyConnection) -> Chart:
         "Smallest number of pools (owners, template builders) that together found more than half "
         "of the month's blocks; lower = more concentrated. Bands: 95% intervals. "
         + _TEMPLATE_NOTE
-        + " Source: mining_concentration.",
+        + " Source: mining_concentration."
+        + PARTIAL_NOTE,
     )
 
 
@@ -492,19 +548,24 @@ def _ai(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def _ai_chart(con: duckdb.DuckDBPyConnection, metric: str) -> go.Figure:
     found = _ai(con)
+    partial = partial_starts(con, "ai_models", "dataset=notable; weighting=models")
     fig = go.Figure()
     for i, (dimension, series) in enumerate(_by(found, "dimension").items()):
+        name = f"By {AI_DIMENSIONS.get(dimension, label(dimension)).lower()}"
         add_series(
             fig,
             _column(series, "period_start"),
             _column(series, metric),
-            f"By {AI_DIMENSIONS.get(dimension, label(dimension)).lower()}",
+            name,
             PALETTE[i],
             low=_column(series, f"{metric}_ci_low"),
             high=_column(series, f"{metric}_ci_high"),
             max_step=YEARLY,
             mode="lines+markers",
             marker={"size": 5, "color": PALETTE[i]},
+        )
+        mark_partial(
+            fig, series, "period_start", metric, partial.get(dimension, set()), name, PALETTE[i]
         )
     time_axis(fig, [r["period_start"] for r in found], "year", start_year=2000)
     return fig
@@ -515,7 +576,7 @@ _AI_NOTE = (
     "its organisations (countries); models without one listed count as one 'unknown' entity. "
     "Bands: 95% intervals. The axis opens on 2000 onwards (earlier years have few models; "
     "double-click the chart to see all). Source: ai_concentration (dataset = notable, "
-    "weighting = models, period = year)."
+    "weighting = models, period = year)." + PARTIAL_NOTE
 )
 
 
@@ -555,6 +616,7 @@ def ai_openness(con: duckdb.DuckDBPyConnection) -> Chart:
     fig = go.Figure()
     names = {"notable": "Notable models", "all": "All models (Epoch database)"}
     for i, (dataset, series) in enumerate(_by(found, "dataset").items()):
+        partial = partial_starts(con, "ai_models", f"dataset={dataset}").get("openness", set())
         add_series(
             fig,
             _column(series, "year"),
@@ -569,6 +631,8 @@ def ai_openness(con: duckdb.DuckDBPyConnection) -> Chart:
             hover="%{y:.0f}%",
             marker={"size": 5, "color": PALETTE[i]},
         )
+        name = names.get(dataset, label(dataset))
+        mark_partial(fig, series, "year", "open_share", partial, name, PALETTE[i], scale=100)
     time_axis(fig, [r["year"] for r in found], "year", start_year=2010)
     style(
         fig,
@@ -582,7 +646,7 @@ def ai_openness(con: duckdb.DuckDBPyConnection) -> Chart:
         fig,
         "Share of models with open weights (any licence) among those whose accessibility is "
         "known; bands: 95% Wilson intervals. The axis opens on 2010 onwards (double-click for "
-        "all years). Source: ai_openness.",
+        "all years). Source: ai_openness." + PARTIAL_NOTE,
     )
 
 

@@ -297,7 +297,8 @@ def _verdicts(con: duckdb.DuckDBPyConnection) -> str:
 
 TOC = """<ol>
 <li><a href="#verdicts">Verdicts: is concentration rising or falling?</a>
-<ol><li><a href="#verdicts-significant">All significant trends</a></li></ol></li>
+<ol><li><a href="#verdicts-significant">All significant trends</a></li>
+<li><a href="#verdicts-fdr">Which verdicts survive multiple testing</a></li></ol></li>
 <li><a href="#over-time">Concentration over time</a>
 <ol>{over_time}</ol></li>
 <li><a href="#latest">Latest distributions</a></li>

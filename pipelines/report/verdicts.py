@@ -1,7 +1,9 @@
 """Section 1: the verdict tables, read from ``decentralization_trends``.
 
 The thesis "Bitcoin mining is centralizing while AI may decentralize" is checked series by
-series: for each headline series, the whole-series and last-3-years Mann–Kendall verdicts.
+series: for each headline series, the whole-series and last-3-years Mann–Kendall verdicts. A
+verdict holds only after false-discovery-rate control (Benjamini–Hochberg within each domain and
+span); the tables show q beside p, and which trends significant at p < α do not survive.
 """
 
 from __future__ import annotations
@@ -185,25 +187,45 @@ SERIES_HEADERS = (
     ("Metric", "text", "HHI: 0–10,000, higher = more concentrated; Nakamoto: lower = more"),
 )
 TEST_HEADERS = (
-    ("Verdict", "text", "Mann–Kendall trend test, read as concentration rising or falling"),
+    (
+        "Verdict",
+        "text",
+        "Mann–Kendall trend test, read as concentration rising or falling; significant when q is "
+        "within the false-discovery rate ([trends] fdr)",
+    ),
     ("Slope/yr", "num", "Trend of the metric per year (slope_per_year); hover: first → last"),
     ("p", "num", "p_value of the trend test (p_value_independent assumes independence)"),
+    (
+        "q",
+        "num",
+        "q_value: p adjusted by Benjamini–Hochberg among the tests of the domain and span "
+        "(family_size of them)",
+    ),
     ("n", "num", "Periods tested"),
     ("Period", "text", "First and last period tested"),
 )
 
 
 def _test_cells(row: dict[str, Any] | None) -> list[str]:
-    """Verdict, slope, p, points and period of one test (or dashes when there is none)."""
+    """Verdict, slope, p, q, points and period of one test (or dashes when there is none)."""
     if row is None:
-        return [_cell("–", "")] + [_cell("–", "", "n")] * 3 + [_cell("–", "")]
-    note = f'<div class="note">{esc(row["note"])}</div>' if row.get("note") else ""
+        return [_cell("–", "")] + [_cell("–", "", "n")] * 4 + [_cell("–", "")]
+    notes = [esc(row["note"])] if row.get("note") else []
+    if row["verdict"] == NO_TREND and row.get("verdict_unadjusted", NO_TREND) != NO_TREND:
+        notes.insert(0, f"{esc(row['verdict_unadjusted'])} at p &lt; α, not after FDR control")
+    note = "".join(f'<div class="note">{n}</div>' for n in notes)
     first_last = f"first → last: {number(row.get('first_value'))} → {number(row.get('last_value'))}"
     slope = number(row.get("slope_per_year"), signed=True)
     return [
         _cell(verdict_badge(row["verdict"]) + note, row["verdict"]),
         _cell(f'<span title="{first_last}">{slope}</span>', row.get("slope_per_year"), "n"),
         _cell(p_value(row.get("p_value")), row.get("p_value"), "n"),
+        _cell(
+            f'<span title="family of {number(row.get("family_size"))} tests">'
+            f"{p_value(row.get('q_value'))}</span>",
+            row.get("q_value"),
+            "n",
+        ),
         _cell(number(row.get("points")), row.get("points"), "n"),
         _cell(_period(row), row.get("period_first"), "period"),
     ]
@@ -271,11 +293,18 @@ def summary(con: duckdb.DuckDBPyConnection) -> str:
     for r in counts:
         by_verdict[r["verdict"]] = by_verdict.get(r["verdict"], 0) + r["n"]
     order = [d for d in DOMAINS if d in table] + sorted(d for d in table if d not in DOMAINS)
+    unadjusted = rows(
+        con, f"SELECT count(*) AS n FROM {TRENDS} WHERE verdict_unadjusted <> ?", [NO_TREND]
+    )[0]["n"]
+    significant = total - by_verdict.get(NO_TREND, 0)
     sentences = [
         f"Of {total:,} series tested (each metric of each series, over the whole series and "
         f"over its last 3 years), {by_verdict.get('centralizing', 0):,} are centralizing, "
         f"{by_verdict.get('decentralizing', 0):,} decentralizing and "
-        f"{by_verdict.get(NO_TREND, 0):,} show no significant trend."
+        f"{by_verdict.get(NO_TREND, 0):,} show no significant trend. With so many tests about "
+        "one in twenty would look significant at p &lt; 0.05 by chance alone, so a verdict "
+        "needs its false-discovery rate controlled (Benjamini–Hochberg q within its domain and "
+        f"span): {significant:,} of the {unadjusted:,} trends significant at p &lt; α survive."
     ]
     for domain in order:
         spans = []
@@ -305,23 +334,8 @@ def summary(con: duckdb.DuckDBPyConnection) -> str:
     return f'<p class="summary">{" ".join(sentences)}</p>'
 
 
-def significant_table(con: duckdb.DuckDBPyConnection) -> str:
-    """Every verdict other than 'no significant trend', capped at the strongest 50 by p-value."""
-    total = rows(con, f"SELECT count(*) AS n FROM {TRENDS} WHERE verdict <> ?", [NO_TREND])[0]["n"]
-    found = rows(
-        con,
-        f"SELECT * FROM {TRENDS} WHERE verdict <> ? "
-        "ORDER BY p_value NULLS LAST, domain, dimension, variant, metric, span LIMIT ?",
-        [NO_TREND, SIGNIFICANT_LIMIT],
-    )
-    if not found:
-        return '<p class="no-data">No series has a significant trend.</p>'
-    shown = (
-        f"All {total:,} series with a significant trend, smallest p-value first."
-        if total <= SIGNIFICANT_LIMIT
-        else f"The {len(found)} smallest p-values of the {total:,} series with a significant "
-        f"trend (the full list is the table {TRENDS})."
-    )
+def _listing(found: list[dict[str, Any]], intro: str) -> str:
+    """A sortable table of trend rows (series, metric, span and the test) under a note."""
     head = (
         f"<thead><tr>{_head(SERIES_HEADERS)}"
         '<th scope="col" data-type="text" title="Whole series or last 3 years">Span</th>'
@@ -338,9 +352,103 @@ def significant_table(con: duckdb.DuckDBPyConnection) -> str:
         ]
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
-        f'<p class="cap-note">{esc(shown)}</p>'
+        f'<p class="cap-note">{esc(intro)}</p>'
         f'<table class="verdicts sortable">{head}<tbody>{"".join(body)}</tbody></table>'
     )
+
+
+def significant_table(con: duckdb.DuckDBPyConnection) -> str:
+    """Every verdict other than 'no significant trend', capped at the strongest 50 by q."""
+    total = rows(con, f"SELECT count(*) AS n FROM {TRENDS} WHERE verdict <> ?", [NO_TREND])[0]["n"]
+    found = rows(
+        con,
+        f"SELECT * FROM {TRENDS} WHERE verdict <> ? ORDER BY q_value NULLS LAST, p_value, "
+        "domain, dimension, variant, metric, span LIMIT ?",
+        [NO_TREND, SIGNIFICANT_LIMIT],
+    )
+    if not found:
+        return '<p class="no-data">No series has a significant trend.</p>'
+    intro = (
+        f"All {total:,} series with a significant trend, smallest q-value first."
+        if total <= SIGNIFICANT_LIMIT
+        else f"The {len(found)} smallest q-values of the {total:,} series with a significant "
+        f"trend (the full list is the table {TRENDS})."
+    )
+    return _listing(found, intro)
+
+
+def fdr_table(con: duckdb.DuckDBPyConnection) -> str:
+    """Per domain and span: series tested, significant at p < α, significant after FDR control
+    (q ≤ fdr) and the difference, the verdicts that do not survive."""
+    counts = rows(
+        con,
+        f"SELECT domain, span, count(p_value) AS tested, "
+        "count(*) FILTER (WHERE verdict_unadjusted <> ?) AS unadjusted, "
+        "count(*) FILTER (WHERE verdict <> ?) AS significant, "
+        "count(*) FILTER (WHERE verdict_unadjusted <> ? AND verdict = ?) AS lost "
+        f"FROM {TRENDS} GROUP BY ALL",
+        [NO_TREND, NO_TREND, NO_TREND, NO_TREND],
+    )
+    order = {d: i for i, d in enumerate(DOMAINS)}
+    counts.sort(
+        key=lambda r: (
+            order.get(r["domain"], len(order)),
+            r["domain"],
+            r["span"] != "all",
+            r["span"],
+        )
+    )
+    body = "".join(
+        "<tr>"
+        + _cell(esc(domain_name(r["domain"])), r["domain"])
+        + _cell(esc(SPANS.get(r["span"], r["span"])), r["span"])
+        + "".join(
+            _cell(number(r[k]), r[k], "n") for k in ("tested", "unadjusted", "significant", "lost")
+        )
+        + "</tr>"
+        for r in counts
+    )
+    head = _head(
+        (
+            ("Domain", "text", "Domain of the series"),
+            ("Span", "text", "Whole series or last 3 years: each domain and span is one family"),
+            ("Tested", "num", "Series with a test (at least 6 complete periods, not constant)"),
+            ("p < α", "num", "Significant without multiple-testing control (verdict_unadjusted)"),
+            ("q ≤ fdr", "num", "Significant after Benjamini–Hochberg control (verdict)"),
+            ("Not surviving", "num", "Significant at p < α, not after control"),
+        )
+    )
+    return (
+        '<p class="section-note">Each domain and span is one family of tests; within it the '
+        "p-values are adjusted by Benjamini–Hochberg, so that among the trends called "
+        "significant the expected share of false ones stays within the false-discovery rate "
+        "([trends] fdr, 5% by default) — provided the p-values are valid; the autocorrelation "
+        "correction behind them is known to be too eager on short, strongly autocorrelated "
+        "series (see the README).</p>"
+        f'<table class="verdicts sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+def lost_table(con: duckdb.DuckDBPyConnection) -> str:
+    """The trends significant at p < α that FDR control turns into 'no significant trend'."""
+    where = "verdict_unadjusted <> ? AND verdict = ?"
+    total = rows(con, f"SELECT count(*) AS n FROM {TRENDS} WHERE {where}", [NO_TREND] * 2)[0]["n"]
+    found = rows(
+        con,
+        f"SELECT * FROM {TRENDS} WHERE {where} ORDER BY q_value, p_value, domain, dimension, "
+        "variant, metric, span LIMIT ?",
+        [NO_TREND, NO_TREND, SIGNIFICANT_LIMIT],
+    )
+    if not found:
+        return '<p class="no-data">Every trend significant at p &lt; α survives FDR control.</p>'
+    intro = (
+        f"All {total:,} trends significant at p < α that do not survive, smallest q first."
+        if total <= SIGNIFICANT_LIMIT
+        else f"The {len(found)} smallest q-values of the {total:,} trends significant at p < α "
+        f"that do not survive (the full list: verdict_unadjusted <> verdict in {TRENDS})."
+    )
+    return _listing(found, intro)
 
 
 def verdict_section(con: duckdb.DuckDBPyConnection) -> str:
@@ -358,5 +466,8 @@ def verdict_section(con: duckdb.DuckDBPyConnection) -> str:
             headline_tables(con),
             '<h3 id="verdicts-significant">All significant trends</h3>',
             significant_table(con),
+            '<h3 id="verdicts-fdr">Which verdicts survive multiple testing</h3>',
+            fdr_table(con),
+            lost_table(con),
         ]
     )
