@@ -32,7 +32,8 @@ class SourceKind:
     name: str
     description: str
     options: dict[str, Any] = field(default_factory=dict)  # option name -> default value
-    path_options: tuple[str, ...] = ()  # options naming files, resolved like locations
+    path_options: tuple[str, ...] = ()  # options naming local files, resolved and checked
+    location_options: tuple[str, ...] = ()  # options naming a URL or a local file, like location
 
 
 _BLOCK_FEED_OPTIONS = {"min_interval_seconds": 1.0, "concurrency": 1}
@@ -40,10 +41,22 @@ _BLOCK_FEED_OPTIONS = {"min_interval_seconds": 1.0, "concurrency": 1}
 
 # Every source the pipeline reads, and the kinds each may be read as. Later sources add entries.
 SOURCES: dict[str, dict[str, SourceKind]] = {
+    # Several registries, each a table [sources.pool_registry.<name>]; earlier ones win conflicts.
     "pool_registry": {
         "mempool_pools_v2": SourceKind(
             "mempool_pools_v2",
             "mempool.space pools-v2.json: [{id, name, addresses[], tags[], link}]",
+        ),
+        "bitcoin_data_pools": SourceKind(
+            "bitcoin_data_pools",
+            "bitcoin-data/mining-pools' generated pool-list.json (the pools-v2.json shape)",
+        ),
+        "edi_pools": SourceKind(
+            "edi_pools",
+            "EDI (consensus-decentralization) identifiers {identifier: {name, link}} at location; "
+            "optional addresses {address: {name, source}} at `addresses` (URL or path)",
+            {"addresses": ""},
+            location_options=("addresses",),
         ),
     },
     # Several feeds, each a table [sources.blocks.<feed>]; earlier feeds win for a height.
@@ -158,7 +171,7 @@ SOURCES["ai_chip_owners"] = {
         {"files": []},
     ),
 }
-MULTI_FEED_SOURCES = frozenset({"blocks", "nodes", "market", "ai_models"})
+MULTI_FEED_SOURCES = frozenset({"pool_registry", "blocks", "nodes", "market", "ai_models"})
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("labelled_blocks", "label_scheme"): ("name", "slug"),
     ("mempool_api", "period"): ("1m", "3m", "6m", "1y", "2y", "3y", "all"),
@@ -211,7 +224,7 @@ TOP_LEVEL_KEYS = ("data_home", "sources", "http", "mining", "nodes", "market", "
 class SourceConfig:
     """A configured source: which kind, where from (URL or local path), and kind options."""
 
-    name: str  # "pool_registry", or "blocks.<feed>" for a feed of a multi-feed source
+    name: str  # "hashrate_geography", or "blocks.<feed>" for a feed of a multi-feed source
     kind: str
     location: str
     options: dict[str, Any]
@@ -442,6 +455,8 @@ def _parse_source(
         if choices and value not in choices:
             raise ConfigError(f"{where} {key}: {value!r} is not one of {', '.join(choices)}")
         if key in spec.path_options and value:
+            value = _resolve_path(path, f"{where} {key}", value)
+        if key in spec.location_options and value and not is_url(value):
             value = _resolve_path(path, f"{where} {key}", value)
         options[key] = value
     for key, value in options.items():  # options with choices and no valid default are required

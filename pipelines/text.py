@@ -1,4 +1,4 @@
-"""Vectorised text helpers for raw block data (coinbase scriptSigs are arbitrary bytes).
+"""Vectorised text helpers: coinbase scriptSigs (arbitrary bytes) and names compared loosely.
 
 ``lossy_utf8_from_hex`` gives the same text as Python's ``bytes.fromhex(h).decode("utf-8",
 "replace")`` and Rust's ``String::from_utf8_lossy`` (the Unicode "maximal subpart" practice): each
@@ -22,6 +22,11 @@ import polars as pl
 import pyarrow as pa
 
 CHUNK_BYTES = 1 << 17  # decoded bytes per numpy pass: small enough to stay in cache
+
+
+def normalise_key(expr: pl.Expr) -> pl.Expr:
+    """Lower-case letters and digits only: 'BTC.com', 'btccom' and 'BTC com' share a key."""
+    return expr.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]", "")
 
 
 def _hex_pair_table() -> np.ndarray:

@@ -22,6 +22,7 @@ from pipelines.mining.attribution import (
 )
 from pipelines.mining.blocks import BLOCK_SCHEMA, conform
 from pipelines.sources.pool_reference import ALIAS_COLUMNS, read_pool_label_aliases
+from pipelines.sources.pool_registry import SCHEMA, combine_registries
 
 DAY = date(2024, 1, 1)
 
@@ -80,17 +81,18 @@ OWNERS = pl.DataFrame(
 
 
 def registry_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """A registry frame shaped like the parsed pools-v2.json (id, name, addresses, tags, link)."""
-    return pl.DataFrame(
-        [{**row, "link": f"https://pool{row['id']}.example"} for row in rows],
-        schema={
-            "id": pl.Int64,
-            "name": pl.String,
-            "addresses": pl.List(pl.String),
-            "tags": pl.List(pl.String),
-            "link": pl.String,
-        },
-    )
+    """A one-registry raw.pool_registry frame (mempool-style tags) from partial pool records."""
+    full = [
+        {
+            **row,
+            "link": f"https://pool{row['id']}.example",
+            "n_addresses": len(row["addresses"]),
+            "n_tags": len(row["tags"]),
+        }
+        for row in rows
+    ]
+    frame = pl.DataFrame(full, schema=SCHEMA)
+    return combine_registries([("mempool", "mempool_pools_v2", "regex_like", frame)])
 
 
 @pytest.fixture(scope="module")

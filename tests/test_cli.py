@@ -7,7 +7,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import FIXTURES, SAMPLE_POOLS, SAMPLE_SOURCES, run_cli, write_config
+from tests.conftest import (
+    FIXTURES,
+    SAMPLE_POOL_ENTITIES,
+    SAMPLE_SOURCES,
+    run_cli,
+    write_config,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +34,7 @@ def test_run_shows_progress_and_records_the_run(built: Path, monkeypatch) -> Non
         assert run.tags["observatory/launched_by"] == "cli"
         materialized = instance.get_latest_materialization_event(dg.AssetKey(["marts", "dim_pool"]))
         rows = materialized.asset_materialization.metadata["dagster/row_count"].value
-        assert rows == SAMPLE_POOLS
+        assert rows == SAMPLE_POOL_ENTITIES
 
 
 def test_sql_formats(built: Path) -> None:
@@ -55,8 +61,8 @@ def test_sql_is_read_only_and_reports_errors(built: Path) -> None:
 def test_tables_lists_descriptions_counts_and_columns(built: Path) -> None:
     text = run_cli("tables", "--config", str(built))
     assert text.returncode == 0, text.stderr
-    assert f"dim_pool (table, {SAMPLE_POOLS} rows)" in text.stdout
-    assert "pool_id BIGINT — mempool.space pool id (primary key)" in text.stdout
+    assert f"dim_pool (table, {SAMPLE_POOL_ENTITIES} rows)" in text.stdout
+    assert "pool_id_registry VARCHAR — the registry pool_id belongs to" in text.stdout
     listed = json.loads(run_cli("tables", "--format", "json", "--config", str(built)).stdout)
     names = {t["name"]: t for t in listed}
     assert {"dim_pool", "staging.stg_pools", "raw.pool_registry"} <= set(names)
@@ -118,7 +124,7 @@ def test_help_everywhere(command: list[str]) -> None:
 
 def test_config_errors_are_reported(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('[sources.pool_registry]\nkind = "yaml"\nlocation = "x"\n')
+    bad.write_text('[sources.pool_registry.m]\nkind = "yaml"\nlocation = "x"\n')
     result = run_cli("run", "--config", str(bad))
     assert result.returncode == 1
     assert "kind: 'yaml' is not a valid kind; valid kinds: mempool_pools_v2" in result.stderr
@@ -144,8 +150,8 @@ def test_sql_before_any_run(tmp_path: Path) -> None:
 def test_failed_run_exits_non_zero_with_a_summary(tmp_path: Path) -> None:
     pools = json.loads((FIXTURES / "pools-v2-sample.json").read_text())
     (tmp_path / "dup.json").write_text(json.dumps(pools + pools[:1]))
-    sources = {**SAMPLE_SOURCES, "pool_registry": {**SAMPLE_SOURCES["pool_registry"]}}
-    sources["pool_registry"]["location"] = str(tmp_path / "dup.json")
+    registry = {**SAMPLE_SOURCES["pool_registry.mempool"], "location": str(tmp_path / "dup.json")}
+    sources = {**SAMPLE_SOURCES, "pool_registry.mempool": registry}
     config = write_config(tmp_path, sources)
     result = run_cli("run", "--config", str(config), "--from", "2024-01-01", "--to", "2024-01-02")
     assert result.returncode == 1

@@ -25,8 +25,11 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_default_config_points_at_live_sources() -> None:
     config = load_config(DEFAULT_CONFIG)
     assert config.data_home == PROJECT_ROOT / "warehouse"
-    registry = config.source("pool_registry")
-    assert registry.is_remote and registry.location.startswith("https://")
+    registries = config.feeds("pool_registry")
+    assert [r.kind for r in registries] == ["mempool_pools_v2", "edi_pools", "bitcoin_data_pools"]
+    for registry in registries:
+        assert registry.is_remote and registry.location.startswith("https://")
+    assert registries[1].options["addresses"].startswith("https://")
 
 
 @needs_shared_data
@@ -35,6 +38,8 @@ def test_shared_data_config_reads_every_source_locally() -> None:
     for source in config.sources.values():
         assert not source.is_remote
         assert Path(source.location).is_relative_to(SHARED_DATA.resolve())
+    edi = config.source("pool_registry.edi")
+    assert Path(edi.options["addresses"]).is_relative_to(SHARED_DATA.resolve())
 
 
 def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
@@ -42,12 +47,16 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
     (tmp_path / "data" / "p.json").write_text("[]")
     path = write(
         tmp_path,
-        'data_home = "wh"\n[sources.pool_registry]\nkind = "mempool_pools_v2"\n'
-        'location = "data/p.json"\n',
+        'data_home = "wh"\n[sources.pool_registry.m]\nkind = "mempool_pools_v2"\n'
+        'location = "data/p.json"\n[sources.pool_registry.edi]\nkind = "edi_pools"\n'
+        'location = "data/p.json"\naddresses = "data/p.json"\n',
     )
     config = load_config(path)
     assert config.data_home == tmp_path / "wh"
-    assert config.source("pool_registry").location == str(tmp_path / "data" / "p.json")
+    assert config.source("pool_registry.m").location == str(tmp_path / "data" / "p.json")
+    assert config.source("pool_registry.edi").options["addresses"] == str(
+        tmp_path / "data" / "p.json"
+    )
 
 
 def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeypatch) -> None:
@@ -74,22 +83,31 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
             "unknown source [sources.pools]; valid sources: pool_registry",
         ),
         (
-            '[sources.pool_registry]\nkind = "csv"\nlocation = "y"\n',
-            "[sources.pool_registry] kind: 'csv' is not a valid kind; "
-            "valid kinds: mempool_pools_v2",
+            '[sources.pool_registry.m]\nkind = "csv"\nlocation = "y"\n',
+            "[sources.pool_registry.m] kind: 'csv' is not a valid kind; "
+            "valid kinds: mempool_pools_v2, bitcoin_data_pools, edi_pools",
         ),
         (
-            '[sources.pool_registry]\nkind = "mempool_pools_v2"\n',
-            "[sources.pool_registry]: missing key 'location'",
+            '[sources.pool_registry]\nkind = "mempool_pools_v2"\nlocation = "x"\n',
+            "[sources.pool_registry]: 'kind' must be a feed table [sources.pool_registry.kind]",
         ),
         (
-            f'[sources.pool_registry]\nkind = "mempool_pools_v2"\nlocation = "{SAMPLE}"\n'
+            '[sources.pool_registry.m]\nkind = "mempool_pools_v2"\n',
+            "[sources.pool_registry.m]: missing key 'location'",
+        ),
+        (
+            f'[sources.pool_registry.m]\nkind = "mempool_pools_v2"\nlocation = "{SAMPLE}"\n'
             "page_size = 5\n",
             "unknown key 'page_size'; valid keys: kind, location",
         ),
         (
-            '[sources.pool_registry]\nkind = "mempool_pools_v2"\nlocation = "nowhere.json"\n',
-            "[sources.pool_registry] location: file not found",
+            '[sources.pool_registry.m]\nkind = "mempool_pools_v2"\nlocation = "nowhere.json"\n',
+            "[sources.pool_registry.m] location: file not found",
+        ),
+        (
+            f'[sources.pool_registry.edi]\nkind = "edi_pools"\nlocation = "{SAMPLE}"\n'
+            'addresses = "nowhere.json"\n',
+            "[sources.pool_registry.edi] addresses: file not found",
         ),
         ("data_home = [", "not valid TOML"),
         ("[market]\nprecision = 2\n", "[market]: unknown key 'precision'; valid keys: tolerances"),
@@ -129,8 +147,10 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 def test_unconfigured_source_is_named_when_used(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, 'data_home = "wh"\n'))
-    with pytest.raises(ConfigError, match=r"\[sources.pool_registry\] is not configured"):
-        config.source("pool_registry")
+    with pytest.raises(ConfigError, match=r"\[sources.hashrate_geography\] is not configured"):
+        config.source("hashrate_geography")
+    with pytest.raises(ConfigError, match=r"no \[sources.pool_registry.<feed>\] table"):
+        config.feeds("pool_registry")
 
 
 def test_market_tolerances_default_and_override(tmp_path: Path) -> None:

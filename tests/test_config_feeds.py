@@ -55,7 +55,7 @@ def test_feeds_keep_file_order(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         MEMPOOL.format(name="zeta")
-        + '[sources.pool_registry]\nkind = "mempool_pools_v2"\nlocation = "pools.json"\n'
+        + '[sources.pool_registry.m]\nkind = "mempool_pools_v2"\nlocation = "pools.json"\n'
         + labelled_feed("alpha", "labels.csv")
         + MEMPOOL.format(name="mid"),
     )
@@ -63,7 +63,7 @@ def test_feeds_keep_file_order(tmp_path: Path) -> None:
     feeds = config.feeds("blocks")
     assert [feed.name for feed in feeds] == ["blocks.zeta", "blocks.alpha", "blocks.mid"]
     assert [feed.kind for feed in feeds] == ["mempool_rest", "labelled_blocks", "mempool_rest"]
-    assert config.source("pool_registry").kind == "mempool_pools_v2"
+    assert config.source("pool_registry.m").kind == "mempool_pools_v2"
     assert config.source("blocks.alpha").location == str(tmp_path / "labels.csv")
 
 

@@ -26,9 +26,10 @@ from pipelines.sources.pool_reference import (
     read_pool_label_aliases,
     read_pool_template_builders,
 )
-from pipelines.sources.pool_registry import parse_pools_v2
+from pipelines.sources.pool_registry import combine_registries, parse_pools_v2
 from pipelines.validation import validate_frame
 from tests.conftest import SHARED_DATA, needs_shared_data
+from tests.test_attribution import registry_frame
 
 HEADER = "pool,template_builder,valid_from,valid_to,confidence,source,note\n"
 # Binance Pool: observed from 2024-04-17 to 2024-06-30; Braiins Pool: partial, open-ended.
@@ -204,14 +205,11 @@ def test_bad_confidence_and_missing_date_fail_the_suite(tmp_path: Path) -> None:
 
 def test_unknown_names_are_listed_with_the_registry_name_to_use() -> None:
     """A name the attribution never gives is an error; a known alias names its registry pool."""
-    registry = pl.DataFrame(
-        {
-            "id": [1, 2],
-            "name": ["AntPool", "Braiins Pool"],
-            "addresses": [[], []],
-            "tags": [[], []],
-        },
-        schema_overrides={"addresses": pl.List(pl.String), "tags": pl.List(pl.String)},
+    registry = registry_frame(
+        [
+            {"id": 1, "name": "AntPool", "addresses": [], "tags": []},
+            {"id": 2, "name": "Braiins Pool", "addresses": [], "tags": []},
+        ]
     )
     aliases = pl.DataFrame({"alias": ["SlushPool"], "pool": ["Braiins Pool"]})
     seed = pl.DataFrame(
@@ -245,5 +243,8 @@ def test_seed_names_are_pools_of_the_shared_registry() -> None:
     """Every pool and builder of the seed is a name the attribution gives blocks."""
     path = SHARED_DATA / "pools" / "mempool-pools-v2.json"
     registry = parse_pools_v2(path.read_bytes(), origin=str(path))
-    lookup = build_lookup(registry, read_pool_label_aliases())
+    lookup = build_lookup(
+        combine_registries([("mempool", "mempool_pools_v2", "regex_like", registry)]),
+        read_pool_label_aliases(),
+    )
     assert unknown_pool_names(read_pool_template_builders(), lookup).is_empty()

@@ -21,7 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def registry(**overrides: list) -> pl.DataFrame:
     """A valid pool_registry frame; keyword arguments replace whole columns."""
     data: dict[str, list] = {
-        "id": [1, 2, 3, 4],
+        "registry": ["mempool", "mempool", "mempool", "edi"],
+        "registry_kind": ["mempool_pools_v2", "mempool_pools_v2", "mempool_pools_v2", "edi_pools"],
+        "precedence": [0, 0, 0, 1],
+        "tag_matching": ["regex_like", "regex_like", "regex_like", "literal"],
+        "id": [1, 2, 3, None],
         "name": ["Foundry USA", "AntPool", "ViaBTC", "Unknown pool"],
         "addresses": [["bc1qfoundry"], ["1Ant", "3Ant"], [], ["1Unk"]],
         "tags": [["Foundry USA Pool"], ["/AntPool/"], ["/ViaBTC/", "viabtc.com"], []],
@@ -35,6 +39,7 @@ def registry(**overrides: list) -> pl.DataFrame:
     return pl.DataFrame(
         data,
         schema_overrides={
+            "precedence": pl.Int64,
             "id": pl.Int64,
             "tag_errors": pl.String,
             "record_errors": pl.String,
@@ -76,13 +81,14 @@ def test_context_is_built_once() -> None:
 
 
 def test_duplicate_id_fails_and_names_value() -> None:
-    outcome = v.validate_frame("pool_registry", registry(id=[1, 2, 2, 4]))
+    """An id twice in one registry fails; the same id in two registries, or no id, does not."""
+    outcome = v.validate_frame("pool_registry", registry(id=[1, 2, 2, 2]))
     assert not outcome.success
-    f = failure(outcome, "expect_column_values_to_be_unique", "id")
-    assert 2 in f.examples
+    f = failure(outcome, "expect_compound_columns_to_be_unique", "registry,id")
     assert f.unexpected_count == 2
-    assert "expect_column_values_to_be_unique(id)" in outcome.summary()
+    assert "expect_compound_columns_to_be_unique(registry,id)" in outcome.summary()
     json.dumps([f.examples, f.kwargs, f.observed_value])  # JSON-serialisable
+    assert v.validate_frame("pool_registry", registry(id=[None, 2, 3, None])).success
 
 
 def test_empty_and_blank_names_fail() -> None:
@@ -161,8 +167,8 @@ def test_gx_check_result_metadata() -> None:
     assert meta["rows"].value == 4
     assert meta["failed count"].value == 1
     assert meta["partition"].value == "2024-05"
-    assert "| expect_column_values_to_be_unique | id |" in meta["failures"].value
-    assert meta["failures json"].value[0]["examples"] == [7]
+    assert "| expect_compound_columns_to_be_unique | registry,id |" in meta["failures"].value
+    assert meta["failures json"].value[0]["unexpected_count"] == 2
 
     ok = v.gx_check_result("pool_registry", registry())
     assert ok.passed is True

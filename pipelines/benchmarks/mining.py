@@ -145,8 +145,9 @@ def load_registry() -> pl.DataFrame:
 
 def choose_pools(registry: pl.DataFrame, rng: np.random.Generator) -> Pools:
     """~40 registry pools with a tag of their own, the favourites first."""
-    from pipelines.mining.attribution import is_literal_tag, normalise_key
+    from pipelines.mining.attribution import is_literal_tag
     from pipelines.sources.pool_reference import read_pool_label_aliases
+    from pipelines.text import normalise_key
 
     rows = registry.sort("id").to_dicts()
     holders: dict[str, set[int]] = defaultdict(set)
@@ -389,9 +390,11 @@ def _reference() -> tuple[Any, pl.DataFrame, pl.DataFrame]:
         read_pool_owners,
         read_pool_template_builders,
     )
+    from pipelines.sources.pool_registry import combine_registries
 
+    registry = combine_registries([("mempool", "mempool_pools_v2", "regex_like", load_registry())])
     return (
-        build_lookup(load_registry(), read_pool_label_aliases()),
+        build_lookup(registry, read_pool_label_aliases()),
         read_pool_owners(),
         read_pool_template_builders(),
     )

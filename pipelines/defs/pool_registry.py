@@ -1,26 +1,42 @@
-"""``raw/pool_registry``: mempool.space's mining-pool registry, one row per pool."""
+"""The pool registries: ``raw/pool_registry`` (every configured registry, one row per registry and
+pool) and, normalised to one pool per entity, ``intermediate/pool_entities`` and
+``intermediate/pool_identifiers`` (each name, tag and address claim, with conflicts resolved)."""
 
 import hashlib
 from datetime import UTC, datetime
 
 import dagster as dg
+import polars as pl
 
+from pipelines.config import SourceConfig
+from pipelines.http import read_location
+from pipelines.metadata import markdown_table
+from pipelines.mining.pool_entities import ENTITY_COLUMNS, IDENTIFIER_COLUMNS, resolve_registries
 from pipelines.resources import ObservatoryResource
-from pipelines.sources.pool_registry import COLUMN_DESCRIPTIONS, parse_pools_v2
+from pipelines.sources.pool_registry import (
+    COLUMN_DESCRIPTIONS,
+    combine_registries,
+    parse_edi_pools,
+    parse_pools_v2,
+)
 from pipelines.validation import gx_check_result
 
 KEY = dg.AssetKey(["raw", "pool_registry"])
+ENTITIES = dg.AssetKey(["intermediate", "pool_entities"])
+IDENTIFIERS = dg.AssetKey(["intermediate", "pool_identifiers"])
 
 registry_file = dg.AssetSpec(
     key=["source", "pool_registry"],
     description=(
-        "mempool.space's pool registry file pools-v2.json, published in the mempool/mining-pools "
-        "GitHub repository (MIT). Read from the location configured in [sources.pool_registry]."
+        "The pool registries configured in [sources.pool_registry.<name>], in precedence order: "
+        "mempool.space's pools-v2.json (mempool/mining-pools, MIT), bitcoin-data/mining-pools' "
+        "generated pool-list.json (MIT) and the Edinburgh Decentralization Index's identifier "
+        "and address mappings (Blockchain-Technology-Lab/consensus-decentralization, MIT)."
     ),
     group_name="source",
     kinds={"json"},
     metadata={
-        "publisher": "mempool.space (mempool/mining-pools)",
+        "publisher": "mempool.space; bitcoin-data; Blockchain-Technology-Lab (EDI)",
         "licence": "MIT",
         "live_location": dg.MetadataValue.url(
             "https://raw.githubusercontent.com/mempool/mining-pools/master/pools-v2.json"
@@ -28,9 +44,44 @@ registry_file = dg.AssetSpec(
     },
 )
 DESCRIPTION = (
-    "Mining pools known to mempool.space (pools-v2.json): id, name, payout addresses and "
-    "coinbase tags. Used to attribute blocks to pools."
+    "Mining pools as each configured registry lists them (mempool.space, bitcoin-data, EDI): "
+    "one row per registry and pool, with the registry's precedence, pool names as written, "
+    "payout addresses and coinbase tags. Used to attribute blocks to pools."
 )
+ENTITIES_DESCRIPTION = (
+    "One row per pool, whichever registries list it: registry names normalised through the "
+    "curated aliases and loose name matching, with the pool's id, website and registries."
+)
+IDENTIFIERS_DESCRIPTION = (
+    "Every name, coinbase tag and payout address a registry gives a pool (one row per claim), "
+    "normalised to the pool entity; an identifier given to two pools is a conflict, decided by "
+    "the registry of highest precedence."
+)
+
+
+def read_registry(
+    observatory: ObservatoryResource, source: SourceConfig
+) -> tuple[pl.DataFrame, str, dict]:
+    """One configured registry parsed (see ``pipelines/sources/pool_registry.py``), its tag
+    matching and metadata about what was read."""
+    client = observatory.http_client(source.name)
+    body = read_location(source.location, source=source.name, client=client)
+    read = {"location": source.location, "sha256": hashlib.sha256(body).hexdigest()}
+    if source.kind == "edi_pools":
+        addresses_at = source.options["addresses"]
+        addresses = (
+            read_location(addresses_at, source=source.name, client=client) if addresses_at else None
+        )
+        if addresses is not None:
+            read |= {
+                "addresses": addresses_at,
+                "addresses_sha256": hashlib.sha256(addresses).hexdigest(),
+            }
+        frame = parse_edi_pools(
+            body, addresses, origin=source.location, addresses_origin=addresses_at
+        )
+        return frame, "literal", read
+    return parse_pools_v2(body, origin=source.location), "regex_like", read
 
 
 @dg.asset(
@@ -39,13 +90,20 @@ DESCRIPTION = (
     group_name="raw",
     kinds={"parquet", "duckdb"},
     description=DESCRIPTION,
-    code_version="1",
+    code_version="2",
 )
 def pool_registry(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
 ) -> dg.MaterializeResult:
-    source, body = observatory.read_source("pool_registry")
-    frame = parse_pools_v2(body, origin=source.location).sort("id", nulls_last=True)
+    parsed, reads = [], {}
+    for source in observatory.config().feeds("pool_registry"):
+        frame, matching, read = read_registry(observatory, source)
+        name = source.name.split(".", 1)[1]
+        parsed.append((name, source.kind, matching, frame))
+        reads[name] = {"kind": source.kind, "pools": frame.height, **read}
+    frame = combine_registries(parsed).sort(
+        "precedence", "id", nulls_last=True, maintain_order=True
+    )
     stored = observatory.store_table(
         frame,
         "raw",
@@ -59,9 +117,7 @@ def pool_registry(
     return dg.MaterializeResult(
         metadata={
             **stored,
-            "source_kind": source.kind,
-            "source_location": source.location,
-            "source_sha256": hashlib.sha256(body).hexdigest(),
+            "registries": dg.MetadataValue.json(reads),
             "retrieved_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "records_with_errors": bad.height,
         }
@@ -71,3 +127,79 @@ def pool_registry(
 @dg.asset_check(asset=KEY, blocking=True, description="GX suite expectations/pool_registry.json")
 def pool_registry_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
     return gx_check_result("pool_registry", observatory.lake().read("raw", "pool_registry"))
+
+
+def conflict_summary(identifiers: pl.DataFrame) -> pl.DataFrame:
+    """Per kind: identifiers given to two pools, and how many of those involve two registries."""
+    per_identifier = (
+        identifiers.filter(pl.col("conflict"))
+        .group_by("kind", "identifier_key")
+        .agg(pl.col("registry").n_unique().alias("registries"))
+    )
+    return (
+        per_identifier.group_by("kind")
+        .agg(
+            pl.len().alias("conflicting_identifiers"),
+            (pl.col("registries") > 1).sum().alias("across_registries"),
+        )
+        .sort("kind")
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ENTITIES,
+            deps=[KEY, dg.AssetKey(["raw", "pool_label_aliases"])],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description=ENTITIES_DESCRIPTION,
+        ),
+        dg.AssetSpec(
+            IDENTIFIERS,
+            deps=[KEY, dg.AssetKey(["raw", "pool_label_aliases"])],
+            group_name="intermediate",
+            kinds={"polars", "parquet"},
+            description=IDENTIFIERS_DESCRIPTION,
+        ),
+    ]
+)
+def pool_entities(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
+    """Normalise the registries to pool entities and resolve their conflicting claims."""
+    lake = observatory.lake()
+    entities, identifiers = resolve_registries(
+        lake.read("raw", "pool_registry"), lake.read("raw", "pool_label_aliases")
+    )
+    yield dg.MaterializeResult(
+        asset_key=ENTITIES,
+        metadata=observatory.store_table(
+            entities,
+            "intermediate",
+            "pool_entities",
+            description=ENTITIES_DESCRIPTION,
+            column_descriptions=ENTITY_COLUMNS,
+        ),
+    )
+    summary = conflict_summary(identifiers)
+    conflicting = identifiers.filter(pl.col("conflict")).drop("conflict")
+    if conflicting.height:
+        context.log.warning(
+            f"pool registries disagree on {summary['conflicting_identifiers'].sum()} identifiers "
+            "(see pool_registry_conflicts); the registry of highest precedence decides"
+        )
+    yield dg.MaterializeResult(
+        asset_key=IDENTIFIERS,
+        metadata={
+            **observatory.store_table(
+                identifiers,
+                "intermediate",
+                "pool_identifiers",
+                description=IDENTIFIERS_DESCRIPTION,
+                column_descriptions=IDENTIFIER_COLUMNS,
+            ),
+            "conflicts": int(summary["conflicting_identifiers"].sum()),
+            "conflicts_across_registries": int(summary["across_registries"].sum()),
+            "conflicts_by_kind": dg.MetadataValue.md(markdown_table(summary)),
+            "conflicting_claims": dg.MetadataValue.md(markdown_table(conflicting, 50)),
+        },
+    )

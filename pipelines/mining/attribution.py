@@ -4,12 +4,14 @@ Order of evidence, strongest first:
 
 1. **address** — a coinbase output pays a pool's registered payout address;
 2. **tag** — the coinbase scriptSig, decoded as UTF-8 with replacement, contains one of the pool's
-   coinbase tags (ASCII case-insensitive). Registry tags are written as regexes but almost all are
-   literal text whose ``.`` and ``$`` their authors meant literally (``/BTC.COM/``,
-   ``/$Mined by 7pool.com/``), so a tag without other regex syntax is matched as literal text (one
-   Aho-Corasick pass for all of them); the rare tag with real regex syntax is matched as a regex.
-   When several tags match, the longest wins (``/solo.ckpool.org/`` over ``/ckpool.org/``), then
-   the pool listed first in the registry;
+   coinbase tags. mempool-style tags (``tag_matching = 'regex_like'``) are written as regexes but
+   almost all are literal text whose ``.`` and ``$`` their authors meant literally (``/BTC.COM/``,
+   ``/$Mined by 7pool.com/``), so a tag without other regex syntax is matched as literal text,
+   ignoring ASCII case (one Aho-Corasick pass for all of them); the rare tag with real regex syntax
+   is matched as a regex. EDI's identifiers (``'literal'``) are exact, case-sensitive substrings,
+   as EDI matches them (a second pass). When several tags match, whichever registry they come
+   from, the longest wins (``/solo.ckpool.org/`` over ``/ckpool.org/``), then the pool listed first
+   (registries in precedence order);
 3. **label** — a labelled file's pool name or mempool slug, normalised to a registry name (case and
    punctuation ignored, known aliases from ``dbt_like_sql/seeds/pool_label_aliases.csv``). A label
    that matches no registry pool is kept as its own entity and reported (``label_matched`` false);
@@ -32,7 +34,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.text import lossy_utf8_from_hex
+from pipelines.mining.pool_entities import resolve_registries
+from pipelines.text import lossy_utf8_from_hex, normalise_key
 
 UNKNOWN = "unknown"
 UNKNOWN_LABELS = ("unknown", "failed", "")
@@ -63,11 +66,6 @@ ATTRIBUTION_COLUMNS = {
 }
 
 
-def normalise_key(expr: pl.Expr) -> pl.Expr:
-    """Lower-case letters and digits only: 'BTC.com', 'btccom' and 'BTC com' share a key."""
-    return expr.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]", "")
-
-
 def is_literal_tag(tag: str) -> bool:
     """Whether a registry tag is plain text (its '.' and '$' meant literally)."""
     return _REGEX_SYNTAX.search(tag) is None
@@ -75,65 +73,65 @@ def is_literal_tag(tag: str) -> bool:
 
 @dataclass(frozen=True)
 class PoolLookup:
-    """The registry, reshaped for joins: canonical pool names, addresses, tags and name keys."""
+    """The registries, reshaped for joins: pool entities, addresses, tags and name keys.
+
+    Conflicts between registries are already resolved (``resolve_registries``): each address and
+    tag (lower-cased) names one pool.
+    """
 
     pools: pl.DataFrame  # pool, pool_id, pool_order
     addresses: pl.DataFrame  # address, pool, pool_order
-    literal_tags: pl.DataFrame  # tag, tag_key, tag_len, pool, pool_order
+    literal_tags: pl.DataFrame  # tag, tag_key, tag_len, pool, pool_order, case_sensitive
     regex_tags: pl.DataFrame  # tag, tag_len, pool, pool_order
     name_keys: pl.DataFrame  # key, pool
 
 
 def build_lookup(registry: pl.DataFrame, aliases: pl.DataFrame) -> PoolLookup:
-    """Prepare the registry (id, name, addresses, tags) and aliases (alias, pool) for matching."""
-    alias_map = aliases.select(
-        normalise_key(pl.col("alias")).alias("key"), pl.col("pool").alias("canonical")
-    )
-    entries = (
-        registry.select("id", "name", "addresses", "tags")
-        .with_row_index("registry_order")
-        .with_columns(normalise_key(pl.col("name")).alias("key"))
-        .join(alias_map, on="key", how="left")
-        .with_columns(pl.coalesce("canonical", "name").alias("pool"))
-    )
-    pools = (
-        entries.sort("registry_order")
-        .group_by("pool")
-        .agg(
-            pl.col("id").filter(pl.col("name") == pl.col("pool")).first().alias("pool_id"),
-            pl.col("registry_order").min().alias("pool_order"),
-        )
-        .sort("pool_order")
-    )
-    order = pools.select("pool", "pool_order")
+    """Prepare the stacked registries (``raw.pool_registry``) and aliases (alias, pool)."""
+    entities, identifiers = resolve_registries(registry, aliases)
+    order = entities.select("pool", "pool_order")
+    chosen = identifiers.filter(pl.col("chosen")).join(order, on="pool")
     addresses = (
-        entries.select("pool", pl.col("addresses").alias("address"))
-        .explode("address")
-        .drop_nulls("address")
-        .join(order, on="pool")
+        chosen.filter(pl.col("kind") == "address")
+        .select(pl.col("identifier").alias("address"), "pool", "pool_order")
         .unique(["address", "pool"])
         .sort("address", "pool_order")
     )
     tags = (
-        entries.select("pool", pl.col("tags").alias("tag"))
-        .explode("tag")
-        .filter(pl.col("tag").is_not_null() & (pl.col("tag") != ""))
-        .join(order, on="pool")
-        .unique(["tag", "pool"])
+        chosen.filter(pl.col("kind") == "tag")
+        .select(
+            pl.col("identifier").alias("tag"),
+            "pool",
+            "pool_order",
+            (pl.col("tag_matching") == "literal").alias("case_sensitive"),
+        )
+        .unique(["tag", "pool", "case_sensitive"])
         .with_columns(
             pl.col("tag").str.len_chars().alias("tag_len"),
-            pl.col("tag").map_elements(is_literal_tag, return_dtype=pl.Boolean).alias("literal"),
+            (
+                pl.col("case_sensitive")
+                | pl.col("tag").map_elements(is_literal_tag, return_dtype=pl.Boolean)
+            ).alias("literal"),
         )
-        .sort("pool_order", "tag")
+        .sort("pool_order", "tag", "case_sensitive")
     )
     literal_tags = tags.filter("literal").select(
-        "tag", pl.col("tag").str.to_lowercase().alias("tag_key"), "tag_len", "pool", "pool_order"
+        "tag",
+        pl.col("tag").str.to_lowercase().alias("tag_key"),
+        "tag_len",
+        "pool",
+        "pool_order",
+        "case_sensitive",
+    )
+    alias_keys = aliases.select(normalise_key(pl.col("alias")).alias("key"), "pool")
+    registry_keys = identifiers.filter(pl.col("kind") == "name").select(
+        pl.col("identifier_key").alias("key"), "pool"
     )
     name_keys = (
         pl.concat(
             [
-                alias_map.rename({"canonical": "pool"}).with_columns(pl.lit(0).alias("rank")),
-                entries.select("key", "pool").with_columns(pl.lit(1).alias("rank")),
+                alias_keys.with_columns(pl.lit(0).alias("rank")),
+                registry_keys.with_columns(pl.lit(1).alias("rank")),
             ]
         )
         .sort("key", "rank")
@@ -142,7 +140,7 @@ def build_lookup(registry: pl.DataFrame, aliases: pl.DataFrame) -> PoolLookup:
         .sort("key")
     )
     return PoolLookup(
-        pools=pools,
+        pools=entities.select("pool", "pool_id", "pool_order"),
         addresses=addresses,
         literal_tags=literal_tags,
         regex_tags=tags.filter(~pl.col("literal")).select("tag", "tag_len", "pool", "pool_order"),
@@ -225,21 +223,28 @@ def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
     texts = rows.select("row", "coinbase_hex").drop_nulls("coinbase_hex")
     texts = texts.with_columns(lossy_utf8_from_hex(texts["coinbase_hex"]).alias("text"))
     candidates = []
-    # The tags as written: the search ignores ASCII case only, so a tag lower-cased beforehand
-    # would no longer match its own non-ASCII capitals ("ÄPool"); tag_key only serves the join.
-    patterns = lookup.literal_tags["tag"].unique().sort().to_list()
-    if patterns:
+    # One Aho-Corasick pass for the tags matched ignoring ASCII case, one for the case-sensitive
+    # (EDI's). The tags go in as written: a tag lower-cased beforehand would no longer match its
+    # own non-ASCII capitals ("ÄPool"); tag_key only serves the join.
+    for case_sensitive, key in ((False, "tag_key"), (True, "tag")):
+        tags = lookup.literal_tags.filter(pl.col("case_sensitive") == case_sensitive)
+        patterns = tags["tag"].unique().sort().to_list()
+        if not patterns:
+            continue
+        match = pl.col("match") if case_sensitive else pl.col("match").str.to_lowercase()
         found = (
             texts.select(
                 "row",
                 pl.col("text")
-                .str.extract_many(patterns, ascii_case_insensitive=True, overlapping=True)
+                .str.extract_many(
+                    patterns, ascii_case_insensitive=not case_sensitive, overlapping=True
+                )
                 .alias("match"),
             )
             .explode("match")
             .drop_nulls("match")
-            .with_columns(pl.col("match").str.to_lowercase().alias("tag_key"))
-            .join(lookup.literal_tags, on="tag_key", how="inner")
+            .select("row", match.alias(key))
+            .join(tags, on=key, how="inner")
             .select("row", "tag_len", "pool", "pool_order")
         )
         candidates.append(found)

@@ -13,6 +13,8 @@ UNKNOWN_LICENCE = "see publisher's terms"
 LICENCES: dict[str, str] = {
     # pool registry
     "mempool_pools_v2": "MIT (mempool/mining-pools registry)",
+    "bitcoin_data_pools": "MIT (bitcoin-data/mining-pools registry)",
+    "edi_pools": "MIT (Blockchain-Technology-Lab/consensus-decentralization mapping files)",
     # blocks
     "bitcoin_core_rpc": (
         "public block-chain data read from the operator's own Bitcoin Core node "

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.config import PROJECT_ROOT
-from pipelines.mining.attribution import normalise_key
+from pipelines.text import normalise_key
 
 SEEDS = PROJECT_ROOT / "dbt_like_sql" / "seeds"
 

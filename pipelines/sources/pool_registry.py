@@ -1,11 +1,21 @@
-"""mempool.space's mining-pool registry (``pools-v2.json``).
+"""Mining-pool registries: tag and address lists naming the pool that mined a block.
 
-Shape: ``[{"id": int, "name": str, "addresses": [str], "tags": [str], "link": str}]``. Tags are
-coinbase-tag patterns written as regexes; addresses are payout addresses.
+Three shapes are read, each into one row per pool (``REGISTRY_SCHEMA``):
+
+* ``pools-v2.json`` (mempool.space, and bitcoin-data/mining-pools' generated ``pool-list.json``):
+  ``[{"id": int, "name": str, "addresses": [str], "tags": [str], "link": str}]``. Tags are
+  coinbase-tag patterns written as regexes (matched as described in
+  ``pipelines/mining/attribution.py``: ``tag_matching = 'regex_like'``);
+* the Edinburgh Decentralization Index's mapping files (Blockchain-Technology-Lab/
+  consensus-decentralization): identifiers ``{identifier: {"name": str, "link": str}}`` and
+  addresses ``{address: {"name": str, "source": str}}``, grouped into one row per pool name (no
+  ids). EDI matches an identifier as a plain, case-sensitive substring of the coinbase (Python's
+  ``in``), so its tags are ``tag_matching = 'literal'``.
 
 A record whose fields have the wrong type is kept with the bad field nulled and the problem
 written to ``record_errors`` (naming the source, record and field); the blocking check then fails
 the whole registry, because a registry with holes would silently mis-attribute blocks.
+``combine_registries`` stacks the configured registries in precedence order.
 """
 
 from __future__ import annotations
@@ -29,18 +39,48 @@ SCHEMA = {
     "tag_errors": pl.String,
     "record_errors": pl.String,
 }
+TAG_MATCHING = ("regex_like", "literal")
+REGISTRY_SCHEMA = {
+    "registry": pl.String,
+    "registry_kind": pl.String,
+    "precedence": pl.Int64,
+    "tag_matching": pl.String,
+    **SCHEMA,
+}
 
 COLUMN_DESCRIPTIONS = {
-    "id": "mempool.space pool id",
-    "name": "pool name as mempool.space displays it",
+    "registry": "the registry's name in the config ([sources.pool_registry.<name>])",
+    "registry_kind": "the registry's format: mempool_pools_v2, bitcoin_data_pools or edi_pools",
+    "precedence": "the registry's position in the config, 0 first: a lower number wins conflicts",
+    "tag_matching": (
+        "how the registry's tags are matched: 'regex_like' (literal text unless it has regex "
+        "syntax other than '.' and '$', ASCII case ignored) or 'literal' (exact, case-sensitive "
+        "substring, as EDI matches them)"
+    ),
+    "id": "the registry's pool id (null for registries without ids, e.g. EDI)",
+    "name": "pool name as the registry writes it",
     "addresses": "known coinbase payout addresses of the pool",
-    "tags": "coinbase-tag patterns (regex syntax) the pool writes into its coinbase",
+    "tags": "coinbase tags the pool writes into its coinbase (see tag_matching)",
     "link": "pool website",
     "n_addresses": "number of payout addresses",
     "n_tags": "number of coinbase tags",
-    "tag_errors": "tags that do not compile as a regex (null when all compile)",
+    "tag_errors": "tags that cannot be matched: bad regexes, empty tags (null when all are fine)",
     "record_errors": "fields of this record that had the wrong type (null when none)",
 }
+
+
+def _load_json(body: bytes, origin: str) -> Any:
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise SourceFormatError(
+            f"pool_registry: {origin}: not valid JSON at line {exc.lineno} column {exc.colno}: "
+            f"{exc.msg}"
+        ) from exc
+
+
+def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=SCHEMA, orient="row") if rows else pl.DataFrame(schema=SCHEMA)
 
 
 def tag_compile_error(tag: str) -> str | None:
@@ -64,13 +104,7 @@ def _string_list(value: Any) -> list[str] | None:
 
 def parse_pools_v2(body: bytes, *, origin: str) -> pl.DataFrame:
     """Parse a pools-v2.json document into one row per pool (see ``SCHEMA``)."""
-    try:
-        document = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise SourceFormatError(
-            f"pool_registry: {origin}: not valid JSON at line {exc.lineno} column {exc.colno}: "
-            f"{exc.msg}"
-        ) from exc
+    document = _load_json(body, origin)
     if not isinstance(document, list):
         raise SourceFormatError(
             f"pool_registry: {origin}: expected a JSON list of pools, got {type(document).__name__}"
@@ -110,4 +144,104 @@ def parse_pools_v2(body: bytes, *, origin: str) -> pl.DataFrame:
                 "record_errors": f"{origin} {label}: " + "; ".join(problems) if problems else None,
             }
         )
-    return pl.DataFrame(rows, schema=SCHEMA, orient="row") if rows else pl.DataFrame(schema=SCHEMA)
+    return _frame(rows)
+
+
+def _edi_entries(document: Any, origin: str, what: str) -> list[tuple[str, dict, list[str]]]:
+    """``(key, value, problems)`` for each entry of an EDI mapping object ``{key: {name, ...}}``."""
+    if not isinstance(document, dict):
+        raise SourceFormatError(
+            f"pool_registry: {origin}: expected a JSON object of {what}, "
+            f"got {type(document).__name__}"
+        )
+    entries = []
+    record = {"identifiers": "identifier", "addresses": "address"}[what]
+    for key, value in document.items():
+        problems = []
+        if not isinstance(value, dict):
+            problems.append(f"{origin} {record} {key!r}: value is not a JSON object")
+            value = {}
+        name = value.get("name")
+        if not isinstance(name, str) or not name.strip():
+            problems.append(f"{origin} {record} {key!r}: field 'name': got {json.dumps(name)}")
+        entries.append((key, value, problems))
+    return entries
+
+
+def parse_edi_pools(
+    identifiers: bytes,
+    addresses: bytes | None,
+    *,
+    origin: str,
+    addresses_origin: str = "",
+) -> pl.DataFrame:
+    """Parse EDI's identifiers (and optional addresses) files into one row per pool name.
+
+    Tags and addresses keep the files' order; a pool's link is the first non-empty link of its
+    identifiers. An entry without a usable name becomes a row of its own with a null name and its
+    problem in ``record_errors``; an empty identifier (it would match every block) is a tag error.
+    """
+    pools: dict[str, dict[str, Any]] = {}
+    broken: list[dict[str, Any]] = []
+
+    def pool(name: str) -> dict[str, Any]:
+        return pools.setdefault(name, {"tags": [], "addresses": [], "link": "", "errors": []})
+
+    sources = [(_load_json(identifiers, origin), origin, "identifiers", "tags")]
+    if addresses is not None:
+        sources.append(
+            (_load_json(addresses, addresses_origin), addresses_origin, "addresses", "addresses")
+        )
+    for document, where, what, column in sources:
+        for key, value, problems in _edi_entries(document, where, what):
+            if problems:
+                broken.append({column: [key], "errors": problems})
+                continue
+            entry = pool(value["name"])
+            entry[column].append(key)
+            link = value.get("link")
+            if column == "tags" and link is not None and not isinstance(link, str):
+                entry["errors"].append(
+                    f"{where} identifier {key!r}: field 'link': got {json.dumps(link)[:60]}"
+                )
+            elif column == "tags" and link and not entry["link"]:
+                entry["link"] = link
+    rows = [
+        _edi_row(name, entry["tags"], entry["addresses"], entry["link"], entry["errors"])
+        for name, entry in pools.items()
+    ]
+    rows += [
+        _edi_row(None, b.get("tags", []), b.get("addresses", []), "", b["errors"]) for b in broken
+    ]
+    return _frame(rows)
+
+
+def _edi_row(
+    name: str | None, tags: list[str], addresses: list[str], link: str, errors: list[str]
+) -> dict[str, Any]:
+    return {
+        "id": None,
+        "name": name,
+        "addresses": addresses,
+        "tags": tags,
+        "link": link,
+        "n_addresses": len(addresses),
+        "n_tags": len(tags),
+        "tag_errors": "empty identifier '' (it would match every block)" if "" in tags else None,
+        "record_errors": "; ".join(errors) or None,
+    }
+
+
+def combine_registries(registries: list[tuple[str, str, str, pl.DataFrame]]) -> pl.DataFrame:
+    """Stack parsed registries ``(name, kind, tag_matching, frame)``, first = precedence 0."""
+    frames = [
+        frame.select(
+            pl.lit(name).alias("registry"),
+            pl.lit(kind).alias("registry_kind"),
+            pl.lit(precedence, pl.Int64).alias("precedence"),
+            pl.lit(matching).alias("tag_matching"),
+            *SCHEMA,
+        )
+        for precedence, (name, kind, matching, frame) in enumerate(registries)
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=REGISTRY_SCHEMA)
