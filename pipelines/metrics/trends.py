@@ -1,6 +1,6 @@
-"""Trends of the concentration series: a Theil–Sen slope, a Mann–Kendall test (with the Hamed &
-Rao autocorrelation correction) and a verdict, centralizing, decentralizing or no significant
-trend, for every series of ``decentralization_scoreboard``.
+"""Trends of the concentration series: a Theil–Sen slope, a Mann–Kendall test (with Var(S)
+corrected for AR(1) autocorrelation) and a verdict, centralizing, decentralizing or no
+significant trend, for every series of ``decentralization_scoreboard``.
 
 Rules (``series_trends``):
 
@@ -18,22 +18,25 @@ Rules (``series_trends``):
   (6 by default); with fewer the p-values are null and the verdict is 'no significant trend'
   (the slope and S are still given). A constant series is not tested.
 * Autocorrelation: neighbouring periods of these series overlap in what they measure (the same
-  pools, the same nodes), so positive serial correlation is expected and would make the plain
-  test too eager. The verdict uses the Hamed & Rao (1998) variance correction (as in
-  pymannkendall's ``hamed_rao_modification_test``): Var(S) is multiplied by n/n*, estimated from
-  the significant autocorrelations of the ranks of the detrended series. With few points
-  (n < 10) that estimate is unreliable (a lag needs |ρ| > 0.62 to count at n = 10), so both the
-  corrected p-value (``p_value``, used for the verdict) and the uncorrected one
-  (``p_value_independent``) are reported.
+  pools, the same nodes, rolling windows), so positive serial correlation is expected and makes
+  the plain test far too eager. ``p_value`` (the verdict's) multiplies Var(S) by the Hamed & Rao
+  (1998) factor n/n* of an AR(1) series (``ar1_variance_factor``: all lags, the rank
+  autocorrelations (6/π)·asin(φ^k/2)), with φ an upper bound estimated from the series
+  (``ar1_upper_bound``): the lag-1 autocorrelation of the ranks of the Theil–Sen-detrended
+  series, bias-corrected for short detrended series, plus one standard error. The factor is
+  never below 1. This replaced Hamed–Rao's own estimate (only the lags significant at alpha),
+  which on simulated null series called 8.8% of white-noise and 17–29% of AR(1) series
+  significant at 5%; the AR(1) bound holds 2–6% (24–120 points, φ ≤ 0.8; README). Below
+  ``RELIABLE_POINTS`` (24) points a strongly persistent series' φ is underestimated too often
+  (6% at 5% for φ = 0.8, 12–24 points), which the note says; the plain p-value
+  (``p_value_independent``) is reported beside it.
 * Multiple testing: about 1,600 series are tested, so at 5% about 80 "significant" trends would
   be expected by chance alone. The corrected p-values are adjusted by Benjamini–Hochberg within
   each family (``FAMILY``: domain × span), giving ``q_value``; ``verdict`` is significant when
   q ≤ ``fdr`` (0.05 by default), which keeps the expected share of false trends among a
   family's significant verdicts at most ``fdr`` (independent or positively dependent tests).
-  ``verdict_unadjusted`` is the verdict at p < ``alpha`` without that control; ``alpha`` also
-  sets which rank autocorrelations count as significant in the Hamed–Rao correction.
-  The control is only as good as the p-values: on simulated null series (tests/test_trends.py)
-  the Hamed–Rao test calls 8.8% of white-noise and 17% of AR(1) φ = 0.5 series significant at 5%.
+  ``verdict_unadjusted`` is the verdict at p < ``alpha`` without that control. The control is
+  only as good as the p-values; tests/test_trends.py checks both on simulated series.
 * Orientation (``METRIC_ORIENTATION``): +1 where a rising value means more concentration (hhi,
   cr1, cr3, cr5, gini, theil), −1 where it means less (nakamoto, tau_033, tau_066, entropy_bits,
   entropy_normalized, effective_entities, and open_share, compute_open_share: a rising
@@ -108,20 +111,21 @@ TREND_COLUMNS = {
     ),
     "mann_kendall_s": "Mann–Kendall S = Σ_{i<j} sign(x_j − x_i) over the span, in time order",
     "mann_kendall_z": (
-        "Z with continuity correction, using the Hamed–Rao corrected Var(S) (null when not tested)"
+        "Z with continuity correction, using the AR(1)-corrected Var(S) (null when not tested)"
     ),
     "p_value": (
-        "two-sided Mann–Kendall p-value with the Hamed & Rao (1998) autocorrelation correction "
-        "(significant rank autocorrelations of the Theil–Sen-detrended series, lags with "
-        "|ρ_k| > 1.96/√n); the one the verdict uses; null when not tested"
+        "two-sided Mann–Kendall p-value with Var(S) corrected for AR(1) autocorrelation: "
+        "multiplied by variance_factor; the one the verdict uses; null when not tested"
     ),
     "p_value_independent": (
         "two-sided Mann–Kendall p-value assuming independent points (tie-corrected Var(S), no "
         "autocorrelation correction); null when not tested"
     ),
     "variance_factor": (
-        "n/n*, the Hamed–Rao factor applied to Var(S) (1 when no lag is significant; not floored "
-        "at 1, a non-positive factor falls back to 1); null when not tested"
+        "n/n*, the factor applied to Var(S): Hamed & Rao's (1998) factor for an AR(1) series over "
+        "all lags, at an upper bound φ_u of the AR(1) coefficient (lag-1 autocorrelation of the "
+        "ranks of the Theil–Sen-detrended series, bias-corrected, plus one standard error, at "
+        "most 0.99); at least 1 (1 for an exactly linear series); null when not tested"
     ),
     "q_value": (
         "Benjamini–Hochberg q-value of p_value within the family (domain, span), as R's "
@@ -147,9 +151,9 @@ TREND_COLUMNS = {
     ),
     "note": (
         "why there is no test ('fewer than 6 points: not tested', 'constant series') or a caveat "
-        "(fewer than 10 points: the autocorrelation correction is unreliable; factor fallback; "
-        "Sen slope 0 while S ≠ 0: direction from S; S and slope signs disagree: no direction); "
-        "null otherwise"
+        f"(fewer than {RELIABLE_POINTS} points: the autocorrelation is poorly estimated; "
+        "detrended series constant; Sen slope 0 while S ≠ 0: direction from S; S and slope "
+        "signs disagree: no direction); null otherwise"
     ),
 }
 
