@@ -28,7 +28,7 @@ Rules (``series_trends``):
   which on simulated null series called 8.8% of white-noise and 17–29% of AR(1) series
   significant at 5%; the AR(1) bound holds 2–6% (24–120 points, φ ≤ 0.8; README). Below
   ``RELIABLE_POINTS`` (24) points a strongly persistent series' φ is underestimated too often
-  (6% at 5% for φ = 0.8, 12–24 points), which the note says; the plain p-value
+  (7% at 5% for φ = 0.8, 12–24 points), which the note says; the plain p-value
   (``p_value_independent``) is reported beside it.
 * Multiple testing: about 1,600 series are tested, so at 5% about 80 "significant" trends would
   be expected by chance alone. The corrected p-values are adjusted by Benjamini–Hochberg within
