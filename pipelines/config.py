@@ -212,7 +212,7 @@ MARKET_TOLERANCES: dict[str, float] = {
 
 TRENDS_DEFAULTS: dict[str, Any] = {
     "fdr": 0.05,  # false-discovery rate a verdict controls (Benjamini-Hochberg q <= fdr)
-    "alpha": 0.05,  # per-test level: verdict_unadjusted, and which lags Hamed-Rao counts
+    "alpha": 0.05,  # per-test level of verdict_unadjusted (no multiple-testing control)
     "recent_years": [3],  # spans besides the whole series: the last N years, where available
     "min_points": 6,  # fewer points than this: no test, no verdict
 }

@@ -1,5 +1,6 @@
 -- Verdicts are one of three; a significant verdict has q_value <= its family's threshold, so it has
 -- a q-value; p- and q-values are probabilities, q >= p (Benjamini–Hochberg only raises them);
+-- the autocorrelation correction only widens Var(S) (variance_factor >= 1, p >= the plain p);
 -- within a family (domain, span) a smaller p never has a larger q, and family_size counts the
 -- family's tested series.
 with families as (
@@ -21,6 +22,7 @@ where t.verdict not in ('centralizing', 'decentralizing', 'no significant trend'
    or (t.verdict_unadjusted <> 'no significant trend' and t.p_value is null)
    or t.p_value < 0 or t.p_value > 1 or t.p_value_independent < 0 or t.p_value_independent > 1
    or t.q_value > 1 or t.q_value < t.p_value - 1e-12
+   or t.variance_factor < 1 or t.p_value < t.p_value_independent - 1e-12
    or (t.p_value is null) <> (t.q_value is null)
    or (t.p_value is not null and t.family_size <> f.tested)
    or (t.p_value is null and t.family_size is not null)

@@ -1,6 +1,6 @@
-"""Trends of the concentration series: a Theil–Sen slope, a Mann–Kendall test (with the Hamed &
-Rao autocorrelation correction) and a verdict, centralizing, decentralizing or no significant
-trend, for every series of ``decentralization_scoreboard``.
+"""Trends of the concentration series: a Theil–Sen slope, a Mann–Kendall test (with Var(S)
+corrected for AR(1) autocorrelation) and a verdict, centralizing, decentralizing or no
+significant trend, for every series of ``decentralization_scoreboard``.
 
 Rules (``series_trends``):
 
@@ -18,22 +18,25 @@ Rules (``series_trends``):
   (6 by default); with fewer the p-values are null and the verdict is 'no significant trend'
   (the slope and S are still given). A constant series is not tested.
 * Autocorrelation: neighbouring periods of these series overlap in what they measure (the same
-  pools, the same nodes), so positive serial correlation is expected and would make the plain
-  test too eager. The verdict uses the Hamed & Rao (1998) variance correction (as in
-  pymannkendall's ``hamed_rao_modification_test``): Var(S) is multiplied by n/n*, estimated from
-  the significant autocorrelations of the ranks of the detrended series. With few points
-  (n < 10) that estimate is unreliable (a lag needs |ρ| > 0.62 to count at n = 10), so both the
-  corrected p-value (``p_value``, used for the verdict) and the uncorrected one
-  (``p_value_independent``) are reported.
+  pools, the same nodes, rolling windows), so positive serial correlation is expected and makes
+  the plain test far too eager. ``p_value`` (the verdict's) multiplies Var(S) by the Hamed & Rao
+  (1998) factor n/n* of an AR(1) series (``ar1_variance_factor``: all lags, the rank
+  autocorrelations (6/π)·asin(φ^k/2)), with φ an upper bound estimated from the series
+  (``ar1_upper_bound``): the lag-1 autocorrelation of the ranks of the Theil–Sen-detrended
+  series, bias-corrected for short detrended series, plus one standard error. The factor is
+  never below 1. This replaced Hamed–Rao's own estimate (only the lags significant at alpha),
+  which on simulated null series called 8.8% of white-noise and 17–29% of AR(1) series
+  significant at 5%; the AR(1) bound holds 2–6% (24–120 points, φ ≤ 0.8; README). Below
+  ``RELIABLE_POINTS`` (24) points a strongly persistent series' φ is underestimated too often
+  (7% at 5% for φ = 0.8, 12–24 points), which the note says; the plain p-value
+  (``p_value_independent``) is reported beside it.
 * Multiple testing: about 1,600 series are tested, so at 5% about 80 "significant" trends would
   be expected by chance alone. The corrected p-values are adjusted by Benjamini–Hochberg within
   each family (``FAMILY``: domain × span), giving ``q_value``; ``verdict`` is significant when
   q ≤ ``fdr`` (0.05 by default), which keeps the expected share of false trends among a
   family's significant verdicts at most ``fdr`` (independent or positively dependent tests).
-  ``verdict_unadjusted`` is the verdict at p < ``alpha`` without that control; ``alpha`` also
-  sets which rank autocorrelations count as significant in the Hamed–Rao correction.
-  The control is only as good as the p-values: on simulated null series (tests/test_trends.py)
-  the Hamed–Rao test calls 8.8% of white-noise and 17% of AR(1) φ = 0.5 series significant at 5%.
+  ``verdict_unadjusted`` is the verdict at p < ``alpha`` without that control. The control is
+  only as good as the p-values; tests/test_trends.py checks both on simulated series.
 * Orientation (``METRIC_ORIENTATION``): +1 where a rising value means more concentration (hhi,
   cr1, cr3, cr5, gini, theil), −1 where it means less (nakamoto, tau_033, tau_066, entropy_bits,
   entropy_normalized, effective_entities, and open_share, compute_open_share: a rising
@@ -48,7 +51,7 @@ import math
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import polars as pl
@@ -58,7 +61,8 @@ FDR = 0.05
 MIN_POINTS = 6
 SPANS: tuple[int | None, ...] = (None, 3)
 DAYS_PER_YEAR = 365.2425  # mean Gregorian year
-RELIABLE_POINTS = 10  # below this the autocorrelation correction is flagged as unreliable
+PHI_MAX = 0.99  # the largest AR(1) coefficient the correction assumes (a near random walk)
+RELIABLE_POINTS = 24  # below this a persistent series' AR(1) coefficient is poorly estimated
 RANK_TOLERANCE = 1e-9  # detrended values this close (relative to the value range) tie
 _EPOCH = date(1970, 1, 1)
 
@@ -107,20 +111,21 @@ TREND_COLUMNS = {
     ),
     "mann_kendall_s": "Mann–Kendall S = Σ_{i<j} sign(x_j − x_i) over the span, in time order",
     "mann_kendall_z": (
-        "Z with continuity correction, using the Hamed–Rao corrected Var(S) (null when not tested)"
+        "Z with continuity correction, using the AR(1)-corrected Var(S) (null when not tested)"
     ),
     "p_value": (
-        "two-sided Mann–Kendall p-value with the Hamed & Rao (1998) autocorrelation correction "
-        "(significant rank autocorrelations of the Theil–Sen-detrended series, lags with "
-        "|ρ_k| > 1.96/√n); the one the verdict uses; null when not tested"
+        "two-sided Mann–Kendall p-value with Var(S) corrected for AR(1) autocorrelation: "
+        "multiplied by variance_factor; the one the verdict uses; null when not tested"
     ),
     "p_value_independent": (
         "two-sided Mann–Kendall p-value assuming independent points (tie-corrected Var(S), no "
         "autocorrelation correction); null when not tested"
     ),
     "variance_factor": (
-        "n/n*, the Hamed–Rao factor applied to Var(S) (1 when no lag is significant; not floored "
-        "at 1, a non-positive factor falls back to 1); null when not tested"
+        "n/n*, the factor applied to Var(S): Hamed & Rao's (1998) factor for an AR(1) series over "
+        "all lags, at an upper bound φ_u of the AR(1) coefficient (lag-1 autocorrelation of the "
+        "ranks of the Theil–Sen-detrended series, bias-corrected, plus one standard error, at "
+        "most 0.99); at least 1 (1 for an exactly linear series); null when not tested"
     ),
     "q_value": (
         "Benjamini–Hochberg q-value of p_value within the family (domain, span), as R's "
@@ -146,9 +151,9 @@ TREND_COLUMNS = {
     ),
     "note": (
         "why there is no test ('fewer than 6 points: not tested', 'constant series') or a caveat "
-        "(fewer than 10 points: the autocorrelation correction is unreliable; factor fallback; "
-        "Sen slope 0 while S ≠ 0: direction from S; S and slope signs disagree: no direction); "
-        "null otherwise"
+        f"(fewer than {RELIABLE_POINTS} points: the autocorrelation is poorly estimated; "
+        "detrended series constant; Sen slope 0 while S ≠ 0: direction from S; S and slope "
+        "signs disagree: no direction); null otherwise"
     ),
 }
 
@@ -209,7 +214,7 @@ def mann_kendall(values: Sequence[float]) -> MannKendall:
 
     S = Σ_{i<j} sign(x_j − x_i); Var(S) = [n(n−1)(2n+5) − Σ_t t(t−1)(2t+5)]/18 over the groups
     of t tied values; Z = (S − 1)/√Var(S) if S > 0, (S + 1)/√Var(S) if S < 0, else 0; two-sided
-    p = erfc(|Z|/√2). Points are assumed independent (see ``hamed_rao``).
+    p = erfc(|Z|/√2). Points are assumed independent (see ``mann_kendall_ar1``).
     """
     x = [float(v) for v in values]
     n = len(x)
@@ -251,24 +256,51 @@ def _average_ranks(values: Sequence[float]) -> list[float]:
     return ranks
 
 
-def _autocorrelations(x: Sequence[float]) -> list[float] | None:
-    """ρ_k = Σ_{t≤n−k} (x_t − x̄)(x_{t+k} − x̄) / Σ (x_t − x̄)² for k = 0..n−1 (the biased
-    estimator, as statsmodels' acf); None when x is constant."""
+def lag1_autocorrelation(x: Sequence[float]) -> float | None:
+    """ρ_1 = Σ_{t<n} (x_t − x̄)(x_{t+1} − x̄) / Σ (x_t − x̄)² (the biased estimator, as
+    statsmodels' acf); None when x is constant or has fewer than 2 values."""
     n = len(x)
+    if n < 2:
+        return None
     mean = sum(x) / n
     d = [v - mean for v in x]
     denom = sum(v * v for v in d)
     if denom == 0:
         return None
-    return [sum(d[t] * d[t + k] for t in range(n - k)) / denom for k in range(n)]
+    return sum(d[t] * d[t + 1] for t in range(n - 1)) / denom
 
 
-def _hamed_rao(
-    values: Sequence[float],
-    times: Sequence[float],
-    plain: MannKendall,
-    slope: float | None,
-    alpha: float,
+def ar1_upper_bound(rank_rho1: float, n: int) -> float:
+    """The AR(1) coefficient the correction assumes, from the lag-1 autocorrelation of the ranks
+    of the detrended series: φ̂ = 2·sin(π·ρ_1/6) (the Gaussian correlation with that rank
+    correlation), bias-corrected for a series detrended by a fitted line, φ̃ = (n·φ̂ + 2)/(n − 5)
+    (inverting E[φ̂] ≈ φ − (2 + 5φ)/n), clipped to [0, ``PHI_MAX``], plus one standard error:
+    φ_u = φ̃ + √((1 − φ̃²)/n), at most ``PHI_MAX``. With n ≤ 5 there is no estimate: ``PHI_MAX``.
+    """
+    if n <= 5:
+        return PHI_MAX
+    phi_hat = 2 * math.sin(math.pi * rank_rho1 / 6)
+    phi = min(max((n * phi_hat + 2) / (n - 5), 0.0), PHI_MAX)
+    return min(phi + math.sqrt((1 - phi * phi) / n), PHI_MAX)
+
+
+def ar1_variance_factor(phi: float, n: int) -> float:
+    """n/n* of Hamed & Rao (1998) for an AR(1) series with coefficient ``phi`` ≥ 0, over all
+    lags: 1 + 2/(n(n−1)(n−2)) · Σ_{k=1}^{n−1} (n−k)(n−k−1)(n−k−2) ρ_k, with the rank
+    autocorrelation of a Gaussian AR(1), ρ_k = (6/π)·asin(φ^k/2). At least 1; 1 when n < 3."""
+    if not 0 <= phi < 1:
+        raise ValueError(f"phi must be in [0, 1), got {phi!r}")
+    if n < 3:
+        return 1.0
+    total = sum(
+        (n - k) * (n - k - 1) * (n - k - 2) * 6 / math.pi * math.asin(phi**k / 2)
+        for k in range(1, n - 2)  # the terms k ≥ n − 2 are 0
+    )
+    return 1 + 2 / (n * (n - 1) * (n - 2)) * total
+
+
+def _ar1_corrected(
+    values: Sequence[float], times: Sequence[float], plain: MannKendall, slope: float | None
 ) -> MannKendall:
     n = plain.n
     if n < 3 or slope is None:
@@ -278,46 +310,31 @@ def _hamed_rao(
     spread = max(x) - min(x)
     if spread > 0:  # float noise of an exact line must not become rank order
         residuals = [round(r / spread / RANK_TOLERANCE) for r in residuals]
-    rho = _autocorrelations(_average_ranks(residuals))
-    if rho is None:
-        return MannKendall(
-            n, plain.s, plain.var_s, plain.z, plain.p, 1.0, "detrended series constant: factor 1"
-        )
-    bound = statistics.NormalDist().inv_cdf(1 - alpha / 2) / math.sqrt(n)
-    total = sum(
-        (n - k) * (n - k - 1) * (n - k - 2) * rho[k] for k in range(1, n) if abs(rho[k]) > bound
-    )
-    factor = 1 + 2 / (n * (n - 1) * (n - 2)) * total
-    note = ""
-    if factor <= 0:
-        factor, note = 1.0, "non-positive Hamed–Rao factor: fell back to 1"
+    rho1 = lag1_autocorrelation(_average_ranks(residuals))
+    if rho1 is None:
+        return replace(plain, note="detrended series constant: factor 1")
+    factor = ar1_variance_factor(ar1_upper_bound(rho1, n), n)
     var_s = plain.var_s * factor
     z, p = _z_p(plain.s, var_s)
-    return MannKendall(n, plain.s, var_s, z, p, factor, note)
+    return MannKendall(n, plain.s, var_s, z, p, factor)
 
 
-def hamed_rao(
-    values: Sequence[float], times: Sequence[float] | None = None, alpha: float = ALPHA
-) -> MannKendall:
-    """Mann–Kendall test with the Hamed & Rao (1998) variance correction for autocorrelation.
+def mann_kendall_ar1(values: Sequence[float], times: Sequence[float] | None = None) -> MannKendall:
+    """Mann–Kendall test with Var(S) corrected for AR(1) autocorrelation (see the module
+    docstring): ``values`` in time order, ``times`` their times (default 1..n).
 
-    ``values`` in time order, ``times`` their times (default 1..n). The series is detrended with
-    its Theil–Sen slope (x_i − slope·t_i), the residuals are ranked (average ranks for ties), and
-    the lag-k autocorrelations ρ_k of the ranks, k = 1..n−1, that are significant at ``alpha``
-    (|ρ_k| > z_{1−alpha/2}/√n, 1.96/√n at 5%) give n/n* = 1 + 2/(n(n−1)(n−2)) ·
-    Σ (n−k)(n−k−1)(n−k−2) ρ_k, which multiplies Var(S). As in pymannkendall's
-    ``hamed_rao_modification_test`` the factor is not floored at 1 (significant negative
-    autocorrelation lowers it); a non-positive factor falls back to 1 (noted). Differences from
-    pymannkendall: real times (not the indices 1..n) for the detrending, and residuals equal to
-    within 1e-9 of the value range tie (so an exact line is not ranked by rounding noise).
-    With n < 10 the autocorrelation estimate is unreliable; report the plain test beside it.
+    The series is detrended with its Theil–Sen slope (x_i − slope·t_i; residuals equal to within
+    1e-9 of the value range tie, so an exact line is not ranked by rounding noise), the lag-1
+    autocorrelation of the residuals' ranks gives the upper bound φ_u (``ar1_upper_bound``), and
+    Var(S) is multiplied by ``ar1_variance_factor(φ_u, n)`` (never below 1). A constant
+    detrended series has factor 1.
     """
     if times is None:
         times = range(1, len(values) + 1)
     if len(times) != len(values):
         raise ValueError(f"{len(times)} times but {len(values)} values")
     plain = mann_kendall(values)
-    return _hamed_rao(values, times, plain, theil_sen_slope(times, values), alpha)
+    return _ar1_corrected(values, times, plain, theil_sen_slope(times, values))
 
 
 def metric_orientation(metric: str) -> int:
@@ -461,10 +478,13 @@ def _trend_row(
     if min(values) == max(values):
         row["note"] = "constant series"
         return row
-    corrected = _hamed_rao(values, times, plain, slope, alpha)
+    corrected = _ar1_corrected(values, times, plain, slope)
     notes = [corrected.note] if corrected.note else []
     if n < RELIABLE_POINTS:
-        notes.append(f"fewer than {RELIABLE_POINTS} points: autocorrelation correction unreliable")
+        notes.append(
+            f"fewer than {RELIABLE_POINTS} points: the autocorrelation is poorly estimated "
+            "(p_value can be too small for a strongly persistent series)"
+        )
     if slope == 0 and plain.s != 0:
         notes.append("Sen slope 0 (mostly tied values) while S ≠ 0: direction from S")
     elif slope is not None and plain.s != 0 and _sign(plain.s) != _sign(slope):

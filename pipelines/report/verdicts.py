@@ -422,9 +422,9 @@ def fdr_table(con: duckdb.DuckDBPyConnection) -> str:
         '<p class="section-note">Each domain and span is one family of tests; within it the '
         "p-values are adjusted by Benjamini–Hochberg, so that among the trends called "
         "significant the expected share of false ones stays within the false-discovery rate "
-        "([trends] fdr, 5% by default) — provided the p-values are valid; the autocorrelation "
-        "correction behind them is known to be too eager on short, strongly autocorrelated "
-        "series (see the README).</p>"
+        "([trends] fdr, 5% by default). The p-values allow for autocorrelation with an AR(1) "
+        "correction that holds its level on simulated series of 24 points or more; on shorter, "
+        "strongly persistent series it can still be too eager (see the README).</p>"
         f'<table class="verdicts sortable"><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table>"
     )
