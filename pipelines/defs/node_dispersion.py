@@ -3,7 +3,7 @@
 import dagster as dg
 
 from pipelines.defs.node_snapshots import DISTRIBUTIONS, SNAPSHOTS
-from pipelines.nodes.ipdb import AsmapDatabase, IptoccDatabase, MmdbDatabase
+from pipelines.nodes.ipdb import AsmapDatabase, open_ip_database
 from pipelines.nodes.snapshots import NODE_COLUMN_DESCRIPTIONS
 from pipelines.nodes.tables import build_node_tables
 from pipelines.resources import ObservatoryResource
@@ -24,10 +24,7 @@ DISPERSION_DESCRIPTION = (
 
 def _databases(observatory: ObservatoryResource) -> list:
     settings = observatory.config().nodes
-    if settings["ip_database"] == "iptocc":
-        databases = [IptoccDatabase()]
-    else:
-        databases = [MmdbDatabase.open(settings["ip_database"])]
+    databases = [open_ip_database(settings["ip_database"])]
     if settings["asmap"]:
         databases.append(AsmapDatabase.from_file(settings["asmap"]))
     return databases
