@@ -185,8 +185,11 @@ HTTP_DEFAULTS: dict[str, Any] = {
     "max_retry_after_seconds": 300.0,
 }
 
+DBIP_CITY_LITE = "dbip_city_lite"  # DB-IP IP to City Lite, packaged (country, city, lat/lon)
+IPTOCC = "iptocc"  # the registries' allocation country, packaged
+IP_DATABASES = (DBIP_CITY_LITE, IPTOCC)
 NODES_DEFAULTS: dict[str, Any] = {
-    "ip_database": "iptocc",  # the packaged offline database, or a path to a .mmdb file
+    "ip_database": DBIP_CITY_LITE,  # one of IP_DATABASES, or a path to a .mmdb file
     "asmap": "",  # optional path to a Bitcoin Core asmap file for AS numbers
 }
 
@@ -328,10 +331,8 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         nodes[key] = value
     if nodes["asmap"]:
         nodes["asmap"] = _resolve_path(path, f"{path} [nodes] asmap", nodes["asmap"])
-    if nodes["ip_database"] != "iptocc":
-        nodes["ip_database"] = _resolve_path(
-            path, f"{path} [nodes] ip_database", nodes["ip_database"]
-        )
+    if nodes["ip_database"] not in IP_DATABASES:
+        nodes["ip_database"] = _ip_database_path(path, nodes["ip_database"])
 
     market_tolerances = _market_tolerances(path, raw.get("market", {}))
     trends = _trends(path, raw.get("trends", {}))
@@ -419,6 +420,18 @@ def _market_tolerances(path: Path, market: Any) -> dict[str, float]:
             )
         tolerances[column] = float(value)
     return tolerances
+
+
+def _ip_database_path(path: Path, value: str) -> str:
+    """A ``[nodes] ip_database`` that is no packaged choice: an existing ``.mmdb`` file."""
+    local = (path.parent / value).expanduser().resolve()
+    if local.suffix != ".mmdb" or not local.is_file():
+        problem = "file not found" if local.suffix == ".mmdb" else "not a .mmdb file"
+        raise ConfigError(
+            f"{path} [nodes] ip_database: {value!r} is not a valid choice; valid choices: "
+            f"{', '.join(IP_DATABASES)} or the path of a .mmdb file ({problem}: {local})"
+        )
+    return str(local)
 
 
 def _resolve_path(path: Path, where: str, value: str) -> str:

@@ -130,6 +130,18 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
             'period = "5y"\n',
             "period: '5y' is not one of 1m, 3m, 6m, 1y, 2y, 3y, all",
         ),
+        (
+            '[nodes]\nip_database = "dbip"\n',
+            "[nodes] ip_database: 'dbip' is not a valid choice; valid choices: dbip_city_lite, "
+            "iptocc or the path of a .mmdb file (not a .mmdb file: ",
+        ),
+        (
+            '[nodes]\nip_database = "GeoLite2-City.mmdb"\n',
+            "[nodes] ip_database: 'GeoLite2-City.mmdb' is not a valid choice; valid choices: "
+            "dbip_city_lite, iptocc or the path of a .mmdb file (file not found: ",
+        ),
+        ("[nodes]\nip_database = 1\n", "[nodes] ip_database: expected a string, got 1"),
+        ("[nodes]\ngeo = 1\n", "[nodes]: unknown key 'geo'; valid keys: asmap, ip_database"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -163,3 +175,21 @@ def test_trend_settings(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[trends]\nalpha = 0.01\nrecent_years = [5, 3, 3]\n"))
     assert config.trends == {"fdr": 0.05, "alpha": 0.01, "recent_years": [3, 5], "min_points": 6}
     assert load_config(write(tmp_path, "[trends]\nfdr = 0.1\n")).trends["fdr"] == 0.1
+
+
+def test_ip_database_defaults_to_dbip_city_lite(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).nodes["ip_database"] == "dbip_city_lite"
+    assert load_config(DEFAULT_CONFIG).nodes["ip_database"] == "dbip_city_lite"
+    iptocc = load_config(write(tmp_path, '[nodes]\nip_database = "iptocc"\n'))
+    assert iptocc.nodes["ip_database"] == "iptocc"
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "City.mmdb").write_bytes(b"")
+    mmdb = load_config(write(tmp_path, '[nodes]\nip_database = "db/City.mmdb"\n'))
+    assert mmdb.nodes["ip_database"] == str(tmp_path / "db" / "City.mmdb")
+
+
+@needs_shared_data
+def test_shared_data_config_uses_dbip_city_lite_and_the_shared_asmap() -> None:
+    config = load_config(PROJECT_ROOT / "configs" / "shared-data.toml")
+    assert config.nodes["ip_database"] == "dbip_city_lite"
+    assert Path(config.nodes["asmap"]) == (SHARED_DATA / "nodes" / "asmap-2025-12-04.dat").resolve()

@@ -186,8 +186,18 @@ def test_gossip_is_enriched_offline_and_marked_unverified(warehouse: Path) -> No
         "select count(*), count(country_code), list(distinct location_source) "
         "from node_snapshots where reachability = 'gossip' and network in ('ipv4', 'ipv6')",
     )
-    assert rows > 40000 and located / rows > 0.95
-    assert {s.split("-")[0] for s in sources if s} == {"iptocc"}  # e.g. "iptocc-3.3.170"
+    assert rows > 40000 and located / rows > 0.99
+    assert set(sources) - {None} == {"dbip_city_lite 2023-04"}
+    # located with coordinates, so the gossip has a spatial spread (measured 6,070 km standard
+    # distance, 6,742 and 6,751 km mean pairwise distance)
+    spread = query(
+        warehouse,
+        "select located_nodes, standard_distance_km, mean_pairwise_km from node_dispersion "
+        "where source = 'getaddr_gossip_2024_07' and dimension = 'country' "
+        "and overlay_policy = 'entity' order by snapshot_date",
+    )
+    assert len(spread) == 2
+    assert all(n > 30000 and 5000 < d < 7000 and 6000 < p < 7500 for n, d, p in spread)
 
 
 def test_market_daily_from_coin_metrics_and_blockchain_com(warehouse: Path) -> None:
@@ -293,6 +303,7 @@ def test_scoreboard_trends_and_report_from_all_shared_data(warehouse: Path) -> N
     assert verdict == "decentralizing"
     page = (warehouse / "report" / "index.html").read_text()
     assert "Provenance" in page and "coinmetrics" in page and "epoch_models_csv" in page
+    assert '<a href="https://db-ip.com">IP Geolocation by DB-IP</a>' in page
 
 
 def test_trend_verdicts_are_consistent_on_real_series(warehouse: Path) -> None:

@@ -79,17 +79,28 @@ def test_gossip_is_kept_apart_and_measured_separately(tmp_path: Path) -> None:
     per_source = dispersion.group_by("source").agg(pl.col("snapshot_date").n_unique())
     assert dict(per_source.iter_rows()) == {"export": 1, "gossip": 2, "published": 2}
     # the fixtures use documentation ranges (192.0.2.0/24, 2001:db8::/32), which no registry
-    # allocates: the offline database is asked and rightly answers nothing
+    # allocates and no one uses: the offline database is asked and rightly answers nothing
     assert gossip["country_code"].null_count() == gossip.height
 
 
 def test_enrichment_fills_only_missing_fields(tmp_path: Path) -> None:
-    _, lake = run(tmp_path)
+    result, lake = run(tmp_path)
     nodes = lake.read("intermediate", "nodes").filter(pl.col("source") == "export")
     recorded = nodes.filter(pl.col("address") == "192.0.2.10")
     assert set(recorded["country_code"]) == {"RU"} and set(recorded["location_source"]) == {
         "source"
     }
+    # the default database, and its agreement with the export's own geography, in the metadata
+    (materialization,) = [
+        m
+        for m in result.get_asset_materialization_events()
+        if m.asset_key == dg.AssetKey(["intermediate", "nodes"])
+    ]
+    metadata = materialization.materialization.metadata
+    assert metadata["offline_databases"].value == "dbip_city_lite 2023-04"
+    checks = metadata["agreement_with_source_geography"].value["dbip_city_lite 2023-04"]
+    assert checks["country_rows"] > 0 and checks["country_found"] == 0  # documentation ranges
+    assert "| database | rows |" in metadata["agreement_summary"].value
 
 
 def test_overlay_policies_and_shares(tmp_path: Path) -> None:

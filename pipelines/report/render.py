@@ -28,7 +28,7 @@ from pipelines.atomic import replace_with
 from pipelines.report import charts as ch
 from pipelines.report.charts import CHART_CLASS, PLOTLY_CONFIG, Chart, ChartBuilder, NoData
 from pipelines.report.data import source_freshness
-from pipelines.report.provenance import licence_for
+from pipelines.report.provenance import ATTRIBUTIONS, licence_for
 from pipelines.report.verdicts import verdict_section
 from pipelines.warehouse import describe_relations
 
@@ -278,12 +278,18 @@ def provenance_section(provenance: Sequence[Mapping[str, Any]]) -> str:
         "</tr>"
         for p in provenance
     )
+    kinds = {str(p.get("kind") or "") for p in provenance}
+    links = "".join(
+        f'<p class="section-note attribution"><a href="{esc(url)}">{esc(text)}</a></p>'
+        for kind, (text, url) in sorted(ATTRIBUTIONS.items())
+        if kind in kinds
+    )
     return (
         '<p class="section-note">Every input of the run that built this warehouse, with where it '
         "was read from and its licence. Cite the publishers when you reuse these numbers.</p>"
         '<table class="provenance"><thead><tr><th>Source</th><th>Kind</th><th>Location</th>'
         "<th>Licence</th><th>Retrieved at</th></tr></thead>"
-        f"<tbody>{body}</tbody></table>"
+        f"<tbody>{body}</tbody></table>{links}"
     )
 
 
