@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
-import time
 
 import polars as pl
 import pytest
@@ -230,9 +229,6 @@ def test_real_asmap_agrees_with_bitnodes_as_numbers(real_asmap: tuple[bytes, Asm
     rows = [r for r in json.loads(BITNODES_EXPORT.read_text()) if str(r[13]).startswith("AS")]
     addresses = pl.Series([r[0] for r in rows])
     recorded = pl.Series([int(r[13][2:]) for r in rows])
-    started = time.perf_counter()
     found = asmap.lookup(addresses)
-    elapsed = time.perf_counter() - started
     assert found.null_count() == 0
     assert (found == recorded).mean() > 0.9
-    assert len(rows) / elapsed > 50_000  # addresses per second (measured ~1M/s)

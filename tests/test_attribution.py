@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -685,8 +684,8 @@ def test_feeds_whose_coinbases_name_different_pools_conflict(lookup: PoolLookup)
 # --- scale --------------------------------------------------------------------------------------
 
 
-def test_attribution_is_vectorised(lookup: PoolLookup) -> None:
-    """20,000 mixed blocks attribute in well under a second (5 s leaves room for a busy CI)."""
+def test_attribution_of_many_mixed_blocks(lookup: PoolLookup) -> None:
+    """20,000 mixed blocks in one call (speed is benchmarked by pipelines.benchmarks.mining)."""
     n = 20_000
     payloads = [
         "/AntPool/",
@@ -707,10 +706,7 @@ def test_attribution_is_vectorised(lookup: PoolLookup) -> None:
             for h in range(n)
         ]
     )
-    started = time.perf_counter()
     out = attribute(frame, lookup, OWNERS)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 5, f"attribution of {n} blocks took {elapsed:.2f} s"
     assert out.height == n
     assert out["height"].is_sorted()
     counts = dict(out.group_by("method").len().rows())

@@ -97,8 +97,10 @@ def test_bigquery_coinbases_name_the_pools_btccom_labels_give(warehouse: Path) -
     assert by_height[510888][:2] == ("WAYI.CN", "tag")  # /E2M & BTC.TOP/, labelled Easy2Mine
     assert by_height[649061][:2] == ("AntPool", "address")  # pays AntPool, says Mined by AntPool
     assert by_height[682736][:2] == ("ViaBTC", "tag")  # /ViaBTC/
-    for height in (508242, 508434, 509373, 509432, 510199):  # coinbase names nobody
-        assert by_height[height][0] == "unknown"
+    # mempool's tags and addresses name nobody; bitcoin-data's registry knows DPOOL's payout
+    # address, and BTC.com's label says 'unknown'
+    for height in (508242, 508434, 509373, 509432, 510199):
+        assert by_height[height] == ("DPOOL", "address", "unknown")
 
 
 def test_no_height_a_feed_identifies_ends_up_unknown(warehouse: Path) -> None:
@@ -293,14 +295,27 @@ def test_scoreboard_trends_and_report_from_all_shared_data(warehouse: Path) -> N
     )
     assert answer.returncode == 0, answer.stderr
     significant = json.loads(answer.stdout)
-    assert {r["domain"] for r in significant} >= {"bitcoin_mining", "ai_models"}
-    # China's exit spreads hash rate: the whole 2019-2022 country HHI series falls
-    ((verdict,),) = query(
+    assert "ai_models" in {r["domain"] for r in significant}
+    # Monthly pool HHI rises over 2016-2026 by the plain Mann-Kendall test, but the series is so
+    # persistent that, allowing for it, the rise is no verdict
+    ((plain, corrected, factor, verdict),) = query(
         warehouse,
-        "select verdict from decentralization_trends where domain = 'hashrate_geography' "
+        "select p_value_independent, p_value, variance_factor, verdict "
+        "from decentralization_trends where domain = 'bitcoin_mining' and dimension = 'pool' "
+        "and variant = 'unknown=entity' and metric = 'hhi' and span = 'all'",
+    )
+    assert plain < 1e-6 and corrected > 0.05 and factor > 10
+    assert verdict == "no significant trend"
+    # China's exit: the 2019-2022 country HHI falls by ~1,900 a year, significant at p < 0.05,
+    # but not once 24 geography tests are controlled for false discoveries
+    ((slope, p, q, unadjusted, verdict),) = query(
+        warehouse,
+        "select slope_per_year, p_value, q_value, verdict_unadjusted, verdict "
+        "from decentralization_trends where domain = 'hashrate_geography' "
         "and metric = 'hhi' and variant like 'other=entity%' and span = 'all'",
     )
-    assert verdict == "decentralizing"
+    assert slope < -1500 and p < 0.05 < q
+    assert (unadjusted, verdict) == ("decentralizing", "no significant trend")
     page = (warehouse / "report" / "index.html").read_text()
     assert "Provenance" in page and "coinmetrics" in page and "epoch_models_csv" in page
     assert '<a href="https://db-ip.com">IP Geolocation by DB-IP</a>' in page

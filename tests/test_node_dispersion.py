@@ -5,7 +5,6 @@ and a run on the real Bitnodes export."""
 from __future__ import annotations
 
 import math
-import time
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -324,14 +323,14 @@ def test_spatial_spread_per_snapshot_exact_and_sampled() -> None:
     assert country["mean_pairwise_km"].to_list() == [pytest.approx(QUARTER_CIRCLE_KM)] * 3
 
 
-def test_exact_pairwise_for_20k_locations_is_fast() -> None:
+def test_exact_pairwise_for_20k_locations() -> None:
+    """The exact mean over 20,000 distinct locations (2·10⁸ pairs); its speed is benchmarked by
+    pipelines.benchmarks.nodes, not timed here."""
     rng = np.random.default_rng(0)
     vectors = _unit_vectors(
         np.degrees(np.arcsin(rng.uniform(-1, 1, 20_000))), rng.uniform(-180, 180, 20_000)
     )
-    started = time.perf_counter()
     mean = mean_pairwise_exact_km(vectors, np.ones(20_000))
-    assert time.perf_counter() - started < 4  # measured ~0.6 s on 2 cores
     assert mean == pytest.approx(QUARTER_CIRCLE_KM, rel=0.01)  # uniform on the sphere: π/2·R
 
 
@@ -412,10 +411,8 @@ def test_hosting_asns_are_the_hosting_operators_ases() -> None:
 @needs_shared_data
 def test_real_export_dispersion() -> None:
     export = read_bitnodes_export(BITNODES_EXPORT, "bitnodes_export")[0]  # 1 duplicate dropped
-    started = time.perf_counter()
     table = node_dispersion(export)
     dist = node_distribution(export)
-    assert time.perf_counter() - started < 10  # measured ~0.7 s
     assert table["overlay_share"].to_list() == pytest.approx([7425 / 14409] * table.height)
     country = metric_row(table, "country", "excluded")
     assert country["nodes"] == 6984 and country["located_nodes"] == 6983  # 1 without coordinates
