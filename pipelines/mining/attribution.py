@@ -303,13 +303,47 @@ def block_evidence(blocks: pl.DataFrame, lookup: PoolLookup, feed_order: list[st
         .sort("height", "feed_rank")
     )
 
+    if not blocks["height"].is_duplicated().any():  # one row per height: nothing to combine
+        per_height = evidence.select(
+            "height",
+            "address_pool",
+            _feed_if("address_pool", "address_feed"),
+            "tag_pool",
+            _feed_if("tag_pool", "tag_feed"),
+            "label_pool",
+            _feed_if("label_pool", "label_feed"),
+            "label_matched",
+            "label",
+            pl.lit(False).alias("feeds_disagree"),
+        )
+    else:
+        per_height = _combine_feeds(evidence)
+    return per_height.with_columns(
+        (
+            pl.col("feeds_disagree")
+            | (
+                pl.col("address_pool").is_not_null()
+                & pl.col("tag_pool").is_not_null()
+                & (pl.col("address_pool") != pl.col("tag_pool"))
+            )
+        ).alias("conflict")
+    ).drop("feeds_disagree")
+
+
+def _feed_if(column: str, alias: str) -> pl.Expr:
+    return pl.when(pl.col(column).is_not_null()).then(pl.col("feed")).alias(alias)
+
+
+def _combine_feeds(evidence: pl.DataFrame) -> pl.DataFrame:
+    """One row per height from the feeds' evidence rows, sorted by height and feed rank."""
+
     def from_identifying(column: str, alias: str) -> pl.Expr:
         return pl.col(column).filter(pl.col("label_pool").is_not_null()).first().alias(alias)
 
     def pools_named(column: str) -> pl.Expr:
         return normalise_key(pl.col(column)).drop_nulls().n_unique()
 
-    per_height = evidence.group_by("height").agg(
+    return evidence.group_by("height").agg(
         pl.col("address_pool").drop_nulls().first(),
         pl.col("feed").filter(pl.col("address_pool").is_not_null()).first().alias("address_feed"),
         pl.col("tag_pool").drop_nulls().first(),
@@ -325,16 +359,6 @@ def block_evidence(blocks: pl.DataFrame, lookup: PoolLookup, feed_order: list[st
             | (pools_named("label_pool") > 1)
         ).alias("feeds_disagree"),
     )
-    return per_height.with_columns(
-        (
-            pl.col("feeds_disagree")
-            | (
-                pl.col("address_pool").is_not_null()
-                & pl.col("tag_pool").is_not_null()
-                & (pl.col("address_pool") != pl.col("tag_pool"))
-            )
-        ).alias("conflict")
-    ).drop("feeds_disagree")
 
 
 def owners_on_date(attributed: pl.DataFrame, owners: pl.DataFrame) -> pl.DataFrame:
