@@ -201,8 +201,9 @@ def _sign(x: float) -> int:
     return (x > 0) - (x < 0)
 
 
-def _z_p(s: int, var_s: float) -> tuple[float, float]:
-    """Z with continuity correction and the two-sided normal p-value; (0, 1) when Var(S) ≤ 0."""
+def mann_kendall_z_p(s: int, var_s: float) -> tuple[float, float]:
+    """Mann–Kendall Z from S and Var(S), with continuity correction, and its two-sided normal
+    p-value; (0, 1) when S = 0 or Var(S) ≤ 0."""
     if var_s <= 0 or s == 0:
         return 0.0, 1.0
     z = (s - _sign(s)) / math.sqrt(var_s)
@@ -221,7 +222,7 @@ def mann_kendall(values: Sequence[float]) -> MannKendall:
     s = sum((xj > xi) - (xj < xi) for i, xi in enumerate(x) for xj in x[i + 1 :])
     ties = sum(t * (t - 1) * (2 * t + 5) for t in Counter(x).values() if t > 1)
     var_s = (n * (n - 1) * (2 * n + 5) - ties) / 18
-    z, p = _z_p(s, var_s)
+    z, p = mann_kendall_z_p(s, var_s)
     return MannKendall(n=n, s=s, var_s=var_s, z=z, p=p)
 
 
@@ -241,7 +242,7 @@ def theil_sen_slope(times: Sequence[float], values: Sequence[float]) -> float | 
     return statistics.median(slopes) if slopes else None
 
 
-def _average_ranks(values: Sequence[float]) -> list[float]:
+def average_ranks(values: Sequence[float]) -> list[float]:
     """1-based ranks, ties sharing their average rank (as scipy's rankdata)."""
     order = sorted(range(len(values)), key=values.__getitem__)
     ranks = [0.0] * len(values)
@@ -310,12 +311,12 @@ def _ar1_corrected(
     spread = max(x) - min(x)
     if spread > 0:  # float noise of an exact line must not become rank order
         residuals = [round(r / spread / RANK_TOLERANCE) for r in residuals]
-    rho1 = lag1_autocorrelation(_average_ranks(residuals))
+    rho1 = lag1_autocorrelation(average_ranks(residuals))
     if rho1 is None:
         return replace(plain, note="detrended series constant: factor 1")
     factor = ar1_variance_factor(ar1_upper_bound(rho1, n), n)
     var_s = plain.var_s * factor
-    z, p = _z_p(plain.s, var_s)
+    z, p = mann_kendall_z_p(plain.s, var_s)
     return MannKendall(n, plain.s, var_s, z, p, factor)
 
 
