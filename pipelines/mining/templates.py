@@ -28,17 +28,13 @@ TEMPLATE_COLUMNS = {
 }
 
 
-def template_builders(attributed: pl.DataFrame, builders: pl.DataFrame) -> pl.DataFrame:
-    """``height`` and one ``template_builder_<variant>`` column per variant for every block.
-
-    ``attributed`` has ``height``, ``date`` and ``pool``; ``builders`` the seed's ``pool``,
-    ``template_builder``, ``valid_from``, ``valid_to`` (inclusive, null = open) and ``confidence``.
-    """
-    out = attributed.select("height", "date", "pool")
+def _builders_by_pool_and_day(pairs: pl.DataFrame, builders: pl.DataFrame) -> pl.DataFrame:
+    """For distinct ``pool, date`` pairs, the builder of each variant where a seed row is valid
+    (null where the pool builds its own template)."""
+    out = pairs
     for variant, levels in CONFIDENCE.items():
-        column = f"template_builder_{variant}"
         valid = (
-            out.join(
+            pairs.join(
                 builders.filter(pl.col("confidence").is_in(levels)).select(
                     "pool", "template_builder", "valid_from", "valid_to"
                 ),
@@ -50,22 +46,38 @@ def template_builders(attributed: pl.DataFrame, builders: pl.DataFrame) -> pl.Da
                 & (pl.col("valid_to").is_null() | (pl.col("date") <= pl.col("valid_to")))
             )
             # the seed's overlap check allows one row per pool and day; min() keeps it stable
-            .group_by("height")
-            .agg(pl.col("template_builder").min().alias(column))
+            .group_by("pool", "date")
+            .agg(pl.col("template_builder").min().alias(f"template_builder_{variant}"))
         )
-        out = out.join(valid, on="height", how="left").with_columns(
-            pl.when(pl.col("pool") == UNKNOWN)
-            .then(pl.lit(UNKNOWN))
-            .otherwise(pl.coalesce(column, "pool"))
-            .alias(column)
-        )
-    return out.select("height", *TEMPLATE_COLUMNS).sort("height")
+        out = out.join(valid, on=["pool", "date"], how="left")
+    return out
 
 
 def with_template_builders(attributed: pl.DataFrame, builders: pl.DataFrame) -> pl.DataFrame:
-    """``attributed`` with the template-builder columns appended (same rows, same order)."""
-    return attributed.join(template_builders(attributed, builders), on="height", how="left").sort(
-        "height"
+    """``attributed`` (with ``pool`` and ``date``) with one ``template_builder_<variant>`` column
+    per variant appended; same rows, same order.
+
+    ``builders`` has the seed's ``pool``, ``template_builder``, ``valid_from``, ``valid_to``
+    (inclusive, null = open) and ``confidence``. Looked up once per pool and day, not per block.
+    """
+    mapped = _builders_by_pool_and_day(attributed.select("pool", "date").unique(), builders)
+    return attributed.join(
+        mapped, on=["pool", "date"], how="left", nulls_equal=True, maintain_order="left"
+    ).with_columns(
+        pl.when(pl.col("pool") == UNKNOWN)
+        .then(pl.lit(UNKNOWN))
+        .otherwise(pl.coalesce(column, "pool"))
+        .alias(column)
+        for column in TEMPLATE_COLUMNS
+    )
+
+
+def template_builders(attributed: pl.DataFrame, builders: pl.DataFrame) -> pl.DataFrame:
+    """``height`` and the template-builder columns for every block, sorted by height."""
+    return (
+        with_template_builders(attributed.select("height", "date", "pool"), builders)
+        .select("height", *TEMPLATE_COLUMNS)
+        .sort("height")
     )
 
 
