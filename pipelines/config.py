@@ -8,12 +8,16 @@ when set, replaces the file's ``data_home``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+from pipelines.http import HttpSettings, is_url
+from pipelines.sources.registry import SOURCES, Feed, kinds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.toml"
@@ -24,166 +28,6 @@ DATA_HOME_ENV_VAR = "OBSERVATORY_DATA_HOME"  # overrides the file's data_home (t
 class ConfigError(ValueError):
     """The config file is missing, malformed or names something that does not exist."""
 
-
-@dataclass(frozen=True)
-class SourceKind:
-    """One way of reading a source: its format and which options it accepts."""
-
-    name: str
-    description: str
-    options: dict[str, Any] = field(default_factory=dict)  # option name -> default value
-    path_options: tuple[str, ...] = ()  # options naming local files, resolved and checked
-    location_options: tuple[str, ...] = ()  # options naming a URL or a local file, like location
-
-
-_BLOCK_FEED_OPTIONS = {"min_interval_seconds": 1.0, "concurrency": 1}
-
-
-# Every source the pipeline reads, and the kinds each may be read as. Later sources add entries.
-SOURCES: dict[str, dict[str, SourceKind]] = {
-    # Several registries, each a table [sources.pool_registry.<name>]; earlier ones win conflicts.
-    "pool_registry": {
-        "mempool_pools_v2": SourceKind(
-            "mempool_pools_v2",
-            "mempool.space pools-v2.json: [{id, name, addresses[], tags[], link}]",
-        ),
-        "bitcoin_data_pools": SourceKind(
-            "bitcoin_data_pools",
-            "bitcoin-data/mining-pools' generated pool-list.json (the pools-v2.json shape)",
-        ),
-        "edi_pools": SourceKind(
-            "edi_pools",
-            "EDI (consensus-decentralization) identifiers {identifier: {name, link}} at location; "
-            "optional addresses {address: {name, source}} at `addresses` (URL or path)",
-            {"addresses": ""},
-            location_options=("addresses",),
-        ),
-    },
-    # Several feeds, each a table [sources.blocks.<feed>]; earlier feeds win for a height.
-    "blocks": {
-        "bitcoin_core_rpc": SourceKind(
-            "bitcoin_core_rpc",
-            "a Bitcoin Core node's JSON-RPC (getblockhash, getblock <hash> 2); credentials from "
-            "cookie_file or $BITCOIN_RPC_USER/$BITCOIN_RPC_PASSWORD",
-            {"cookie_file": ""},
-            path_options=("cookie_file",),
-        ),
-        "mempool_rest": SourceKind(
-            "mempool_rest",
-            "mempool.space REST API (/api/v1/blocks/{height}); location is the base URL",
-            dict(_BLOCK_FEED_OPTIONS),
-        ),
-        "esplora_rest": SourceKind(
-            "esplora_rest",
-            "esplora REST API (/block-height, /block, /tx); location is the base URL",
-            dict(_BLOCK_FEED_OPTIONS),
-        ),
-        "bigquery_coinbase_ndjson": SourceKind(
-            "bigquery_coinbase_ndjson",
-            "BigQuery crypto_bitcoin blocks export with coinbase identifiers and outputs (NDJSON)",
-        ),
-        "labelled_blocks": SourceKind(
-            "labelled_blocks",
-            "CSV or Parquet of blocks already labelled with a pool name or mempool-style slug",
-            {
-                "height_column": "height",
-                "label_column": "pool",
-                "label_scheme": "name",
-                "time_column": "",
-                "hash_column": "",
-                "block_counts": "",
-            },
-            path_options=("block_counts",),
-        ),
-    },
-}
-SOURCES["nodes"] = {
-    "bitnodes_api": SourceKind(
-        "bitnodes_api",
-        "Bitnodes API snapshots (/api/v1/snapshots/); location is the base URL; the key, if any, "
-        "is read from the environment variable named by api_key_env",
-        {"api_key_env": "", "per_day": 1, "min_interval_seconds": 1.0},
-    ),
-    "bitnodes_export": SourceKind(
-        "bitnodes_export",
-        "a Bitnodes crawler export: JSON list of 15-field rows, time in the file name",
-    ),
-    "bitnodes_csv": SourceKind(
-        "bitnodes_csv",
-        "bitnod.es daily CSV: export_date, ip_address, port, country, isp, services, ...",
-    ),
-    "address_list": SourceKind(
-        "address_list",
-        "ip:port lines (getaddr answers), a file or a folder; unverified gossip, kept apart",
-    ),
-    "edi_distributions": SourceKind(
-        "edi_distributions",
-        "published node distributions: <date>/<countries|clustered_organizations>_bitcoin*.csv",
-    ),
-}
-# Market feeds: which one a column's value comes from is decided per column by source kind
-# (pipelines/market/daily.py PRECEDENCE), then by config order among feeds of the same kind.
-SOURCES["market"] = {
-    "coinmetrics_api": SourceKind(
-        "coinmetrics_api",
-        "Coin Metrics community API v4 (/v4/timeseries/asset-metrics, daily BTC metrics); "
-        "location is the base URL; an optional key is read from the variable named by api_key_env",
-        {"api_key_env": "", "page_size": 10000, "min_interval_seconds": 0.65, "start": ""},
-    ),
-    "coinmetrics_csv": SourceKind(
-        "coinmetrics_csv",
-        "Coin Metrics daily CSV (time, BlkCnt, PriceUSD, HashRate, DiffMean, FeeTotNtv, ...)",
-    ),
-    "mempool_api": SourceKind(
-        "mempool_api",
-        "mempool.space /api/v1/mining/hashrate/{period} and /api/v1/historical-price; location is "
-        "the base URL",
-        {"period": "all", "min_interval_seconds": 1.0},
-    ),
-    "blockchain_com": SourceKind(
-        "blockchain_com",
-        "Blockchain.com chart exports (CSV, a file or a folder) or its charts JSON API URL; the "
-        "metric comes from the chart's name unless `metric` names it",
-        {"metric": ""},
-    ),
-}
-SOURCES["hashrate_geography"] = {
-    "cbeci_csv": SourceKind(
-        "cbeci_csv",
-        "Cambridge (CCAF CBECI) mining map export: date, country, monthly_hashrate_%, "
-        "monthly_absolute_hashrate_EH/S (a file or the download URL)",
-    ),
-}
-# Epoch AI's model databases, one feed per file; `dataset` says which of Epoch's four it is.
-SOURCES["ai_models"] = {
-    "epoch_models_csv": SourceKind(
-        "epoch_models_csv",
-        "an Epoch AI model database CSV (all_ai_models, notable_ai_models, large_scale_ai_models "
-        "or frontier_ai_models), a file or its download URL",
-        {"dataset": ""},
-    ),
-}
-SOURCES["ai_chip_owners"] = {
-    "epoch_chip_owners": SourceKind(
-        "epoch_chip_owners",
-        "Epoch AI's cumulative AI-chip stock by owner (*_owners_cumulative_totals.csv): a folder, "
-        "or a base URL with the file paths to fetch under it in `files`",
-        {"files": []},
-    ),
-}
-MULTI_FEED_SOURCES = frozenset({"pool_registry", "blocks", "nodes", "market", "ai_models"})
-CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("labelled_blocks", "label_scheme"): ("name", "slug"),
-    ("mempool_api", "period"): ("1m", "3m", "6m", "1y", "2y", "3y", "all"),
-    ("epoch_models_csv", "dataset"): ("all", "notable", "large_scale", "frontier"),
-}
-
-HTTP_DEFAULTS: dict[str, Any] = {
-    "timeout_seconds": 30.0,
-    "max_attempts": 5,
-    "backoff_seconds": 1.0,
-    "max_retry_after_seconds": 300.0,
-}
 
 DBIP_CITY_LITE = "dbip_city_lite"  # DB-IP IP to City Lite, packaged (country, city, lat/lon)
 IPTOCC = "iptocc"  # the registries' allocation country, packaged
@@ -224,52 +68,34 @@ TOP_LEVEL_KEYS = ("data_home", "sources", "http", "mining", "nodes", "market", "
 
 
 @dataclass(frozen=True)
-class SourceConfig:
-    """A configured source: which kind, where from (URL or local path), and kind options."""
-
-    name: str  # "hashrate_geography", or "blocks.<feed>" for a feed of a multi-feed source
-    kind: str
-    location: str
-    options: dict[str, Any]
-
-    @property
-    def is_remote(self) -> bool:
-        return is_url(self.location)
-
-
-@dataclass(frozen=True)
 class ObservatoryConfig:
     path: Path
     data_home: Path
-    sources: dict[str, SourceConfig]
-    http: dict[str, Any]
+    sources: dict[str, Feed]  # by Feed.key: "hashrate_geography", "blocks.<feed>"
+    http: HttpSettings
     mining: dict[str, Any]
     nodes: dict[str, Any]
     market_tolerances: dict[str, float] = field(default_factory=lambda: dict(MARKET_TOLERANCES))
     trends: dict[str, Any] = field(default_factory=lambda: dict(TRENDS_DEFAULTS))
 
-    def source(self, name: str) -> SourceConfig:
+    def source(self, name: str) -> Feed:
         try:
             return self.sources[name]
         except KeyError:
             raise ConfigError(
                 f"{self.path}: [sources.{name}] is not configured; add it with one of the kinds "
-                f"{sorted(SOURCES[name])}"
+                f"{sorted(kinds()[name])}"
             ) from None
 
-    def feeds(self, name: str) -> list[SourceConfig]:
+    def feeds(self, name: str) -> list[Feed]:
         """The feeds of a multi-feed source, in config order (earlier feeds take precedence)."""
-        feeds = [s for key, s in self.sources.items() if key.startswith(f"{name}.")]
+        feeds = [s for s in self.sources.values() if s.source == name]
         if not feeds:
             raise ConfigError(
                 f"{self.path}: no [sources.{name}.<feed>] table; add one with a kind from "
-                f"{sorted(SOURCES[name])}"
+                f"{sorted(kinds()[name])}"
             )
         return feeds
-
-
-def is_url(location: str) -> bool:
-    return location.startswith(("http://", "https://"))
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -299,13 +125,15 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         os.environ.get(DATA_HOME_ENV_VAR) or base / str(raw.get("data_home", "../warehouse"))
     ).resolve()
 
-    http = dict(HTTP_DEFAULTS)
+    http_keys = {f.name for f in dataclasses.fields(HttpSettings)}
+    http_values = {}
     for key, value in raw.get("http", {}).items():
-        if key not in HTTP_DEFAULTS:
-            raise _unknown(f"{path} [http]", key, HTTP_DEFAULTS)
-        if not isinstance(value, int | float) or value <= 0:
+        if key not in http_keys:
+            raise _unknown(f"{path} [http]", key, http_keys)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise ConfigError(f"{path} [http] {key}: expected a positive number, got {value!r}")
-        http[key] = value
+        http_values[key] = value
+    http = HttpSettings(**http_values)
 
     mining = dict(MINING_DEFAULTS)
     for key, value in raw.get("mining", {}).items():
@@ -337,7 +165,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
     market_tolerances = _market_tolerances(path, raw.get("market", {}))
     trends = _trends(path, raw.get("trends", {}))
 
-    sources: dict[str, SourceConfig] = {}
+    sources: dict[str, Feed] = {}
     for name, table in raw.get("sources", {}).items():
         if name not in SOURCES:
             raise ConfigError(
@@ -345,17 +173,17 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
             )
         if not isinstance(table, dict):
             raise ConfigError(f"{path} [sources.{name}]: expected a table with kind and location")
-        if name in MULTI_FEED_SOURCES:
+        if SOURCES[name].multi_feed:
             for feed, feed_table in table.items():
                 if not isinstance(feed_table, dict):
                     raise ConfigError(
                         f"{path} [sources.{name}]: {feed!r} must be a feed table "
                         f"[sources.{name}.{feed}] with kind and location"
                     )
-                key = f"{name}.{feed}"
-                sources[key] = _parse_source(path, key, SOURCES[name], feed_table)
+                parsed = _parse_source(path, name, feed, feed_table, http)
+                sources[parsed.key] = parsed
         else:
-            sources[name] = _parse_source(path, name, SOURCES[name], table)
+            sources[name] = _parse_source(path, name, name, table, http)
     return ObservatoryConfig(
         path=path,
         data_home=data_home,
@@ -442,41 +270,48 @@ def _resolve_path(path: Path, where: str, value: str) -> str:
 
 
 def _parse_source(
-    path: Path, name: str, kinds: dict[str, SourceKind], table: dict[str, Any]
-) -> SourceConfig:
-    """Validate one [sources.<name>] table against the kinds that source accepts."""
-    where = f"{path} [sources.{name}]"
+    path: Path, source: str, name: str, table: dict[str, Any], http: HttpSettings
+) -> Feed:
+    """Validate one [sources.<source>(.<name>)] table against the kinds that source accepts."""
+    key = f"{source}.{name}" if SOURCES[source].multi_feed else source
+    where = f"{path} [sources.{key}]"
+    valid = kinds()[source]
     kind = table.get("kind")
-    if kind not in kinds:
+    if kind not in valid:
         raise ConfigError(
-            f"{where} kind: {kind!r} is not a valid kind; valid kinds: {', '.join(kinds)}"
+            f"{where} kind: {kind!r} is not a valid kind; valid kinds: {', '.join(valid)}"
         )
-    spec = kinds[kind]
+    spec = valid[kind]
     if "location" not in table:
         raise ConfigError(f"{where}: missing key 'location' (an https URL or a local path)")
-    options = dict(spec.options)
-    for key, value in table.items():
-        if key in ("kind", "location"):
+    fields = spec.option_fields()
+    options = spec.defaults()
+    for key_, value in table.items():
+        if key_ in ("kind", "location"):
             continue
-        if key not in spec.options:
-            raise _unknown(f"{where} (kind {kind})", key, ["kind", "location", *spec.options])
-        default = spec.options[key]
+        if key_ not in fields:
+            raise _unknown(f"{where} (kind {kind})", key_, ["kind", "location", *fields])
+        default, meta = options[key_], fields[key_].metadata
         expected = (int, float) if isinstance(default, float) else type(default)
         if not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool):
-            raise ConfigError(f"{where} {key}: expected {type(default).__name__}, got {value!r}")
-        choices = CHOICES.get((kind, key))
+            raise ConfigError(f"{where} {key_}: expected {type(default).__name__}, got {value!r}")
+        choices = meta.get("choices")
         if choices and value not in choices:
-            raise ConfigError(f"{where} {key}: {value!r} is not one of {', '.join(choices)}")
-        if key in spec.path_options and value:
-            value = _resolve_path(path, f"{where} {key}", value)
-        if key in spec.location_options and value and not is_url(value):
-            value = _resolve_path(path, f"{where} {key}", value)
-        options[key] = value
-    for key, value in options.items():  # options with choices and no valid default are required
-        choices = CHOICES.get((kind, key))
+            raise ConfigError(f"{where} {key_}: {value!r} is not one of {', '.join(choices)}")
+        if meta.get("path") and value:
+            value = _resolve_path(path, f"{where} {key_}", value)
+        if meta.get("location") and value and not is_url(value):
+            value = _resolve_path(path, f"{where} {key_}", value)
+        options[key_] = value
+    for key_, value in options.items():  # options with choices and no valid default are required
+        choices = fields[key_].metadata.get("choices")
         if choices and value not in choices:
-            raise ConfigError(f"{where}: missing key {key!r}, one of {', '.join(choices)}")
+            raise ConfigError(f"{where}: missing key {key_!r}, one of {', '.join(choices)}")
     location = str(table["location"])
     if not is_url(location):
         location = _resolve_path(path, f"{where} location", location)
-    return SourceConfig(name, kind, location, options)
+    feed = Feed(source, name, kind, location, spec.options(**options), http)
+    problem = spec.check(feed) if spec.check else None
+    if problem:
+        raise ConfigError(f"{where} {problem}")
+    return feed

@@ -262,3 +262,29 @@ def read_location(location: str, *, source: str, client: HttpClient | None = Non
         raise FileNotFoundError(
             f"{source}: local file {location!r} not found (resolved to {path.absolute()})"
         ) from exc
+
+
+def is_url(location: str) -> bool:
+    return location.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """The ``[http]`` settings: every live reader builds its client from this one object."""
+
+    timeout_seconds: float = 30.0
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0
+    max_retry_after_seconds: float = 300.0
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``HttpClient`` (and of the API clients built on it)."""
+        return {
+            "timeout": self.timeout_seconds,
+            "max_attempts": int(self.max_attempts),
+            "backoff": self.backoff_seconds,
+            "max_retry_after": self.max_retry_after_seconds,
+        }
+
+    def client(self, source: str, **overrides: Any) -> HttpClient:
+        return HttpClient(source=source, **{**self.client_kwargs(), **overrides})

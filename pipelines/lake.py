@@ -104,8 +104,9 @@ class Lake:
                 progress(i + 1, total, written)
         return written, removed
 
-    def delete_partition(self, layer: str, table: str, partition: tuple[str, str]) -> bool:
-        """Remove one partition's data file; returns whether there was one."""
+    def delete_partition(self, layer: str, table: str, partition: tuple[str, str] | None) -> bool:
+        """Remove one partition's data file (None: the unpartitioned file at the table's root);
+        returns whether there was one."""
         path = self.partition_dir(layer, table, partition) / DATA_FILE
         if not path.exists():
             return False

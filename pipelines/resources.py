@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import date
 from typing import Any
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from pipelines.config import ObservatoryConfig, SourceConfig, load_config
-from pipelines.http import HttpClient, read_location
+from pipelines.config import ObservatoryConfig, load_config
 from pipelines.lake import Lake
 from pipelines.metadata import frame_metadata
+from pipelines.sources.registry import Feed, FeedRead, ReadScope, read_feed
 from pipelines.warehouse import Warehouse, load_parquet_table
 
 
@@ -32,18 +34,18 @@ class ObservatoryResource(dg.ConfigurableResource):
     def warehouse(self) -> Warehouse:
         return Warehouse(self.config().data_home)
 
-    def http_settings(self) -> dict[str, Any]:
-        """The ``[http]`` settings as keyword arguments of HttpClient and the API clients."""
-        http = self.config().http
-        return {
-            "timeout": http["timeout_seconds"],
-            "max_attempts": int(http["max_attempts"]),
-            "backoff": http["backoff_seconds"],
-            "max_retry_after": http["max_retry_after_seconds"],
-        }
-
-    def http_client(self, source: str, **overrides: float) -> HttpClient:
-        return HttpClient(source=source, **{**self.http_settings(), **overrides})
+    def read(
+        self,
+        feed: Feed,
+        start: date | None = None,
+        end: date | None = None,
+        log: Any = None,
+    ) -> FeedRead:
+        """Read one configured feed with its kind's reader (days ``start``..``end`` for daily
+        sources); its cache folder is ``<lake>/cache/<source>/<feed>``."""
+        cache_dir = self.lake().root / "cache" / feed.source / feed.name
+        scope = ReadScope(cache_dir, start, end, log or logging.getLogger(f"pipelines.{feed.key}"))
+        return read_feed(feed, scope)
 
     def store_table(
         self,
@@ -99,9 +101,3 @@ class ObservatoryResource(dg.ConfigurableResource):
             "dagster/row_count": dg.MetadataValue.int(rows),
             "lake_path": dg.MetadataValue.path(str(lake.table_dir(layer, table))),
         }
-
-    def read_source(self, name: str) -> tuple[SourceConfig, bytes]:
-        """The configured source ``name`` and its raw bytes (from its URL or local file)."""
-        source = self.config().source(name)
-        body = read_location(source.location, source=name, client=self.http_client(name))
-        return source, body

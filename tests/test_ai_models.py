@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.ai.models import CREDIT_COLUMNS, MODEL_COLUMNS, model_credits, read_epoch_models
 from pipelines.http import SourceFormatError
-from pipelines.mining.blocks import REJECT_SCHEMA
+from pipelines.schemas.rejects import REJECT_SCHEMA
 from tests.conftest import FIXTURES, SHARED_DATA, needs_shared_data
 
 AI = FIXTURES / "ai"

@@ -19,7 +19,7 @@ from pipelines.mining.attribution import (
     merge_feeds,
     owners_on_date,
 )
-from pipelines.mining.blocks import BLOCK_SCHEMA, conform
+from pipelines.schemas.mining import BLOCK_SCHEMA, conform_blocks
 from pipelines.sources.pool_reference import ALIAS_COLUMNS, read_pool_label_aliases
 from pipelines.sources.pool_registry import SCHEMA, combine_registries
 
@@ -123,7 +123,7 @@ def blocks(rows: list[dict[str, Any]], feed: str = "test") -> pl.DataFrame:
         [{c: row.get(c) for c in columns} for row in full],
         schema={c: BLOCK_SCHEMA[c] for c in columns},
     )
-    return conform(frame, feed)
+    return conform_blocks(frame, feed)
 
 
 def attribute_rows(

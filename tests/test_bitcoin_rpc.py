@@ -25,7 +25,7 @@ import polars as pl
 import pytest
 
 from pipelines.http import HttpClient, SourceFormatError, SourceUnavailable
-from pipelines.mining.blocks import BLOCK_SCHEMA
+from pipelines.schemas.mining import BLOCK_SCHEMA
 from pipelines.sources.bitcoin_rpc import ENV_PASSWORD, ENV_USER, BitcoinRpc, RpcError
 from pipelines.sources.block_cache import (
     Reorg,

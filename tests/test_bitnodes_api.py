@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 
 from pipelines.http import SourceFormatError, SourceUnavailable
-from pipelines.mining.blocks import REJECT_SCHEMA
-from pipelines.nodes.snapshots import NODE_SCHEMA
+from pipelines.schemas.nodes import NODE_SCHEMA
+from pipelines.schemas.rejects import REJECT_SCHEMA
 from pipelines.sources.bitnodes_api import (
     BitnodesApi,
     SnapshotListing,

@@ -8,7 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.mining.blocks import BLOCK_SCHEMA, REJECT_SCHEMA
+from pipelines.schemas.mining import BLOCK_SCHEMA
+from pipelines.schemas.rejects import REJECT_SCHEMA
 from pipelines.sources.block_files import (
     date_heights_from_block_counts,
     read_bigquery_coinbase_ndjson,

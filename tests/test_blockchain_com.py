@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from pipelines.http import SourceFormatError
-from pipelines.market.observations import OBSERVATION_SCHEMA, REJECT_SCHEMA
+from pipelines.schemas.market import OBSERVATION_SCHEMA
+from pipelines.schemas.rejects import REJECT_SCHEMA
 from pipelines.sources.blockchain_com import (
     chart_of,
     read_blockchain_com_chart,

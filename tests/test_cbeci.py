@@ -9,11 +9,8 @@ import polars as pl
 import pytest
 
 from pipelines.http import SourceFormatError
-from pipelines.market.geography import (
-    HASHRATE_GEOGRAPHY_COLUMN_DESCRIPTIONS,
-    HASHRATE_GEOGRAPHY_SCHEMA,
-)
-from pipelines.market.observations import REJECT_SCHEMA
+from pipelines.schemas.market import HASHRATE_GEOGRAPHY, HASHRATE_GEOGRAPHY_SCHEMA
+from pipelines.schemas.rejects import REJECT_SCHEMA
 from pipelines.sources.cbeci import (
     POINT_ESTIMATE_COLUMNS,
     month_share_totals,
@@ -36,7 +33,7 @@ def test_rows_are_typed_and_described(sample):
     rows, rejects = sample
     assert rows.schema == pl.Schema(HASHRATE_GEOGRAPHY_SCHEMA)
     assert rejects.schema == pl.Schema(REJECT_SCHEMA)
-    assert set(HASHRATE_GEOGRAPHY_COLUMN_DESCRIPTIONS) == set(HASHRATE_GEOGRAPHY_SCHEMA)
+    assert set(HASHRATE_GEOGRAPHY.descriptions) == set(HASHRATE_GEOGRAPHY_SCHEMA)
 
 
 def test_september_2019(sample):

@@ -24,7 +24,7 @@ import polars as pl
 import pytest
 
 from pipelines.http import SourceFormatError, SourceUnavailable
-from pipelines.mining.blocks import BLOCK_SCHEMA
+from pipelines.schemas.mining import BLOCK_SCHEMA
 from pipelines.sources.block_cache import fetch_range
 from pipelines.sources.esplora import EsploraClient
 from tests.fakeserver import FakeServer, Handler, RecordedRequest, Reply, json_response

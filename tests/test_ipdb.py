@@ -26,7 +26,7 @@ from pipelines.nodes.ipdb import (
     histogram_quantile,
     open_ip_database,
 )
-from pipelines.nodes.snapshots import NODE_SCHEMA, conform_nodes
+from pipelines.schemas.nodes import NODE_SCHEMA, conform_nodes
 from pipelines.sources.node_files import read_bitnodes_export
 from tests.conftest import SHARED_DATA, needs_shared_data
 from tests.test_asmap import tiny_asmap_bytes

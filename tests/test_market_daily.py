@@ -13,7 +13,7 @@ from pipelines.market.daily import (
     market_daily,
     market_discrepancies,
 )
-from pipelines.market.observations import OBSERVATION_SCHEMA, empty_observations
+from pipelines.schemas.market import MARKET_OBSERVATIONS, OBSERVATION_SCHEMA
 
 FEEDS = ["cm", "bc", "mp"]  # config order
 KIND = {"cm": "coinmetrics_csv", "bc": "blockchain_com", "mp": "mempool_api"}
@@ -152,7 +152,7 @@ def test_derivation_disagreeing_with_an_observed_column_is_a_discrepancy():
 
 
 def test_no_observations_gives_an_empty_table_with_the_schema():
-    daily = market_daily(empty_observations(), FEEDS)
+    daily = market_daily(MARKET_OBSERVATIONS.empty(), FEEDS)
     assert daily.is_empty() and daily.columns == list(MARKET_DAILY_COLUMNS)
     assert column_gaps(daily).is_empty()
-    assert market_discrepancies(empty_observations(), daily, MARKET_TOLERANCES).is_empty()
+    assert market_discrepancies(MARKET_OBSERVATIONS.empty(), daily, MARKET_TOLERANCES).is_empty()

@@ -19,7 +19,8 @@ import polars as pl
 import pytest
 
 from pipelines.http import SourceFormatError
-from pipelines.market.observations import OBSERVATION_SCHEMA, REJECT_SCHEMA
+from pipelines.schemas.market import OBSERVATION_SCHEMA
+from pipelines.schemas.rejects import REJECT_SCHEMA
 from pipelines.sources.mempool_market import (
     MempoolMarketApi,
     fetch_mempool_market,

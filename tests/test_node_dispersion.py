@@ -28,7 +28,7 @@ from pipelines.nodes.dispersion import (
     spatial_spread,
     standard_distance_km,
 )
-from pipelines.nodes.snapshots import DISTRIBUTION_SCHEMA, NODE_SCHEMA, conform_nodes
+from pipelines.schemas.nodes import DISTRIBUTION_SCHEMA, NODE_SCHEMA, conform_nodes
 from pipelines.sources.node_files import read_bitnodes_export
 from tests.conftest import needs_shared_data
 from tests.test_ipdb import BITNODES_EXPORT

@@ -23,9 +23,9 @@ import polars as pl
 import pytest
 
 from pipelines.http import SourceFormatError
-from pipelines.mining.blocks import REJECT_SCHEMA
 from pipelines.nodes.countries import ALIASES, CONTINENTS, COUNTRIES, countries_frame, country_code
-from pipelines.nodes.snapshots import DISTRIBUTION_SCHEMA, NODE_SCHEMA
+from pipelines.schemas.nodes import DISTRIBUTION_SCHEMA, NODE_SCHEMA
+from pipelines.schemas.rejects import REJECT_SCHEMA
 from pipelines.sources.node_files import (
     address_and_network,
     read_address_list,

@@ -32,7 +32,7 @@ import polars as pl
 
 from pipelines.http import SourceFormatError
 from pipelines.metrics.concentration import concentration_table
-from pipelines.mining.blocks import MAX_REJECT_VALUE, REJECT_SCHEMA
+from pipelines.schemas.rejects import MAX_REJECT_VALUE, REJECT_SCHEMA
 from pipelines.sources.text_csv import read_text_csv
 
 OTHER = "Other"

@@ -19,8 +19,8 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.http import SourceFormatError
-from pipelines.mining.blocks import MAX_REJECT_VALUE, REJECT_SCHEMA
 from pipelines.nodes.countries import country_code
+from pipelines.schemas.rejects import MAX_REJECT_VALUE, REJECT_SCHEMA
 from pipelines.sources.text_csv import read_text_csv
 
 DATASETS = ("all", "notable", "large_scale", "frontier")

@@ -38,8 +38,8 @@ from pipelines.benchmarks import run_child
 from pipelines.lake import Lake
 from pipelines.nodes.dispersion import node_dispersion, node_distribution, spatial_spread
 from pipelines.nodes.ipdb import default_databases, enrich
-from pipelines.nodes.snapshots import conform_nodes
 from pipelines.nodes.tables import BATCH_ROWS, build_node_tables, day_batches
+from pipelines.schemas.nodes import conform_nodes
 
 SEED = 20_090_103
 FIRST_DAY = date(2012, 1, 1)

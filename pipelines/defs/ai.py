@@ -11,7 +11,6 @@ import dagster as dg
 import polars as pl
 
 from pipelines.ai.compute_owners import (
-    CHIP_OWNER_COLUMNS,
     COMPUTE_CONCENTRATION_COLUMNS,
     OWNER_COLUMNS,
     ai_compute_concentration,
@@ -23,13 +22,16 @@ from pipelines.ai.concentration import (
     ai_concentration,
     ai_openness,
 )
-from pipelines.ai.feeds import read_chip_owners, read_models_feed
-from pipelines.ai.models import MODEL_COLUMNS
 from pipelines.metadata import markdown_table
-from pipelines.mining.blocks import REJECT_SCHEMA
+from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
+from pipelines.schemas.ai import (
+    AI_CHIP_OWNER_PROBLEMS,
+    AI_CHIP_OWNERS,
+    AI_MODEL_PROBLEMS,
+    AI_MODELS,
+)
 from pipelines.validation import gx_check_result
-from pipelines.warehouse import load_parquet_table
 
 MODELS = dg.AssetKey(["raw", "ai_models"])
 CHIP_OWNERS = dg.AssetKey(["raw", "ai_chip_owners"])
@@ -37,16 +39,8 @@ COMPUTE_OWNERS = dg.AssetKey(["intermediate", "ai_compute_owners"])
 CONCENTRATION = dg.AssetKey(["intermediate", "ai_concentration"])
 OPENNESS = dg.AssetKey(["intermediate", "ai_openness"])
 COMPUTE_CONCENTRATION = dg.AssetKey(["intermediate", "ai_compute_concentration"])
-MODELS_DESCRIPTION = (
-    "AI models from Epoch AI's databases (all, notable, large-scale, frontier), one row per "
-    "model row of each: date, organisations, countries, organisation categories, training "
-    "compute and cost, parameters, accessibility, frontier flag. Unparseable values are null "
-    "(reported in raw.ai_model_problems)."
-)
-CHIP_OWNERS_DESCRIPTION = (
-    "Epoch AI's modelled cumulative AI-chip stock per quarter, owner and chip maker, in "
-    "H100-equivalents with 5th/95th percentiles, every row of every file."
-)
+MODELS_TABLE = RawTable(AI_MODELS, AI_MODEL_PROBLEMS, "feed")
+CHIP_OWNERS_TABLE = RawTable(AI_CHIP_OWNERS, AI_CHIP_OWNER_PROBLEMS, None)
 
 ai_model_feeds = dg.AssetSpec(
     key=["source", "ai_models"],
@@ -62,66 +56,22 @@ ai_chip_owner_files = dg.AssetSpec(
 )
 
 
-def _problems_metadata(problems: pl.DataFrame) -> dict:
-    return {
-        "problems": problems.height,
-        "problems_sample": dg.MetadataValue.md(markdown_table(problems, 20)),
-    }
-
-
 @dg.asset(
     key=MODELS,
     deps=[ai_model_feeds],
     group_name="raw",
     kinds={"parquet", "duckdb"},
-    description=MODELS_DESCRIPTION,
+    description=AI_MODELS.description,
 )
 def ai_models(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
 ) -> dg.MaterializeResult:
-    lake = observatory.lake()
-    feeds = observatory.config().feeds("ai_models")
-    names = [f.name.split(".", 1)[1] for f in feeds]
-    counts = []
-    for feed, name in zip(feeds, names, strict=True):
-        models, problems = read_models_feed(feed, observatory)
-        lake.write(models, "raw", "ai_models", ("feed", name))
-        lake.write(problems, "raw", "ai_model_problems", ("feed", name))
-        counts.append(
-            {
-                "feed": name,
-                "dataset": feed.options["dataset"],
-                "models": models.height,
-                "problems": problems.height,
-                "first_date": str(models["publication_date"].min()),
-                "last_date": str(models["publication_date"].max()),
-            }
-        )
-        context.log.info(f"{name}: {models.height:,} models, {problems.height} problems")
-    for table in ("ai_models", "ai_model_problems"):
-        for stale in lake.keep_partitions("raw", table, "feed", names):
-            context.log.info(f"{table}: removed feed {stale!r}, no longer configured")
-    with observatory.warehouse().writer() as con:
-        rows = load_parquet_table(
-            con,
-            "raw.ai_models",
-            lake.files("raw", "ai_models"),
-            description=MODELS_DESCRIPTION,
-            column_descriptions=MODEL_COLUMNS,
-        )
-        load_parquet_table(
-            con,
-            "raw.ai_model_problems",
-            lake.files("raw", "ai_model_problems"),
-            description="Values in the AI model files that could not be parsed (kept as null).",
-            empty_schema=REJECT_SCHEMA,
-        )
+    reads = {}
+    for feed in observatory.config().feeds("ai_models"):
+        read = reads[feed.name] = observatory.read(feed, log=context.log)
+        context.log.info(f"{feed.name}: {read.rows.height:,} models, {read.rejects.height} issues")
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(rows),
-            "feeds": dg.MetadataValue.md(markdown_table(pl.DataFrame(counts), 20)),
-            **_problems_metadata(lake.read("raw", "ai_model_problems")),
-        }
+        metadata=write_raw_table(observatory, MODELS_TABLE, reads, log=context.log)
     )
 
 
@@ -143,36 +93,22 @@ def ai_models_expectations(observatory: ObservatoryResource) -> dg.AssetCheckRes
     deps=[ai_chip_owner_files],
     group_name="raw",
     kinds={"parquet", "duckdb"},
-    description=CHIP_OWNERS_DESCRIPTION,
+    description=AI_CHIP_OWNERS.description,
 )
-def ai_chip_owners(observatory: ObservatoryResource) -> dg.MaterializeResult:
-    rows, problems = read_chip_owners(observatory.config().source("ai_chip_owners"), observatory)
-    observatory.store_table(
-        problems,
-        "raw",
-        "ai_chip_owner_problems",
-        description="Rows and values of the chip-owner files that were left out or changed.",
-        column_descriptions={},
-    )
-    by_file = rows.group_by("file").agg(
+def ai_chip_owners(
+    context: dg.AssetExecutionContext, observatory: ObservatoryResource
+) -> dg.MaterializeResult:
+    feed = observatory.config().source("ai_chip_owners")
+    read = observatory.read(feed, log=context.log)
+    metadata = write_raw_table(observatory, CHIP_OWNERS_TABLE, {feed.name: read}, log=context.log)
+    by_file = read.rows.group_by("file").agg(
         pl.len().alias("rows"),
         pl.col("owner").unique().sort().str.join(", ").alias("owners"),
         pl.col("quarter").min().cast(pl.String).alias("first_quarter"),
         pl.col("quarter").max().cast(pl.String).alias("last_quarter"),
     )
-    return dg.MaterializeResult(
-        metadata={
-            **observatory.store_table(
-                rows,
-                "raw",
-                "ai_chip_owners",
-                description=CHIP_OWNERS_DESCRIPTION,
-                column_descriptions=CHIP_OWNER_COLUMNS,
-            ),
-            "files": dg.MetadataValue.md(markdown_table(by_file.sort("file"), 20)),
-            **_problems_metadata(problems),
-        }
-    )
+    metadata["files"] = dg.MetadataValue.md(markdown_table(by_file.sort("file"), 20))
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset_check(

@@ -12,20 +12,13 @@ import dagster as dg
 import polars as pl
 
 from pipelines.checks import daily_expectations_check
-from pipelines.metadata import markdown_table
-from pipelines.mining.blocks import BLOCK_COLUMN_DESCRIPTIONS, BLOCK_SCHEMA, REJECT_SCHEMA
-from pipelines.mining.feeds import read_feed
 from pipelines.partitions import DAILY
+from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
-from pipelines.warehouse import load_parquet_table
+from pipelines.schemas.mining import BLOCK_REJECTS, BLOCKS
 
 KEY = dg.AssetKey(["raw", "blocks"])
-DESCRIPTION = (
-    "Blocks from every configured feed (node RPC, mempool/esplora API, BigQuery export, labelled "
-    "files): height, hash, time, coinbase scriptSig and outputs, fees, labels. One partition per "
-    "UTC day; a height may appear once per feed (feeds are reconciled in block_attribution)."
-)
-REJECTS_DESCRIPTION = "Rows the block feeds could not use, with the reason (written by raw/blocks)."
+TABLE = RawTable(BLOCKS, BLOCK_REJECTS, "day", ("feed", "height"), day_column="date")
 
 block_feeds = dg.AssetSpec(
     key=["source", "blocks"],
@@ -45,71 +38,22 @@ block_feeds = dg.AssetSpec(
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="raw",
     kinds={"parquet", "duckdb"},
-    description=DESCRIPTION,
+    description=BLOCKS.description,
 )
 def blocks(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
 ) -> dg.MaterializeResult:
     first, last = context.partition_key_range.start, context.partition_key_range.end
     start, end = date.fromisoformat(first), date.fromisoformat(last)
-    lake = observatory.lake()
-    frames, feed_rows = [], []
+    reads = {}
     for feed in observatory.config().feeds("blocks"):
-        name = feed.name.split(".", 1)[1]
-        read = read_feed(feed, start, end, observatory, log=context.log)
-        frames.append(read.blocks)
-        lake.write(read.rejects, "raw", "block_rejects", ("feed", name))
-        feed_rows.append({"feed": name, "kind": feed.kind, **read.report})
+        read = observatory.read(feed, start, end, context.log)
+        reads[feed.name] = read
         context.log.info(
-            f"feed {name}: {read.blocks.height:,} blocks, {read.rejects.height} rejected"
+            f"feed {feed.name}: {read.rows.height:,} blocks, {read.rejects.height} rejected"
         )
-    in_range = pl.concat(frames).filter(pl.col("date").is_between(start, end))
-
-    def progress(done: int, total: int, written: int) -> None:
-        context.log.info(f"partitions: {done:,}/{total:,} days ({written:,} with blocks)")
-
-    written, removed = lake.replace_days(
-        in_range,
-        "raw",
-        "blocks",
-        column="date",
-        start=start,
-        end=end,
-        sort_by=["feed", "height"],
-        progress=progress,
-    )
-    with observatory.warehouse().writer() as con:
-        load_parquet_table(
-            con,
-            "raw.blocks",
-            lake.files("raw", "blocks"),
-            description=DESCRIPTION,
-            column_descriptions=BLOCK_COLUMN_DESCRIPTIONS,
-            empty_schema=BLOCK_SCHEMA,
-        )
-        load_parquet_table(
-            con,
-            "raw.block_rejects",
-            lake.files("raw", "block_rejects"),
-            description=REJECTS_DESCRIPTION,
-        )
-    rejects = pl.concat(
-        [pl.read_parquet(p) for p in lake.files("raw", "block_rejects")]
-        or [pl.DataFrame(schema=REJECT_SCHEMA)]
-    )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(in_range.height),
-            "days": (end - start).days + 1,
-            "days_with_blocks": written,
-            "days_emptied": removed,
-            "feeds": dg.MetadataValue.md(markdown_table(pl.DataFrame(feed_rows), 50)),
-            "rejected_rows": rejects.height,
-            "rejects_sample": dg.MetadataValue.md(markdown_table(rejects, 20)),
-            "first_day": first,
-            "last_day": last,
-        }
-    )
+    metadata = write_raw_table(observatory, TABLE, reads, days=(start, end), log=context.log)
+    return dg.MaterializeResult(metadata=metadata)
 
 
 def _validation_frame(frame: pl.DataFrame, day: str) -> pl.DataFrame:

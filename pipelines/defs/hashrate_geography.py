@@ -4,31 +4,25 @@ estimates, and ``intermediate/hashrate_geography_concentration``."""
 import dagster as dg
 import polars as pl
 
-from pipelines.market.geography import (
-    HASHRATE_GEOGRAPHY_COLUMN_DESCRIPTIONS,
-    HASHRATE_GEOGRAPHY_SCHEMA,
-)
 from pipelines.market.hashrate_concentration import (
     GEOGRAPHY_CONCENTRATION_COLUMNS,
     hashrate_geography_concentration,
 )
 from pipelines.metadata import markdown_table
+from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
+from pipelines.schemas.market import HASHRATE_GEOGRAPHY, HASHRATE_GEOGRAPHY_REJECTS
 from pipelines.seeds import seed_table
 from pipelines.sources.cbeci import (
     POINT_ESTIMATE_COLUMNS,
     month_share_totals,
-    read_cbeci_countries,
     read_hashrate_point_estimates,
 )
 from pipelines.validation import gx_check_result
 
 GEOGRAPHY = dg.AssetKey(["raw", "hashrate_geography"])
 CONCENTRATION = dg.AssetKey(["intermediate", "hashrate_geography_concentration"])
-GEOGRAPHY_DESCRIPTION = (
-    "Share of Bitcoin's hash rate by country and month (ISO alpha-2; OTHER for the published "
-    "residual), from the Cambridge CBECI mining map."
-)
+TABLE = RawTable(HASHRATE_GEOGRAPHY, HASHRATE_GEOGRAPHY_REJECTS, None)
 CONCENTRATION_DESCRIPTION = (
     "Concentration of hash rate by country per month (HHI, Nakamoto, CRk, entropy, Gini, Theil), "
     "with Other counted as one country ('entity') or left out ('excluded')."
@@ -47,40 +41,27 @@ hashrate_geography_source = dg.AssetSpec(
     deps=[hashrate_geography_source],
     group_name="raw",
     kinds={"parquet", "duckdb"},
-    description=GEOGRAPHY_DESCRIPTION,
+    description=HASHRATE_GEOGRAPHY.description,
 )
 def hashrate_geography(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
 ) -> dg.MaterializeResult:
-    _, data = observatory.read_source("hashrate_geography")
-    rows, rejects = read_cbeci_countries(data, "cbeci")
+    feed = observatory.config().source("hashrate_geography")
+    read = observatory.read(feed, log=context.log)
+    rows, rejects = read.rows, read.rejects
     totals = month_share_totals(rows)
     if totals.height:
         context.log.warning(f"{totals.height} months' shares do not add up to 100%")
     if rejects.height:
         context.log.warning(f"{rejects.height} rows rejected; first: {rejects.row(0, named=True)}")
-    observatory.store_table(
-        rejects,
-        "raw",
-        "hashrate_geography_rejects",
-        description="Rows of the hash rate geography source that could not be used.",
-        column_descriptions={},
-    )
+    metadata = write_raw_table(observatory, TABLE, {feed.name: read}, log=context.log)
     china = rows.filter(pl.col("country") == "CN").sort("month")
     return dg.MaterializeResult(
         metadata={
-            **observatory.store_table(
-                rows.cast(HASHRATE_GEOGRAPHY_SCHEMA),
-                "raw",
-                "hashrate_geography",
-                description=GEOGRAPHY_DESCRIPTION,
-                column_descriptions=HASHRATE_GEOGRAPHY_COLUMN_DESCRIPTIONS,
-            ),
+            **metadata,
             "months": rows["month"].n_unique(),
             "first_month": str(rows["month"].min()),
             "last_month": str(rows["month"].max()),
-            "rejected_rows": rejects.height,
-            "rejects_sample": dg.MetadataValue.md(markdown_table(rejects, 20)),
             "months_not_adding_to_100pct": dg.MetadataValue.md(markdown_table(totals, 50)),
             "china_share_by_month": dg.MetadataValue.md(
                 markdown_table(china.select(pl.col("month").cast(pl.String), "share"), 100)

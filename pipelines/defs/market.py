@@ -17,26 +17,17 @@ from pipelines.market.daily import (
     market_daily,
     market_discrepancies,
 )
-from pipelines.market.feeds import read_market_feed
-from pipelines.market.observations import (
-    OBSERVATION_COLUMN_DESCRIPTIONS,
-    OBSERVATION_SCHEMA,
-    REJECT_SCHEMA,
-)
 from pipelines.metadata import markdown_table
+from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
+from pipelines.schemas.market import MARKET_OBSERVATIONS, MARKET_REJECTS
 from pipelines.validation import gx_check_result
-from pipelines.warehouse import load_parquet_table
 
 OBSERVATIONS = dg.AssetKey(["raw", "market_observations"])
 DAILY = dg.AssetKey(["intermediate", "market_daily"])
 DISCREPANCIES = dg.AssetKey(["intermediate", "market_discrepancies"])
 GAPS = dg.AssetKey(["intermediate", "market_gaps"])
-OBSERVATIONS_DESCRIPTION = (
-    "Daily BTC market and network values from every configured market feed, one row per day, "
-    "metric and feed, in canonical units (USD, BTC, EH/s). One lake partition per feed."
-)
-REJECTS_DESCRIPTION = "Market rows the feeds could not use, with the reason."
+TABLE = RawTable(MARKET_OBSERVATIONS, MARKET_REJECTS, "feed", ("date", "metric"))
 DAILY_DESCRIPTION = (
     "One row per day: price, hash rate, difficulty, blocks, fees, issuance, miners' revenue, "
     "hashprice and market cap, each from the feed with precedence for that column and with its "
@@ -54,63 +45,27 @@ market_feeds = dg.AssetSpec(
 )
 
 
-def _feed_name(name: str) -> str:
-    return name.split(".", 1)[1]
-
-
 @dg.asset(
     key=OBSERVATIONS,
     deps=[market_feeds],
     group_name="raw",
     kinds={"parquet", "duckdb"},
-    description=OBSERVATIONS_DESCRIPTION,
+    description=MARKET_OBSERVATIONS.description,
 )
 def market_observations(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
 ) -> dg.MaterializeResult:
-    lake = observatory.lake()
-    feeds = observatory.config().feeds("market")
-    names = [_feed_name(f.name) for f in feeds]
-    summaries = []
-    for feed in feeds:
-        name = _feed_name(feed.name)
-        observations, rejects = read_market_feed(feed, observatory)
-        lake.write(
-            observations.sort("date", "metric"), "raw", "market_observations", ("feed", name)
-        )
-        lake.write(rejects, "raw", "market_rejects", ("feed", name))
-        summaries.append(_feed_summary(name, feed.kind, observations, rejects))
+    reads, summaries = {}, []
+    for feed in observatory.config().feeds("market"):
+        read = observatory.read(feed, log=context.log)
+        reads[feed.name] = read
+        summaries.append(_feed_summary(feed.name, feed.kind, read.rows, read.rejects))
         context.log.info(
-            f"market feed {name}: {observations.height:,} values, {rejects.height} rejected"
+            f"market feed {feed.name}: {read.rows.height:,} values, {read.rejects.height} rejected"
         )
-    for table in ("market_observations", "market_rejects"):
-        for stale in lake.keep_partitions("raw", table, "feed", names):
-            context.log.info(f"{table}: removed feed {stale!r}, no longer configured")
-    with observatory.warehouse().writer() as con:
-        rows = load_parquet_table(
-            con,
-            "raw.market_observations",
-            lake.files("raw", "market_observations"),
-            description=OBSERVATIONS_DESCRIPTION,
-            column_descriptions=OBSERVATION_COLUMN_DESCRIPTIONS,
-            empty_schema=OBSERVATION_SCHEMA,
-        )
-        load_parquet_table(
-            con,
-            "raw.market_rejects",
-            lake.files("raw", "market_rejects"),
-            description=REJECTS_DESCRIPTION,
-            empty_schema=REJECT_SCHEMA,
-        )
-    rejects = lake.read("raw", "market_rejects")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(rows),
-            "feeds": dg.MetadataValue.md(markdown_table(pl.concat(summaries), 100)),
-            "rejected_rows": rejects.height,
-            "rejects_sample": dg.MetadataValue.md(markdown_table(rejects, 20)),
-        }
-    )
+    metadata = write_raw_table(observatory, TABLE, reads, log=context.log)
+    metadata["feeds"] = dg.MetadataValue.md(markdown_table(pl.concat(summaries), 100))
+    return dg.MaterializeResult(metadata=metadata)
 
 
 def _feed_summary(
@@ -181,7 +136,7 @@ def market_daily_tables(observatory: ObservatoryResource):
     """Combine the feeds per column by precedence; list disagreements and gaps."""
     config = observatory.config()
     observations = observatory.lake().read("raw", "market_observations")
-    feed_order = [_feed_name(f.name) for f in config.feeds("market")]
+    feed_order = [f.name for f in config.feeds("market")]
     daily = market_daily(observations, feed_order)
     discrepancies = market_discrepancies(observations, daily, config.market_tolerances)
     gaps = column_gaps(daily)

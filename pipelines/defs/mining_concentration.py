@@ -7,7 +7,6 @@ import polars as pl
 
 from pipelines.metadata import markdown_table
 from pipelines.mining.attribution import ATTRIBUTION_COLUMNS, attribute, build_lookup, merge_feeds
-from pipelines.mining.blocks import BLOCK_COLUMN_DESCRIPTIONS
 from pipelines.mining.concentration import (
     CONCENTRATION_COLUMNS,
     SHARE_COLUMNS,
@@ -19,6 +18,7 @@ from pipelines.mining.concentration import (
 )
 from pipelines.mining.templates import TEMPLATE_COLUMNS, with_template_builders
 from pipelines.resources import ObservatoryResource
+from pipelines.schemas.mining import BLOCKS as BLOCK_CONTRACT
 
 BLOCKS = dg.AssetKey(["raw", "blocks"])
 MERGED = dg.AssetKey(["intermediate", "blocks"])
@@ -77,7 +77,7 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
                 "intermediate",
                 "blocks",
                 description=MERGED_DESCRIPTION,
-                column_descriptions=BLOCK_COLUMN_DESCRIPTIONS,
+                column_descriptions=BLOCK_CONTRACT.descriptions,
             ),
             **{f"feeds/{k}": v for k, v in overlap.items()},
         },

@@ -7,9 +7,9 @@ import polars.selectors as cs
 from pipelines.defs.node_snapshots import DISTRIBUTIONS, SNAPSHOTS
 from pipelines.metadata import markdown_table
 from pipelines.nodes.ipdb import AsmapDatabase, open_ip_database
-from pipelines.nodes.snapshots import NODE_COLUMN_DESCRIPTIONS
 from pipelines.nodes.tables import build_node_tables
 from pipelines.resources import ObservatoryResource
+from pipelines.schemas.nodes import NODE_SNAPSHOTS
 
 NODES = dg.AssetKey(["intermediate", "nodes"])
 DISTRIBUTION = dg.AssetKey(["intermediate", "node_distribution"])
@@ -78,7 +78,7 @@ def node_tables(context: dg.AssetExecutionContext, observatory: ObservatoryResou
     checks = built.agreement
     context.log.info(f"offline databases vs the sources' own geography: {checks}")
     for key, table, text, columns in (
-        (NODES, "nodes", NODES_DESCRIPTION, NODE_COLUMN_DESCRIPTIONS),
+        (NODES, "nodes", NODES_DESCRIPTION, NODE_SNAPSHOTS.descriptions),
         (DISTRIBUTION, "node_distribution", DISTRIBUTION_DESCRIPTION, {}),
         (DISPERSION, "node_dispersion", DISPERSION_DESCRIPTION, {}),
     ):

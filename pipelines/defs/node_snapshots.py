@@ -7,25 +7,34 @@ import polars as pl
 
 from pipelines.checks import daily_expectations_check
 from pipelines.metadata import markdown_table
-from pipelines.nodes.feeds import feed_name, read_distribution_feed, read_node_feed
-from pipelines.nodes.snapshots import NODE_COLUMN_DESCRIPTIONS, NODE_SCHEMA, OVERLAY_NETWORKS
 from pipelines.partitions import DAILY
+from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
+from pipelines.schemas.nodes import (
+    NODE_DISTRIBUTION_REJECTS,
+    NODE_DISTRIBUTIONS,
+    NODE_REJECTS,
+    NODE_SNAPSHOTS,
+    OVERLAY_NETWORKS,
+)
+from pipelines.sources.registry import Feed, kind_of
 from pipelines.validation import gx_check_result
-from pipelines.warehouse import load_parquet_table
 
 SNAPSHOTS = dg.AssetKey(["raw", "node_snapshots"])
 DISTRIBUTIONS = dg.AssetKey(["raw", "node_distributions"])
-SNAPSHOTS_DESCRIPTION = (
-    "Bitcoin nodes per snapshot, one row per node: address, port, network, user agent, services, "
-    "height and, where the source knows them, location and AS. Crawled (reachable) nodes and "
-    "unverified gossip addresses are told apart by `reachability`. One partition per UTC day."
+SNAPSHOTS_TABLE = RawTable(
+    NODE_SNAPSHOTS,
+    NODE_REJECTS,
+    "day",
+    ("source", "snapshot_time", "address", "port"),
+    day_column="snapshot_date",
 )
-DISTRIBUTIONS_DESCRIPTION = (
-    "Published node distributions (counts per country or organisation and date), with no "
-    "per-node rows; marked with their source."
+DISTRIBUTIONS_TABLE = RawTable(
+    NODE_DISTRIBUTIONS,
+    NODE_DISTRIBUTION_REJECTS,
+    None,
+    ("snapshot_date", "source", "dimension", "entity"),
 )
-REJECTS_DESCRIPTION = "Node rows the feeds could not use, with the reason (written by raw/node_*)."
 
 node_feeds = dg.AssetSpec(
     key=["source", "nodes"],
@@ -38,8 +47,9 @@ node_feeds = dg.AssetSpec(
 )
 
 
-def _per_node_feeds(observatory: ObservatoryResource) -> list:
-    return [f for f in observatory.config().feeds("nodes") if f.kind != "edi_distributions"]
+def _feeds(observatory: ObservatoryResource, table: str) -> list[Feed]:
+    """The node feeds whose kind lands in ``table`` (per-node rows or published counts)."""
+    return [f for f in observatory.config().feeds("nodes") if kind_of(f).table == table]
 
 
 @dg.asset(
@@ -49,60 +59,29 @@ def _per_node_feeds(observatory: ObservatoryResource) -> list:
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="raw",
     kinds={"parquet", "duckdb"},
-    description=SNAPSHOTS_DESCRIPTION,
+    description=NODE_SNAPSHOTS.description,
 )
 def node_snapshots(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
 ) -> dg.MaterializeResult:
     start = date.fromisoformat(context.partition_key_range.start)
     end = date.fromisoformat(context.partition_key_range.end)
-    lake = observatory.lake()
-    frames, reports = [], []
-    for feed in _per_node_feeds(observatory):
-        read = read_node_feed(feed, start, end, observatory)
-        frames.append(read.rows)
-        lake.write(read.rejects, "raw", "node_rejects", ("feed", feed_name(feed)))
-        reports.append({"feed": feed_name(feed), "kind": feed.kind, **read.report})
-        context.log.info(f"feed {feed_name(feed)}: {read.report}")
-    nodes = pl.concat(frames) if frames else pl.DataFrame(schema=NODE_SCHEMA)
-    written, removed = lake.replace_days(
-        nodes,
-        "raw",
-        "node_snapshots",
-        column="snapshot_date",
-        start=start,
-        end=end,
-        sort_by=["source", "snapshot_time", "address", "port"],
+    reads = {}
+    for feed in _feeds(observatory, NODE_SNAPSHOTS.relation):
+        reads[feed.name] = observatory.read(feed, start, end, context.log)
+        context.log.info(f"feed {feed.name}: {reads[feed.name].report}")
+    metadata = write_raw_table(
+        observatory, SNAPSHOTS_TABLE, reads, days=(start, end), log=context.log
     )
-    with observatory.warehouse().writer() as con:
-        load_parquet_table(
-            con,
-            "raw.node_snapshots",
-            lake.files("raw", "node_snapshots"),
-            description=SNAPSHOTS_DESCRIPTION,
-            column_descriptions=NODE_COLUMN_DESCRIPTIONS,
-            empty_schema=NODE_SCHEMA,
-        )
-        load_parquet_table(
-            con,
-            "raw.node_rejects",
-            lake.files("raw", "node_rejects"),
-            description=REJECTS_DESCRIPTION,
-        )
+    nodes = pl.concat([r.rows for r in reads.values()] or [NODE_SNAPSHOTS.empty()])
     by_snapshot = (
-        nodes.group_by("source", "reachability", "snapshot_time", "network")
+        nodes.filter(pl.col("snapshot_date").is_between(start, end))
+        .group_by("source", "reachability", "snapshot_time", "network")
         .len()
         .sort("source", "snapshot_time", "network")
     )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(nodes.height),
-            "days_with_snapshots": written,
-            "days_emptied": removed,
-            "feeds": dg.MetadataValue.md(markdown_table(pl.DataFrame(reports), 50)),
-            "nodes_by_snapshot_and_network": dg.MetadataValue.md(markdown_table(by_snapshot, 50)),
-        }
-    )
+    metadata["nodes_by_snapshot_and_network"] = dg.MetadataValue.md(markdown_table(by_snapshot, 50))
+    return dg.MaterializeResult(metadata=metadata)
 
 
 def _validation_frame(frame: pl.DataFrame, day: str) -> pl.DataFrame:
@@ -129,37 +108,17 @@ node_snapshots_expectations = daily_expectations_check(
     deps=[node_feeds],
     group_name="raw",
     kinds={"parquet", "duckdb"},
-    description=DISTRIBUTIONS_DESCRIPTION,
+    description=NODE_DISTRIBUTIONS.description,
 )
 def node_distributions(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
 ) -> dg.MaterializeResult:
-    lake = observatory.lake()
-    frames, reports = [], []
-    for feed in observatory.config().feeds("nodes"):
-        if feed.kind != "edi_distributions":
-            continue
-        read = read_distribution_feed(feed)
-        frames.append(read.rows)
-        lake.write(read.rejects, "raw", "node_rejects", ("feed", feed_name(feed)))
-        reports.append({"feed": feed_name(feed), **read.report})
-    rows = pl.concat(frames).sort("snapshot_date", "source", "dimension", "entity")
-    stored = observatory.store_table(
-        rows,
-        "raw",
-        "node_distributions",
-        description=DISTRIBUTIONS_DESCRIPTION,
-        column_descriptions={
-            "snapshot_date": "date of the published distribution",
-            "source": "configured feed",
-            "dimension": "'country' or 'organization'",
-            "entity": "ISO country code, organisation, 'overlay:tor' or 'unknown'",
-            "nodes": "reachable nodes counted for the entity",
-            "includes_overlay": "whether the distribution counts Tor nodes (as 'overlay:tor')",
-        },
-    )
+    reads = {
+        feed.name: observatory.read(feed, log=context.log)
+        for feed in _feeds(observatory, NODE_DISTRIBUTIONS.relation)
+    }
     return dg.MaterializeResult(
-        metadata={**stored, "feeds": dg.MetadataValue.md(markdown_table(pl.DataFrame(reports)))}
+        metadata=write_raw_table(observatory, DISTRIBUTIONS_TABLE, reads, log=context.log)
     )
 
 

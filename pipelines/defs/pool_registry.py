@@ -2,23 +2,18 @@
 pool) and, normalised to one pool per entity, ``intermediate/pool_entities`` and
 ``intermediate/pool_identifiers`` (each name, tag and address claim, with conflicts resolved)."""
 
-import hashlib
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
-from pipelines.config import SourceConfig
-from pipelines.http import read_location
 from pipelines.metadata import markdown_table
 from pipelines.mining.pool_entities import ENTITY_COLUMNS, IDENTIFIER_COLUMNS, resolve_registries
+from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
-from pipelines.sources.pool_registry import (
-    COLUMN_DESCRIPTIONS,
-    combine_registries,
-    parse_edi_pools,
-    parse_pools_v2,
-)
+from pipelines.schemas.mining import POOL_REGISTRY
+from pipelines.sources.pool_registry import combine_registries
+from pipelines.sources.registry import FeedRead
 from pipelines.validation import gx_check_result
 
 KEY = dg.AssetKey(["raw", "pool_registry"])
@@ -43,11 +38,6 @@ registry_file = dg.AssetSpec(
         ),
     },
 )
-DESCRIPTION = (
-    "Mining pools as each configured registry lists them (mempool.space, bitcoin-data, EDI): "
-    "one row per registry and pool, with the registry's precedence, pool names as written, "
-    "payout addresses and coinbase tags. Used to attribute blocks to pools."
-)
 ENTITIES_DESCRIPTION = (
     "One row per pool, whichever registries list it: registry names normalised through the "
     "curated aliases and loose name matching, with the pool's id, website and registries."
@@ -59,29 +49,13 @@ IDENTIFIERS_DESCRIPTION = (
 )
 
 
-def read_registry(
-    observatory: ObservatoryResource, source: SourceConfig
-) -> tuple[pl.DataFrame, str, dict]:
-    """One configured registry parsed (see ``pipelines/sources/pool_registry.py``), its tag
-    matching and metadata about what was read."""
-    client = observatory.http_client(source.name)
-    body = read_location(source.location, source=source.name, client=client)
-    read = {"location": source.location, "sha256": hashlib.sha256(body).hexdigest()}
-    if source.kind == "edi_pools":
-        addresses_at = source.options["addresses"]
-        addresses = (
-            read_location(addresses_at, source=source.name, client=client) if addresses_at else None
-        )
-        if addresses is not None:
-            read |= {
-                "addresses": addresses_at,
-                "addresses_sha256": hashlib.sha256(addresses).hexdigest(),
-            }
-        frame = parse_edi_pools(
-            body, addresses, origin=source.location, addresses_origin=addresses_at
-        )
-        return frame, "literal", read
-    return parse_pools_v2(body, origin=source.location), "regex_like", read
+TABLE = RawTable(POOL_REGISTRY, None, None)
+
+
+def _combined(reads: dict[str, FeedRead], kinds: dict[str, str]) -> pl.DataFrame:
+    """The registries stacked in config order (precedence 0 first)."""
+    parsed = [(name, kinds[name], r.report["tag_matching"], r.rows) for name, r in reads.items()]
+    return combine_registries(parsed).sort("precedence", "id", nulls_last=True, maintain_order=True)
 
 
 @dg.asset(
@@ -89,35 +63,29 @@ def read_registry(
     deps=[registry_file],
     group_name="raw",
     kinds={"parquet", "duckdb"},
-    description=DESCRIPTION,
+    description=POOL_REGISTRY.description,
     code_version="2",
 )
 def pool_registry(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
 ) -> dg.MaterializeResult:
-    parsed, reads = [], {}
-    for source in observatory.config().feeds("pool_registry"):
-        frame, matching, read = read_registry(observatory, source)
-        name = source.name.split(".", 1)[1]
-        parsed.append((name, source.kind, matching, frame))
-        reads[name] = {"kind": source.kind, "pools": frame.height, **read}
-    frame = combine_registries(parsed).sort(
-        "precedence", "id", nulls_last=True, maintain_order=True
-    )
-    stored = observatory.store_table(
-        frame,
-        "raw",
-        "pool_registry",
-        description=DESCRIPTION,
-        column_descriptions=COLUMN_DESCRIPTIONS,
-    )
+    feeds = observatory.config().feeds("pool_registry")
+    reads = {feed.name: observatory.read(feed, log=context.log) for feed in feeds}
+    kinds = {feed.name: feed.kind for feed in feeds}
+    frame = _combined(reads, kinds)
+    stored = write_raw_table(observatory, TABLE, reads, combine=lambda _: frame, log=context.log)
     bad = frame.filter(frame["record_errors"].is_not_null() | frame["tag_errors"].is_not_null())
     if bad.height:
         context.log.warning(f"pool_registry: {bad.height} records with errors (see the check)")
     return dg.MaterializeResult(
         metadata={
             **stored,
-            "registries": dg.MetadataValue.json(reads),
+            "registries": dg.MetadataValue.json(
+                {
+                    name: {"kind": kinds[name], "pools": read.rows.height, **read.report}
+                    for name, read in reads.items()
+                }
+            ),
             "retrieved_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "records_with_errors": bad.height,
         }

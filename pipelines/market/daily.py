@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.market.observations import MARKET_METRICS, OBSERVATION_SCHEMA
+from pipelines.schemas.market import MARKET_METRICS, OBSERVATION_SCHEMA
 
 DERIVED = "derived"
 HASHPRICE = "hashprice_usd_per_ph_day"

@@ -56,7 +56,7 @@ from pipelines.config import PROJECT_ROOT
 from pipelines.metrics.concentration import concentration_table, share_table
 from pipelines.nodes.clients import client_columns
 from pipelines.nodes.countries import countries_frame
-from pipelines.nodes.snapshots import OVERLAY_NETWORKS
+from pipelines.schemas.nodes import OVERLAY_NETWORKS
 
 SEEDS = PROJECT_ROOT / "dbt_like_sql" / "seeds"
 KEYS = ["snapshot_date", "snapshot_time", "source"]

@@ -29,7 +29,7 @@ import polars.selectors as cs
 from pipelines.config import DBIP_CITY_LITE, IPTOCC
 from pipelines.nodes.asmap import Asmap
 from pipelines.nodes.dispersion import great_circle_km
-from pipelines.nodes.snapshots import NODE_SCHEMA
+from pipelines.schemas.nodes import NODE_SCHEMA
 
 IP_NETWORKS = ("ipv4", "ipv6")
 LARGEST_HOSTING_ASES = 9  # country agreement is also given without the most common hosting ASes

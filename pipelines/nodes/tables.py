@@ -28,7 +28,7 @@ from pipelines.nodes.ipdb import (
     agreement_rates,
     enrich,
 )
-from pipelines.nodes.snapshots import NODE_SCHEMA, OVERLAY_NETWORKS
+from pipelines.schemas.nodes import NODE_SCHEMA, OVERLAY_NETWORKS
 
 BATCH_ROWS = 2_000_000
 TABLES = ("nodes", "node_distribution", "node_dispersion")

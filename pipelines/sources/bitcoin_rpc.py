@@ -18,6 +18,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,13 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from pipelines.http import Closeable, HttpClient, SourceFormatError, SourceUnavailable
-from pipelines.sources.block_cache import blocks_frame, claimed_fees_sats, require
+from pipelines.sources.block_cache import (
+    blocks_frame,
+    claimed_fees_sats,
+    read_live_blocks,
+    require,
+)
+from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind, option
 
 ENV_USER = "BITCOIN_RPC_USER"
 ENV_PASSWORD = "BITCOIN_RPC_PASSWORD"
@@ -88,6 +95,7 @@ class BitcoinRpc(Closeable):
         timeout: float = 60.0,
         max_attempts: int = 5,
         backoff: float = 1.0,
+        max_retry_after: float = 300.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         split = urlsplit(url)
@@ -110,6 +118,7 @@ class BitcoinRpc(Closeable):
             timeout=timeout,
             max_attempts=max_attempts,
             backoff=backoff,
+            max_retry_after=max_retry_after,
             headers={"Authorization": f"Basic {token}"},
             sleep=sleep,
         )
@@ -242,3 +251,33 @@ class BitcoinRpc(Closeable):
             "fees_sats": claimed_fees_sats(height, values),
             "tx_count": len(txs),
         }
+
+
+@dataclass(frozen=True)
+class BitcoinRpcOptions:
+    cookie_file: str = option(
+        "", path=True, help="the node's .cookie file (else $BITCOIN_RPC_USER/PASSWORD)"
+    )
+
+
+def read_rpc_feed(feed: Feed, scope: ReadScope) -> FeedRead:
+    rpc = BitcoinRpc(
+        feed.location,
+        cookie=feed.options.cookie_file or None,
+        feed=feed.name,
+        **feed.http.client_kwargs(),
+    )
+    return read_live_blocks(rpc, feed.name, scope)
+
+
+KINDS = (
+    SourceKind(
+        "bitcoin_core_rpc",
+        "blocks",
+        "a Bitcoin Core node's JSON-RPC (getblockhash, getblock <hash> 2); credentials from "
+        "cookie_file or $BITCOIN_RPC_USER/$BITCOIN_RPC_PASSWORD",
+        read_rpc_feed,
+        BitcoinRpcOptions,
+        table="raw.blocks",
+    ),
+)

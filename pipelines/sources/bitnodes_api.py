@@ -29,8 +29,8 @@ import polars as pl
 
 from pipelines.atomic import replace_with
 from pipelines.http import Closeable, HttpClient, SourceFormatError
-from pipelines.mining.blocks import REJECT_SCHEMA
-from pipelines.nodes.snapshots import NODE_SCHEMA
+from pipelines.schemas.nodes import NODE_SCHEMA
+from pipelines.schemas.rejects import REJECT_SCHEMA
 from pipelines.sources.block_cache import require
 from pipelines.sources.node_files import (
     NODE_FIELDS,
@@ -39,6 +39,7 @@ from pipelines.sources.node_files import (
     row_text,
     split_host_port,
 )
+from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind, option
 
 DEFAULT_BASE_URL = "https://bitnodes.io"
 SNAPSHOTS_PATH = "/api/v1/snapshots/"
@@ -301,3 +302,46 @@ def fetch_snapshots(
         nodes.append(parsed[0])
         rejects.append(parsed[1])
     return pl.concat(nodes), pl.concat(rejects), report
+
+
+@dataclass(frozen=True)
+class BitnodesApiOptions:
+    api_key_env: str = option("", help="environment variable holding the API key, if any")
+    per_day: int = option(1, help="snapshots kept per day (the latest); 0 keeps all")
+    min_interval_seconds: float = option(1.0, help="least time between two requests")
+
+
+def read_api_feed(feed: Feed, scope: ReadScope) -> FeedRead:
+    """Nodes of the scope's days from the API, through the snapshot cache."""
+    options: BitnodesApiOptions = feed.options
+    key = os.environ.get(options.api_key_env) if options.api_key_env else None
+    with BitnodesApi(
+        feed.location,
+        key,
+        source=feed.name,
+        min_interval=options.min_interval_seconds,
+        **feed.http.client_kwargs(),
+    ) as api:
+        nodes, rejects, fetched = fetch_snapshots(
+            api, scope.cache_dir, scope.start, scope.end, per_day=options.per_day or None
+        )
+    report = {
+        "nodes": nodes.height,
+        "listed": fetched.listed,
+        "downloaded": fetched.downloaded,
+        "from_cache": fetched.from_cache,
+    }
+    return FeedRead(nodes, rejects, report)
+
+
+KINDS = (
+    SourceKind(
+        "bitnodes_api",
+        "nodes",
+        "Bitnodes API snapshots (/api/v1/snapshots/); location is the base URL; the key, if any, "
+        "is read from the environment variable named by api_key_env",
+        read_api_feed,
+        BitnodesApiOptions,
+        table="raw.node_snapshots",
+    ),
+)

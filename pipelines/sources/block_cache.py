@@ -27,7 +27,9 @@ import polars as pl
 
 from pipelines.atomic import replace_with
 from pipelines.http import SourceFormatError
-from pipelines.mining.blocks import BLOCK_SCHEMA, conform, empty_blocks
+from pipelines.schemas.mining import BLOCK_SCHEMA, BLOCKS, conform_blocks
+from pipelines.schemas.rejects import empty_rejects
+from pipelines.sources.registry import FeedRead, ReadScope
 
 log = logging.getLogger("pipelines.sources.block_cache")
 
@@ -146,7 +148,7 @@ def blocks_frame(rows: Sequence[dict[str, Any]], feed: str) -> pl.DataFrame:
     frame = pl.DataFrame(list(rows), schema=ROW_SCHEMA).with_columns(
         pl.col("time").dt.date().alias("date"), pl.lit("header").alias("date_source")
     )
-    return conform(frame, feed).sort("height")
+    return conform_blocks(frame, feed).sort("height")
 
 
 class _Chunks:
@@ -178,13 +180,13 @@ class _Chunks:
     @staticmethod
     def _read(path: Path) -> pl.DataFrame:
         if not path.exists():
-            return empty_blocks()
+            return BLOCKS.empty()
         try:
             frame = pl.read_parquet(path)
             return frame.select(pl.col(n).cast(t) for n, t in BLOCK_SCHEMA.items()).sort("height")
         except (OSError, pl.exceptions.PolarsError) as exc:
             log.warning("block cache: unreadable chunk %s (%s); fetching it again", path, exc)
-            return empty_blocks()
+            return BLOCKS.empty()
 
 
 def _write_atomically(target: Path, write: Callable[[Path], Any]) -> None:
@@ -214,7 +216,7 @@ def _previous_tip(folder: Path) -> int | None:
 def _recheck(loader: BlockLoader, chunks: _Chunks, heights: range, report: FetchReport) -> set[int]:
     """Re-fetch the cached blocks at `heights`; replace and report those whose hash changed."""
     firsts = sorted({chunks.first_of(h) for h in heights})
-    cached = pl.concat([empty_blocks(), *(chunks.load(first) for first in firsts)]).filter(
+    cached = pl.concat([BLOCKS.empty(), *(chunks.load(first) for first in firsts)]).filter(
         pl.col("height").is_in(list(heights))
     )
     if cached.is_empty():
@@ -290,7 +292,7 @@ def fetch_range(
         if progress is not None:
             progress(high - start_height + 1, last - start_height + 1)
 
-    frame = pl.concat([empty_blocks(), *pieces]).sort("height")
+    frame = pl.concat([BLOCKS.empty(), *pieces]).sort("height")
     returned = set(frame["height"].to_list())
     report.from_cache = len(returned - fetched)
     report.gaps = sorted(set(range(start_height, end_height + 1)) - returned)
@@ -363,3 +365,38 @@ def heights_for_dates(
             f"{time_at(tip).date()}, block 0 {time_at(0).date()})"
         )
     return first, last
+
+
+def read_live_blocks(loader: BlockLoader, feed: str, scope: ReadScope) -> FeedRead:
+    """The blocks of the scope's days from a node or API, through the resumable height cache
+    (``scope.cache_dir``); reorgs replaced in the cache are logged."""
+    log = scope.log
+    with loader:
+        try:
+            first, last = heights_for_dates(loader, scope.start, scope.end)
+        except LookupError:
+            log.info(f"feed {feed}: no block between {scope.start} and {scope.end}")
+            return FeedRead(BLOCKS.empty(), empty_rejects(), {"blocks": 0})
+        log.info(f"feed {feed}: heights {first:,}..{last:,} for {scope.start}..{scope.end}")
+
+        def progress(done: int, total: int) -> None:
+            log.info(f"feed {feed}: {done:,}/{total:,} heights")
+
+        blocks, fetched = fetch_range(loader, first, last, scope.cache_dir, progress=progress)
+    for reorg in fetched.reorgs:
+        log.warning(
+            f"feed {feed}: reorg at height {reorg.height}: {reorg.old_hash} replaced by "
+            f"{reorg.new_hash}"
+        )
+    report = {
+        "blocks": blocks.height,
+        "tip": fetched.tip,
+        "fetched": fetched.fetched,
+        "from_cache": fetched.from_cache,
+        "reorgs": len(fetched.reorgs),
+        "missing_heights": len(fetched.gaps),
+        "first_height": first,
+        "last_height": last,
+    }
+    in_days = blocks.filter(pl.col("date").is_between(scope.start, scope.end))
+    return FeedRead(in_days, empty_rejects(), report)

@@ -9,6 +9,7 @@ never hides a block from the counts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -16,8 +17,10 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from pipelines.mining.blocks import MAX_REJECT_VALUE, REJECT_SCHEMA, conform
+from pipelines.schemas.mining import conform_blocks
+from pipelines.schemas.rejects import MAX_REJECT_VALUE, REJECT_SCHEMA
 from pipelines.sources.lines import scan_lines
+from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind, local_copy, option
 
 # Only the fields used, strings throughout: a wrongly typed value is reported, not fatal.
 BIGQUERY_OUTPUT = pl.Struct(
@@ -236,7 +239,7 @@ def read_bigquery_coinbase_ndjson(path: str | Path, feed: str) -> tuple[pl.DataF
             "not a non-negative integer number of satoshis",
         ),
     ]
-    return conform(blocks, feed), _rejects(rejects)
+    return conform_blocks(blocks, feed), _rejects(rejects)
 
 
 # --- daily block counts --------------------------------------------------------------------------
@@ -434,4 +437,80 @@ def read_labelled_blocks(
     blocks = blocks.with_columns(
         date_source.alias("date_source"), pl.lit(label_scheme).alias("label_scheme")
     )
-    return conform(blocks, feed), _rejects(rejects)
+    return conform_blocks(blocks, feed), _rejects(rejects)
+
+
+def file_report(blocks: pl.DataFrame, rejects: pl.DataFrame) -> dict:
+    """What a block file held: blocks, rejects, height span and gaps, first and last day."""
+    heights = blocks["height"]
+    span = int(heights.max() - heights.min() + 1) if blocks.height else 0
+    return {
+        "blocks": blocks.height,
+        "rejected": rejects.height,
+        "first_height": int(heights.min()) if blocks.height else None,
+        "last_height": int(heights.max()) if blocks.height else None,
+        "missing_heights": span - heights.n_unique(),
+        "first_day": str(blocks["date"].min()) if blocks.height else None,
+        "last_day": str(blocks["date"].max()) if blocks.height else None,
+    }
+
+
+def _in_scope(blocks: pl.DataFrame, rejects: pl.DataFrame, scope: ReadScope) -> FeedRead:
+    """The file's blocks dated in the scope's days (rejects and report are whole-file)."""
+    report = file_report(blocks, rejects)
+    if scope.start is not None and scope.end is not None:
+        blocks = blocks.filter(pl.col("date").is_between(scope.start, scope.end))
+    return FeedRead(blocks, rejects, report)
+
+
+def read_bigquery_feed(feed: Feed, scope: ReadScope) -> FeedRead:
+    return _in_scope(*read_bigquery_coinbase_ndjson(local_copy(feed, scope), feed.name), scope)
+
+
+@dataclass(frozen=True)
+class LabelledBlocksOptions:
+    height_column: str = option("height", help="column holding the block height")
+    label_column: str = option("pool", help="column holding the pool label")
+    label_scheme: str = option(
+        "name", choices=("name", "slug"), help="labels are pool names or mempool-style slugs"
+    )
+    time_column: str = option("", help="column with the block time or day, if any")
+    hash_column: str = option("", help="column with the block hash, if any")
+    block_counts: str = option(
+        "", path=True, help="daily block-count CSV to date blocks when the file has no time"
+    )
+
+
+def read_labelled_feed(feed: Feed, scope: ReadScope) -> FeedRead:
+    options: LabelledBlocksOptions = feed.options
+    counts = read_block_counts_csv(Path(options.block_counts)) if options.block_counts else None
+    blocks, rejects = read_labelled_blocks(
+        local_copy(feed, scope),
+        feed.name,
+        height_column=options.height_column,
+        label_column=options.label_column,
+        label_scheme=options.label_scheme,  # type: ignore[arg-type]
+        time_column=options.time_column or None,
+        hash_column=options.hash_column or None,
+        block_counts=counts,
+    )
+    return _in_scope(blocks, rejects, scope)
+
+
+KINDS = (
+    SourceKind(
+        "bigquery_coinbase_ndjson",
+        "blocks",
+        "BigQuery crypto_bitcoin blocks export with coinbase identifiers and outputs (NDJSON)",
+        read_bigquery_feed,
+        table="raw.blocks",
+    ),
+    SourceKind(
+        "labelled_blocks",
+        "blocks",
+        "CSV or Parquet of blocks already labelled with a pool name or mempool-style slug",
+        read_labelled_feed,
+        LabelledBlocksOptions,
+        table="raw.blocks",
+    ),
+)

@@ -26,14 +26,25 @@ charts are daily totals or estimates for the day they are stamped with.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import polars as pl
 
 from pipelines.http import SourceFormatError
-from pipelines.market.observations import OBSERVATION_SCHEMA, REJECT_SCHEMA, rejects_of
+from pipelines.schemas.market import OBSERVATION_SCHEMA
+from pipelines.schemas.rejects import REJECT_SCHEMA, rejects_of
+from pipelines.sources.registry import (
+    Feed,
+    FeedRead,
+    ReadScope,
+    SourceKind,
+    location_bytes,
+    option,
+)
 from pipelines.sources.text_csv import read_text_csv
 
 SOURCE = "blockchain_com"
@@ -273,3 +284,33 @@ def read_blockchain_com_charts(location: Path, feed: str) -> tuple[pl.DataFrame,
         .sort("date", "metric")
     )
     return observations, pl.concat([rejects for _, rejects in parts])
+
+
+@dataclass(frozen=True)
+class BlockchainComOptions:
+    metric: str = option("", help="the metric, when the chart's name does not say it")
+
+
+def read_feed(feed: Feed, scope: ReadScope) -> FeedRead:
+    """A chart from the API URL, one export file, or a folder of exports."""
+    metric = feed.options.metric or None
+    if feed.is_remote:
+        chart = Path(urlsplit(feed.location).path).name
+        return FeedRead(*read_blockchain_com_chart(location_bytes(feed), chart, feed.name, metric))
+    path = Path(feed.location)
+    if metric is not None and path.is_file():
+        return FeedRead(*read_blockchain_com_chart(path.read_bytes(), path.name, feed.name, metric))
+    return FeedRead(*read_blockchain_com_charts(path, feed.name))
+
+
+KINDS = (
+    SourceKind(
+        "blockchain_com",
+        "market",
+        "Blockchain.com chart exports (CSV, a file or a folder) or its charts JSON API URL; the "
+        "metric comes from the chart's name unless `metric` names it",
+        read_feed,
+        BlockchainComOptions,
+        table="raw.market_observations",
+    ),
+)

@@ -19,11 +19,12 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.http import SourceFormatError
-from pipelines.market.geography import HASHRATE_GEOGRAPHY_SCHEMA, OTHER
-from pipelines.market.observations import REJECT_SCHEMA, rejects_of
 from pipelines.nodes.countries import COUNTRIES, country_code
+from pipelines.schemas.market import HASHRATE_GEOGRAPHY_SCHEMA, OTHER
+from pipelines.schemas.rejects import REJECT_SCHEMA, rejects_of
 from pipelines.sources.blockchain_com import NOT_A_NUMBER, scaled_number
 from pipelines.sources.pool_reference import SEEDS
+from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind, location_bytes
 from pipelines.sources.text_csv import read_text_csv
 
 SOURCE = "cbeci"
@@ -192,3 +193,21 @@ def read_hashrate_point_estimates(
     if bad.height:
         raise ValueError(f"{path}: bad rows (country, share 0–1, coverage, source, url): {bad}")
     return estimates.cast(POINT_ESTIMATE_SCHEMA)
+
+
+def read_feed(feed: Feed, scope: ReadScope) -> FeedRead:
+    rows, rejects = read_cbeci_countries(location_bytes(feed), "cbeci")
+    rows = rows.cast(HASHRATE_GEOGRAPHY_SCHEMA)
+    return FeedRead(rows, rejects, {"rows": rows.height, "rejected": rejects.height})
+
+
+KINDS = (
+    SourceKind(
+        "cbeci_csv",
+        "hashrate_geography",
+        "Cambridge (CCAF CBECI) mining map export: date, country, monthly_hashrate_%, "
+        "monthly_absolute_hashrate_EH/S (a file or the download URL)",
+        read_feed,
+        table="raw.hashrate_geography",
+    ),
+)

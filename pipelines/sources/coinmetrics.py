@@ -13,7 +13,9 @@ tier allows about 10 requests per 6 seconds, hence the 0.65 s between requests b
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -21,8 +23,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import polars as pl
 
 from pipelines.http import Closeable, HttpClient, SourceFormatError
-from pipelines.market.observations import MAX_REJECT_VALUE, OBSERVATION_SCHEMA, REJECT_SCHEMA
+from pipelines.schemas.market import OBSERVATION_SCHEMA
+from pipelines.schemas.rejects import MAX_REJECT_VALUE, REJECT_SCHEMA
 from pipelines.sources.block_cache import require
+from pipelines.sources.registry import (
+    Feed,
+    FeedRead,
+    ReadScope,
+    SourceKind,
+    location_bytes,
+    option,
+)
 from pipelines.sources.text_csv import read_text_csv
 
 # Coin Metrics metric id -> (our metric, factor from its unit to ours)
@@ -276,3 +287,49 @@ def fetch_coinmetrics(
     ]
     schema = dict.fromkeys(["record", "time", *metrics], pl.String)
     return observations_from_text(pl.DataFrame(rows, schema=schema), feed, "coinmetrics_api")
+
+
+def read_csv_feed(feed: Feed, scope: ReadScope) -> FeedRead:
+    return FeedRead(*read_coinmetrics_csv(location_bytes(feed), feed.name))
+
+
+@dataclass(frozen=True)
+class CoinMetricsApiOptions:
+    api_key_env: str = option("", help="environment variable holding the API key, if any")
+    page_size: int = option(10000, help="rows per page")
+    min_interval_seconds: float = option(0.65, help="least time between two requests")
+    start: str = option("", help="first day to fetch, YYYY-MM-DD (default: all)")
+
+
+def read_api_feed(feed: Feed, scope: ReadScope) -> FeedRead:
+    options: CoinMetricsApiOptions = feed.options
+    start = date.fromisoformat(options.start) if options.start else None
+    with CoinMetricsApi(
+        feed.location,
+        os.environ.get(options.api_key_env) if options.api_key_env else None,
+        source=feed.name,
+        page_size=options.page_size,
+        min_interval=options.min_interval_seconds,
+        **feed.http.client_kwargs(),
+    ) as api:
+        return FeedRead(*fetch_coinmetrics(api, feed.name, start))
+
+
+KINDS = (
+    SourceKind(
+        "coinmetrics_api",
+        "market",
+        "Coin Metrics community API v4 (/v4/timeseries/asset-metrics, daily BTC metrics); "
+        "location is the base URL; an optional key is read from the variable named by api_key_env",
+        read_api_feed,
+        CoinMetricsApiOptions,
+        table="raw.market_observations",
+    ),
+    SourceKind(
+        "coinmetrics_csv",
+        "market",
+        "Coin Metrics daily CSV (time, BlkCnt, PriceUSD, HashRate, DiffMean, FeeTotNtv, ...)",
+        read_csv_feed,
+        table="raw.market_observations",
+    ),
+)

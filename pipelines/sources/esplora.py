@@ -19,13 +19,20 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import polars as pl
 
 from pipelines.http import Closeable, HttpClient, SourceFormatError, SourceUnavailable
-from pipelines.sources.block_cache import blocks_frame, claimed_fees_sats, require
+from pipelines.sources.block_cache import (
+    blocks_frame,
+    claimed_fees_sats,
+    read_live_blocks,
+    require,
+)
+from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind, option
 
 Flavour = Literal["mempool", "esplora"]
 DEFAULT_BASE_URLS: dict[str, str] = {
@@ -53,6 +60,7 @@ class EsploraClient(Closeable):
         timeout: float = 30.0,
         max_attempts: int = 5,
         backoff: float = 1.0,
+        max_retry_after: float = 300.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if flavour not in DEFAULT_BASE_URLS:
@@ -68,6 +76,7 @@ class EsploraClient(Closeable):
             timeout=timeout,
             max_attempts=max_attempts,
             backoff=backoff,
+            max_retry_after=max_retry_after,
             min_interval=min_interval,
             sleep=sleep,
         )
@@ -218,3 +227,44 @@ class EsploraClient(Closeable):
             "fees_sats": claimed_fees_sats(height, values),
             "tx_count": require(block, "tx_count", kind=int, where=where),
         }
+
+
+@dataclass(frozen=True)
+class RestBlockOptions:
+    min_interval_seconds: float = option(1.0, help="least time between two requests")
+    concurrency: int = option(1, help="requests in flight at once")
+
+
+def _rest_reader(flavour: Flavour):
+    def read(feed: Feed, scope: ReadScope) -> FeedRead:
+        client = EsploraClient(
+            feed.location,
+            flavour=flavour,
+            feed=feed.name,
+            min_interval=feed.options.min_interval_seconds,
+            concurrency=feed.options.concurrency,
+            **feed.http.client_kwargs(),
+        )
+        return read_live_blocks(client, feed.name, scope)
+
+    return read
+
+
+KINDS = (
+    SourceKind(
+        "mempool_rest",
+        "blocks",
+        "mempool.space REST API (/api/v1/blocks/{height}); location is the base URL",
+        _rest_reader("mempool"),
+        RestBlockOptions,
+        table="raw.blocks",
+    ),
+    SourceKind(
+        "esplora_rest",
+        "blocks",
+        "esplora REST API (/block-height, /block, /tx); location is the base URL",
+        _rest_reader("esplora"),
+        RestBlockOptions,
+        table="raw.blocks",
+    ),
+)

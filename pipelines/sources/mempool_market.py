@@ -11,14 +11,16 @@ seconds; days are UTC days. Records name the entry: ``hashrates[17]``, ``prices[
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from pipelines.http import Closeable, HttpClient
-from pipelines.market.observations import OBSERVATION_SCHEMA
+from pipelines.schemas.market import OBSERVATION_SCHEMA
 from pipelines.sources.block_cache import require
 from pipelines.sources.coinmetrics import json_text, number_problem, sorted_rejects, text_rejects
+from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind, option
 
 log = logging.getLogger("pipelines.sources.mempool_market")
 
@@ -209,3 +211,35 @@ def fetch_mempool_market(api: MempoolMarketApi, feed: str) -> tuple[pl.DataFrame
         pl.concat([hashrate[0], prices[0]]),
         pl.concat([hashrate[1], prices[1]]),
     )
+
+
+@dataclass(frozen=True)
+class MempoolMarketOptions:
+    period: str = option(
+        "all", choices=("1m", "3m", "6m", "1y", "2y", "3y", "all"), help="hash-rate history span"
+    )
+    min_interval_seconds: float = option(1.0, help="least time between two requests")
+
+
+def read_api_feed(feed: Feed, scope: ReadScope) -> FeedRead:
+    with MempoolMarketApi(
+        feed.location,
+        period=feed.options.period,
+        source=feed.name,
+        min_interval=feed.options.min_interval_seconds,
+        **feed.http.client_kwargs(),
+    ) as api:
+        return FeedRead(*fetch_mempool_market(api, feed.name))
+
+
+KINDS = (
+    SourceKind(
+        "mempool_api",
+        "market",
+        "mempool.space /api/v1/mining/hashrate/{period} and /api/v1/historical-price; location is "
+        "the base URL",
+        read_api_feed,
+        MempoolMarketOptions,
+        table="raw.market_observations",
+    ),
+)

@@ -25,15 +25,16 @@ from typing import Any
 import polars as pl
 
 from pipelines.http import SourceFormatError
-from pipelines.mining.blocks import MAX_REJECT_VALUE, REJECT_SCHEMA, empty_rejects
 from pipelines.nodes.countries import country_code
-from pipelines.nodes.snapshots import (
+from pipelines.schemas.nodes import (
     DISTRIBUTION_SCHEMA,
+    NODE_SNAPSHOTS,
     OVERLAY_NETWORKS,
     conform_nodes,
-    empty_nodes,
 )
+from pipelines.schemas.rejects import MAX_REJECT_VALUE, REJECT_SCHEMA, empty_rejects
 from pipelines.sources.lines import scan_lines
+from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind
 
 # The 15 fields of a crawler export row; an API snapshot row is the 13 after the port.
 EXPORT_FIELDS = (
@@ -546,7 +547,7 @@ def read_address_list(
             continue
         scans.append(_address_lines(file, file_no, _utc(when)))
     if not scans:
-        return conform_nodes(empty_nodes(), source), _rejects(parts)
+        return conform_nodes(NODE_SNAPSHOTS.empty(), source), _rejects(parts)
     lines = pl.concat(scans).collect()
     host, port = split_host_port(pl.col("line"))
     frame = lines.with_columns(host.alias("raw_address"), port.alias("raw_port"))
@@ -718,3 +719,59 @@ def read_edi_distributions(folder: str | Path, source: str) -> tuple[pl.DataFram
         distributions.select(pl.col(n).cast(t) for n, t in DISTRIBUTION_SCHEMA.items()),
         _rejects(parts),
     )
+
+
+def _snapshots_in_scope(nodes: pl.DataFrame, rejects: pl.DataFrame, scope: ReadScope) -> FeedRead:
+    """The file's nodes of snapshots dated in the scope's days (rejects are whole-file)."""
+    report = {
+        "nodes": nodes.height,
+        "rejected": rejects.height,
+        "snapshots": nodes.select("snapshot_time").unique().height,
+    }
+    if scope.start is not None and scope.end is not None:
+        nodes = nodes.filter(pl.col("snapshot_date").is_between(scope.start, scope.end))
+    return FeedRead(nodes, rejects, report)
+
+
+def _file_reader(parse):
+    def read(feed: Feed, scope: ReadScope) -> FeedRead:
+        return _snapshots_in_scope(*parse(Path(feed.location), feed.name), scope)
+
+    return read
+
+
+def read_distribution_feed(feed: Feed, scope: ReadScope) -> FeedRead:
+    rows, rejects = read_edi_distributions(Path(feed.location), feed.name)
+    return FeedRead(rows, rejects, {"rows": rows.height, "dates": rows["snapshot_date"].n_unique()})
+
+
+KINDS = (
+    SourceKind(
+        "bitnodes_export",
+        "nodes",
+        "a Bitnodes crawler export: JSON list of 15-field rows, time in the file name",
+        _file_reader(read_bitnodes_export),
+        table="raw.node_snapshots",
+    ),
+    SourceKind(
+        "bitnodes_csv",
+        "nodes",
+        "bitnod.es daily CSV: export_date, ip_address, port, country, isp, services, ...",
+        _file_reader(read_bitnodes_csv),
+        table="raw.node_snapshots",
+    ),
+    SourceKind(
+        "address_list",
+        "nodes",
+        "ip:port lines (getaddr answers), a file or a folder; unverified gossip, kept apart",
+        _file_reader(read_address_list),
+        table="raw.node_snapshots",
+    ),
+    SourceKind(
+        "edi_distributions",
+        "nodes",
+        "published node distributions: <date>/<countries|clustered_organizations>_bitcoin*.csv",
+        read_distribution_feed,
+        table="raw.node_distributions",
+    ),
+)

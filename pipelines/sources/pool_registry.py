@@ -1,6 +1,6 @@
 """Mining-pool registries: tag and address lists naming the pool that mined a block.
 
-Three shapes are read, each into one row per pool (``REGISTRY_SCHEMA``):
+Three shapes are read, each into one row per pool (``SCHEMA``):
 
 * ``pools-v2.json`` (mempool.space, and bitcoin-data/mining-pools' generated ``pool-list.json``):
   ``[{"id": int, "name": str, "addresses": [str], "tags": [str], "link": str}]``. Tags are
@@ -20,53 +20,29 @@ the whole registry, because a registry with holes would silently mis-attribute b
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from pipelines.http import SourceFormatError
+from pipelines.schemas.mining import POOL_REGISTRY, REGISTRY_POOL_COLUMNS
+from pipelines.schemas.rejects import empty_rejects
+from pipelines.sources.registry import (
+    Feed,
+    FeedRead,
+    ReadScope,
+    SourceKind,
+    location_bytes,
+    option,
+)
 
-SCHEMA = {
-    "id": pl.Int64,
-    "name": pl.String,
-    "addresses": pl.List(pl.String),
-    "tags": pl.List(pl.String),
-    "link": pl.String,
-    "n_addresses": pl.Int64,
-    "n_tags": pl.Int64,
-    "tag_errors": pl.String,
-    "record_errors": pl.String,
-}
+# One registry's pool rows; combine_registries adds the registry columns of raw.pool_registry.
+SCHEMA = {name: dtype for name, dtype, _ in REGISTRY_POOL_COLUMNS}
 TAG_MATCHING = ("regex_like", "literal")
-REGISTRY_SCHEMA = {
-    "registry": pl.String,
-    "registry_kind": pl.String,
-    "precedence": pl.Int64,
-    "tag_matching": pl.String,
-    **SCHEMA,
-}
-
-COLUMN_DESCRIPTIONS = {
-    "registry": "the registry's name in the config ([sources.pool_registry.<name>])",
-    "registry_kind": "the registry's format: mempool_pools_v2, bitcoin_data_pools or edi_pools",
-    "precedence": "the registry's position in the config, 0 first: a lower number wins conflicts",
-    "tag_matching": (
-        "how the registry's tags are matched: 'regex_like' (literal text unless it has regex "
-        "syntax other than '.' and '$', ASCII case ignored) or 'literal' (exact, case-sensitive "
-        "substring, as EDI matches them)"
-    ),
-    "id": "the registry's pool id (null for registries without ids, e.g. EDI)",
-    "name": "pool name as the registry writes it",
-    "addresses": "known coinbase payout addresses of the pool",
-    "tags": "coinbase tags the pool writes into its coinbase (see tag_matching)",
-    "link": "pool website",
-    "n_addresses": "number of payout addresses",
-    "n_tags": "number of coinbase tags",
-    "tag_errors": "tags that cannot be matched: bad regexes, empty tags (null when all are fine)",
-    "record_errors": "fields of this record that had the wrong type (null when none)",
-}
 
 
 def _load_json(body: bytes, origin: str) -> Any:
@@ -244,4 +220,57 @@ def combine_registries(registries: list[tuple[str, str, str, pl.DataFrame]]) -> 
         )
         for precedence, (name, kind, matching, frame) in enumerate(registries)
     ]
-    return pl.concat(frames) if frames else pl.DataFrame(schema=REGISTRY_SCHEMA)
+    return pl.concat(frames) if frames else POOL_REGISTRY.empty()
+
+
+def _read_v2(feed: Feed, scope: ReadScope) -> FeedRead:
+    body = location_bytes(feed)
+    frame = parse_pools_v2(body, origin=feed.location)
+    report = {"location": feed.location, "sha256": hashlib.sha256(body).hexdigest()}
+    return FeedRead(frame, empty_rejects(), {"tag_matching": "regex_like", **report})
+
+
+@dataclass(frozen=True)
+class EdiPoolsOptions:
+    addresses: str = option("", location=True, help="EDI's address mapping (URL or path)")
+
+
+def _read_edi(feed: Feed, scope: ReadScope) -> FeedRead:
+    body = location_bytes(feed)
+    report = {"location": feed.location, "sha256": hashlib.sha256(body).hexdigest()}
+    addresses_at = feed.options.addresses
+    addresses = location_bytes(feed, addresses_at) if addresses_at else None
+    if addresses is not None:
+        report |= {
+            "addresses": addresses_at,
+            "addresses_sha256": hashlib.sha256(addresses).hexdigest(),
+        }
+    frame = parse_edi_pools(body, addresses, origin=feed.location, addresses_origin=addresses_at)
+    return FeedRead(frame, empty_rejects(), {"tag_matching": "literal", **report})
+
+
+KINDS = (
+    SourceKind(
+        "mempool_pools_v2",
+        "pool_registry",
+        "mempool.space pools-v2.json: [{id, name, addresses[], tags[], link}]",
+        _read_v2,
+        table="raw.pool_registry",
+    ),
+    SourceKind(
+        "bitcoin_data_pools",
+        "pool_registry",
+        "bitcoin-data/mining-pools' generated pool-list.json (the pools-v2.json shape)",
+        _read_v2,
+        table="raw.pool_registry",
+    ),
+    SourceKind(
+        "edi_pools",
+        "pool_registry",
+        "EDI (consensus-decentralization) identifiers {identifier: {name, link}} at location; "
+        "optional addresses {address: {name, source}} at `addresses` (URL or path)",
+        _read_edi,
+        EdiPoolsOptions,
+        table="raw.pool_registry",
+    ),
+)
