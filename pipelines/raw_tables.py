@@ -114,7 +114,7 @@ def write_raw_table(
         }
     rejects = pl.concat([r.rejects for r in reads.values() if r.rejects.height] or [pl.DataFrame()])
     reports = pl.DataFrame(
-        [{"feed": f, "rows": r.rows.height, **r.report} for f, r in reads.items()],
+        [{"feed": f, "kind": None, "rows": r.rows.height, **r.report} for f, r in reads.items()],
         infer_schema_length=None,
     )
     metadata = {

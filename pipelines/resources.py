@@ -45,7 +45,9 @@ class ObservatoryResource(dg.ConfigurableResource):
         sources); its cache folder is ``<lake>/cache/<source>/<feed>``."""
         cache_dir = self.lake().root / "cache" / feed.source / feed.name
         scope = ReadScope(cache_dir, start, end, log or logging.getLogger(f"pipelines.{feed.key}"))
-        return read_feed(feed, scope)
+        read = read_feed(feed, scope)
+        read.report = {"kind": feed.kind, **read.report}
+        return read
 
     def store_table(
         self,

@@ -129,11 +129,16 @@ def test_chip_owner_files_fetched_from_a_url(tmp_path: Path, fake_server: FakeSe
 
 def test_chip_owner_url_without_files_is_a_config_error(tmp_path: Path) -> None:
     chips = {"kind": "epoch_chip_owners", "location": "https://example.org/owners"}
-    result, _ = run(tmp_path, sources(str(AI / "notable_models.csv"), chips))
-    assert not result.success
-    (failure,) = [e for e in result.all_events if e.is_step_failure]
-    assert ConfigError.__name__ in str(failure.step_failure_data.error)
-    assert "files" in str(failure.step_failure_data.error)
+    config = write_config(tmp_path, sources(str(AI / "notable_models.csv"), chips))
+    with pytest.raises(ConfigError, match=r"\[sources.ai_chip_owners\] files: list the CSV paths"):
+        load_config(config)
+
+
+def test_chip_owner_files_are_only_for_a_url(tmp_path: Path) -> None:
+    chips = {"kind": "epoch_chip_owners", "location": str(CHIPS), "files": ["a.csv"]}
+    config = write_config(tmp_path, sources(str(AI / "notable_models.csv"), chips))
+    with pytest.raises(ConfigError, match=r"\[sources.ai_chip_owners\] files: only for a URL"):
+        load_config(config)
 
 
 @pytest.mark.parametrize("dataset", ["", "everything"])

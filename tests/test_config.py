@@ -29,7 +29,7 @@ def test_default_config_points_at_live_sources() -> None:
     assert [r.kind for r in registries] == ["mempool_pools_v2", "edi_pools", "bitcoin_data_pools"]
     for registry in registries:
         assert registry.is_remote and registry.location.startswith("https://")
-    assert registries[1].options["addresses"].startswith("https://")
+    assert registries[1].options.addresses.startswith("https://")
 
 
 @needs_shared_data
@@ -39,7 +39,7 @@ def test_shared_data_config_reads_every_source_locally() -> None:
         assert not source.is_remote
         assert Path(source.location).is_relative_to(SHARED_DATA.resolve())
     edi = config.source("pool_registry.edi")
-    assert Path(edi.options["addresses"]).is_relative_to(SHARED_DATA.resolve())
+    assert Path(edi.options.addresses).is_relative_to(SHARED_DATA.resolve())
 
 
 def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
@@ -54,9 +54,7 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
     config = load_config(path)
     assert config.data_home == tmp_path / "wh"
     assert config.source("pool_registry.m").location == str(tmp_path / "data" / "p.json")
-    assert config.source("pool_registry.edi").options["addresses"] == str(
-        tmp_path / "data" / "p.json"
-    )
+    assert config.source("pool_registry.edi").options.addresses == str(tmp_path / "data" / "p.json")
 
 
 def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeypatch) -> None:

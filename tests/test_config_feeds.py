@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
@@ -61,7 +62,8 @@ def test_feeds_keep_file_order(tmp_path: Path) -> None:
     )
     config = load_config(path)
     feeds = config.feeds("blocks")
-    assert [feed.name for feed in feeds] == ["blocks.zeta", "blocks.alpha", "blocks.mid"]
+    assert [feed.name for feed in feeds] == ["zeta", "alpha", "mid"]
+    assert [feed.key for feed in feeds] == ["blocks.zeta", "blocks.alpha", "blocks.mid"]
     assert [feed.kind for feed in feeds] == ["mempool_rest", "labelled_blocks", "mempool_rest"]
     assert config.source("pool_registry.m").kind == "mempool_pools_v2"
     assert config.source("blocks.alpha").location == str(tmp_path / "labels.csv")
@@ -75,9 +77,9 @@ def test_feed_options_get_their_defaults(tmp_path: Path) -> None:
     )
     touch(tmp_path / "x.csv")
     feeds = {feed.name: feed for feed in load_config(path).feeds("blocks")}
-    assert feeds["blocks.m"].options == {"min_interval_seconds": 2, "concurrency": 1}
-    assert feeds["blocks.m"].is_remote
-    assert feeds["blocks.l"].options == {
+    assert asdict(feeds["m"].options) == {"min_interval_seconds": 2, "concurrency": 1}
+    assert feeds["m"].is_remote
+    assert asdict(feeds["l"].options) == {
         "height_column": "height",
         "label_column": "pool",
         "label_scheme": "name",
@@ -107,9 +109,9 @@ def test_path_option_resolves_against_the_config_folder(
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     (feed,) = load_config(path).feeds("blocks")
-    assert feed.name == "blocks.btccom"
-    assert feed.options["block_counts"] == str(counts.resolve())
-    assert feed.options["label_scheme"] == "slug"
+    assert feed.name == "btccom"
+    assert feed.options.block_counts == str(counts.resolve())
+    assert feed.options.label_scheme == "slug"
     assert feed.location == str((tmp_path / "data" / "labels.csv").resolve())
 
 

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from plotly.offline import get_plotlyjs
 
-from pipelines.config import SOURCES, load_config
+from pipelines.config import load_config
 from pipelines.defs.decentralization import provenance
 from pipelines.report import (
     CHART_CLASS,
@@ -23,6 +23,7 @@ from pipelines.report import (
     source_freshness,
 )
 from pipelines.report import render as render_module
+from pipelines.sources.registry import kinds
 from tests.conftest import FIXTURES
 from tests.report_data import (
     EXPECTED_CHARTS,
@@ -173,13 +174,14 @@ def test_provenance_rows(page: str) -> None:
     assert "<td>blocks.sample</td>" in section and "BSD-2-Clause (test)" in section
     assert "2026-03-31T23:00:00+00:00" in section
     # an empty licence is filled in from LICENCES; text is escaped
-    assert LICENCES["epoch_models_csv"] in section
+    assert licence_for("epoch_models_csv") in section
     assert "notable_ai_models.csv?&lt;b&gt;" in section
 
 
 def test_every_source_kind_and_offline_database_has_a_licence() -> None:
-    kinds = {kind for kinds in SOURCES.values() for kind in kinds}
-    assert kinds | {"dbip_city_lite", "iptocc", "mmdb", "asmap"} <= LICENCES.keys()
+    declared = [kind for by_name in kinds().values() for kind in by_name.values()]
+    assert declared and all(kind.licence for kind in declared)
+    assert {"dbip_city_lite", "iptocc", "mmdb", "asmap"} <= LICENCES.keys()
     assert licence_for("no_such_kind") == "see publisher's terms"
     assert "CC BY 4.0" in licence_for("dbip_city_lite")
     assert "IP Geolocation by DB-IP, https://db-ip.com" in licence_for("dbip_city_lite")

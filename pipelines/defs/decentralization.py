@@ -18,6 +18,7 @@ from pipelines.nodes.ipdb import ip_database_origin
 from pipelines.report import licence_for, render_report
 from pipelines.resources import ObservatoryResource
 from pipelines.serving import KEY as SERVING
+from pipelines.sources.registry import kind_of
 
 SCOREBOARD = dg.AssetKey(["marts", "decentralization_scoreboard"])
 TRENDS = dg.AssetKey(["intermediate", "decentralization_trends"])
@@ -29,15 +30,6 @@ TRENDS_DESCRIPTION = (
     "rate: centralizing, decentralizing or no significant trend."
 )
 # the raw asset that reads each source (multi-feed sources by their prefix)
-SOURCE_ASSETS = {
-    "pool_registry": ["raw", "pool_registry"],
-    "blocks": ["raw", "blocks"],
-    "nodes": ["raw", "node_snapshots"],
-    "market": ["raw", "market_observations"],
-    "hashrate_geography": ["raw", "hashrate_geography"],
-    "ai_models": ["raw", "ai_models"],
-    "ai_chip_owners": ["raw", "ai_chip_owners"],
-}
 ENRICHED_NODES = ["intermediate", "nodes"]  # the asset that reads the offline IP databases
 
 
@@ -99,8 +91,8 @@ def provenance(config: ObservatoryConfig, instance: dg.DagsterInstance) -> list[
     """One row per configured source and, when nodes are read, per offline database that
     enriches them: kind, location, licence and when its asset last read it."""
     inputs = [
-        (source.name, source.kind, source.location, SOURCE_ASSETS[source.name.split(".", 1)[0]])
-        for source in config.sources.values()
+        (feed.key, feed.kind, feed.location, kind_of(feed).table.split("."))
+        for feed in config.sources.values()
     ]
     if any(name.startswith("nodes.") for name in config.sources):
         kind, location = ip_database_origin(config.nodes["ip_database"])

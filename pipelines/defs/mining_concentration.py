@@ -66,7 +66,7 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
     """Merge the feeds' blocks (one row per height); attribute each to a pool, owner and template
     builder."""
     lake = observatory.lake()
-    feeds = [feed.name.split(".", 1)[1] for feed in observatory.config().feeds("blocks")]
+    feeds = [feed.name for feed in observatory.config().feeds("blocks")]
     rows = lake.read("raw", "blocks")
     blocks, overlap = merge_feeds(rows, feeds)
     yield dg.MaterializeResult(

@@ -366,7 +366,7 @@ def render_report(
     """Write the report to ``out_dir/index.html`` atomically and return its path.
 
     ``provenance`` holds one dict per input with the keys source, kind, location, licence and
-    retrieved_at (a datetime or text); an empty licence is filled in from ``LICENCES[kind]``.
+    retrieved_at (a datetime or text); an empty licence is filled in from ``licence_for(kind)``.
 
     The page is written to a temporary file in ``out_dir`` and renamed over ``index.html``, so a
     reader sees the old page or the new one, never a half-written file.

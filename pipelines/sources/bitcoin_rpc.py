@@ -279,5 +279,9 @@ KINDS = (
         read_rpc_feed,
         BitcoinRpcOptions,
         table="raw.blocks",
+        licence=(
+            "public block-chain data read from the operator's own Bitcoin Core node (Bitcoin Core "
+            "software: MIT)"
+        ),
     ),
 )

@@ -343,5 +343,9 @@ KINDS = (
         read_api_feed,
         BitnodesApiOptions,
         table="raw.node_snapshots",
+        licence=(
+            "Bitnodes API: see publisher's terms (Bitnodes software ayeowch/bitnodes: MIT); "
+            "geography from MaxMind GeoLite2 (GeoLite2 EULA, attribution required)"
+        ),
     ),
 )

@@ -504,6 +504,10 @@ KINDS = (
         "BigQuery crypto_bitcoin blocks export with coinbase identifiers and outputs (NDJSON)",
         read_bigquery_feed,
         table="raw.blocks",
+        licence=(
+            "Google BigQuery public dataset crypto_bitcoin: see Google Cloud's terms; the shared "
+            "sample comes from Blockchain-Technology-Lab/consensus-decentralization (MIT)"
+        ),
     ),
     SourceKind(
         "labelled_blocks",
@@ -512,5 +516,10 @@ KINDS = (
         read_labelled_feed,
         LabelledBlocksOptions,
         table="raw.blocks",
+        licence=(
+            "depends on the file: sorukumar/bitcoin-mining-pools (BSD-2-Clause; labels to height "
+            "869305 from jlopp/bitcoin-blocks-by-mining-pool, MIT), Canhui/Bitcoin_Mining_Pools "
+            "(Apache-2.0, BTC.com's labels); otherwise see publisher's terms"
+        ),
     ),
 )

@@ -312,5 +312,10 @@ KINDS = (
         read_feed,
         BlockchainComOptions,
         table="raw.market_observations",
+        licence=(
+            "Blockchain.com chart data: Blockchain.com's terms apply; the shared copies come from "
+            "repositories under Apache-2.0, a licence that covers those repositories, not "
+            "Blockchain.com's data"
+        ),
     ),
 )

@@ -209,5 +209,10 @@ KINDS = (
         "monthly_absolute_hashrate_EH/S (a file or the download URL)",
         read_feed,
         table="raw.hashrate_geography",
+        licence=(
+            "Cambridge Centre for Alternative Finance (CCAF), CBECI mining map: cite CCAF; the "
+            "CBECI website is CC BY-NC-SA 4.0 (shared copy from "
+            "Mccalabrese/Bitcoin-Hashrate-simulations-MonteCarlo)"
+        ),
     ),
 )

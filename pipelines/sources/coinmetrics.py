@@ -324,6 +324,7 @@ KINDS = (
         read_api_feed,
         CoinMetricsApiOptions,
         table="raw.market_observations",
+        licence=("Coin Metrics Community data: CC BY-NC 4.0 (see Coin Metrics' terms)"),
     ),
     SourceKind(
         "coinmetrics_csv",
@@ -331,5 +332,9 @@ KINDS = (
         "Coin Metrics daily CSV (time, BlkCnt, PriceUSD, HashRate, DiffMean, FeeTotNtv, ...)",
         read_csv_feed,
         table="raw.market_observations",
+        licence=(
+            "Coin Metrics Community data: CC BY-NC 4.0 (shared copy via SciEcon/data, a fork of "
+            "coinmetrics/data)"
+        ),
     ),
 )

@@ -71,6 +71,7 @@ KINDS = (
         read_models_feed,
         ModelsOptions,
         table="raw.ai_models",
+        licence=("Epoch AI: CC BY 4.0 (cite Epoch AI)"),
     ),
     SourceKind(
         "epoch_chip_owners",
@@ -81,5 +82,6 @@ KINDS = (
         ChipOwnerOptions,
         table="raw.ai_chip_owners",
         check=check_chip_owner_files,
+        licence=("Epoch AI, epoch-research/ai-chip-counts: MIT; modelled estimates, cite Epoch AI"),
     ),
 )

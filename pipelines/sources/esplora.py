@@ -258,6 +258,10 @@ KINDS = (
         _rest_reader("mempool"),
         RestBlockOptions,
         table="raw.blocks",
+        licence=(
+            "mempool.space API: see publisher's terms (the block data itself is public block-chain "
+            "data)"
+        ),
     ),
     SourceKind(
         "esplora_rest",
@@ -266,5 +270,9 @@ KINDS = (
         _rest_reader("esplora"),
         RestBlockOptions,
         table="raw.blocks",
+        licence=(
+            "Esplora API (e.g. blockstream.info): see publisher's terms (the block data itself is "
+            "public block-chain data; Esplora software: MIT)"
+        ),
     ),
 )

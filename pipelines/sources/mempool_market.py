@@ -241,5 +241,6 @@ KINDS = (
         read_api_feed,
         MempoolMarketOptions,
         table="raw.market_observations",
+        licence=("mempool.space API: see publisher's terms"),
     ),
 )

@@ -256,6 +256,7 @@ KINDS = (
         "mempool.space pools-v2.json: [{id, name, addresses[], tags[], link}]",
         _read_v2,
         table="raw.pool_registry",
+        licence=("MIT (mempool/mining-pools registry)"),
     ),
     SourceKind(
         "bitcoin_data_pools",
@@ -263,6 +264,7 @@ KINDS = (
         "bitcoin-data/mining-pools' generated pool-list.json (the pools-v2.json shape)",
         _read_v2,
         table="raw.pool_registry",
+        licence=("MIT (bitcoin-data/mining-pools registry)"),
     ),
     SourceKind(
         "edi_pools",
@@ -272,5 +274,6 @@ KINDS = (
         _read_edi,
         EdiPoolsOptions,
         table="raw.pool_registry",
+        licence=("MIT (Blockchain-Technology-Lab/consensus-decentralization mapping files)"),
     ),
 )

@@ -128,6 +128,7 @@ class SourceKind:
     options: type = NoOptions
     table: str = ""  # the raw table its rows land in, e.g. "raw.blocks"
     check: Callable[[Feed], str | None] | None = None  # a problem across options, or None
+    licence: str = ""  # the data's licence or terms, shown in the report's provenance
 
     def option_fields(self) -> dict[str, dataclasses.Field]:
         return {f.name: f for f in dataclasses.fields(self.options)}
