@@ -1,4 +1,4 @@
-"""The one Dagster resource every asset uses: config, lake, build warehouse and HTTP clients."""
+"""The one Dagster resource every asset uses: config, lake, build warehouse and feed reads."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pydantic import Field
 from pipelines.config import ObservatoryConfig, load_config
 from pipelines.lake import Lake
 from pipelines.metadata import frame_metadata
+from pipelines.schemas import Contract
 from pipelines.sources.registry import Feed, FeedRead, ReadScope, read_feed
 from pipelines.warehouse import Warehouse, load_parquet_table
 
@@ -49,41 +50,17 @@ class ObservatoryResource(dg.ConfigurableResource):
         read.report = {"kind": feed.kind, **read.report}
         return read
 
-    def store_table(
-        self,
-        frame: pl.DataFrame,
-        layer: str,
-        table: str,
-        *,
-        description: str,
-        column_descriptions: dict[str, str],
-    ) -> dict[str, Any]:
+    def store_table(self, frame: pl.DataFrame, contract: Contract) -> dict[str, Any]:
         """Replace an unpartitioned lake table and its copy in the build database.
 
         Returns Dagster metadata: row count, schema, preview and the lake path.
         """
-        path = self.lake().write(frame, layer, table)
-        return {
-            **self.load_table(
-                layer,
-                table,
-                preview=frame,
-                description=description,
-                column_descriptions=column_descriptions,
-            ),
-            "lake_path": dg.MetadataValue.path(str(path)),
-        }
+        self.lake().write(frame, contract.layer, contract.table)
+        return self.load_table(contract, preview=frame)
 
-    def load_table(
-        self,
-        layer: str,
-        table: str,
-        *,
-        preview: pl.DataFrame,
-        description: str,
-        column_descriptions: dict[str, str],
-    ) -> dict[str, Any]:
-        """Replace the build database's copy of a lake table (all its files, e.g. parts).
+    def load_table(self, contract: Contract, *, preview: pl.DataFrame) -> dict[str, Any]:
+        """Replace the build database's copy of a lake table (all its files, e.g. parts), with
+        the contract's descriptions.
 
         Returns Dagster metadata: row count (of the loaded table), schema and preview (of
         ``preview``, e.g. the table's first rows) and the lake path.
@@ -92,14 +69,14 @@ class ObservatoryResource(dg.ConfigurableResource):
         with self.warehouse().writer() as con:
             rows = load_parquet_table(
                 con,
-                f"{layer}.{table}",
-                lake.files(layer, table),
-                description=description,
-                column_descriptions=column_descriptions,
+                contract.relation,
+                lake.files(contract.layer, contract.table),
+                description=contract.description,
+                column_descriptions=contract.descriptions,
                 empty_schema=preview.schema,
             )
         return {
-            **frame_metadata(preview, descriptions=column_descriptions),
+            **frame_metadata(preview, descriptions=contract.descriptions),
             "dagster/row_count": dg.MetadataValue.int(rows),
-            "lake_path": dg.MetadataValue.path(str(lake.table_dir(layer, table))),
+            "lake_path": dg.MetadataValue.path(str(lake.table_dir(contract.layer, contract.table))),
         }

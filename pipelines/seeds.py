@@ -1,30 +1,40 @@
-"""Curated seed tables (``dbt_like_sql/seeds/*.csv``) as raw assets with a blocking GX check."""
+"""Curated seed tables (``dbt_like_sql/seeds/<table>.csv``) as raw assets with a blocking check.
+
+Every seed is read through the asset graph: downstream assets read ``raw/<table>``, never the
+CSV, so each seed has lineage, a GX check (``expectations/<table>.json``) and a materialisation
+time.
+"""
 
 from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
 from pipelines.resources import ObservatoryResource
-from pipelines.sources.pool_reference import SEEDS
+from pipelines.schemas import Contract
+from pipelines.sources.seeds import SEEDS
 from pipelines.validation import gx_check_result
 
 
 def seed_table(
-    name: str, read: Callable[[], pl.DataFrame], description: str, columns: dict[str, str]
+    contract: Contract, read: Callable[[Path], pl.DataFrame]
 ) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
-    """An asset loading ``dbt_like_sql/seeds/<name>.csv`` and its blocking GX check."""
-    key = dg.AssetKey(["raw", name])
+    """The asset loading the seed of ``contract`` (``raw.<table>``) and its blocking GX check."""
+    name = contract.table
+    path = SEEDS / f"{name}.csv"
 
-    @dg.asset(key=key, group_name="raw", kinds={"csv", "parquet"}, description=description)
+    @dg.asset(
+        key=["raw", name],
+        kinds={"csv", "parquet"},
+        description=contract.description,
+    )
     def _load(observatory: ObservatoryResource) -> dg.MaterializeResult:
-        metadata = observatory.store_table(
-            read(), "raw", name, description=description, column_descriptions=columns
-        )
-        return dg.MaterializeResult(metadata={**metadata, "seed": str(SEEDS / f"{name}.csv")})
+        metadata = observatory.store_table(read(path), contract)
+        return dg.MaterializeResult(metadata={**metadata, "seed": dg.MetadataValue.path(str(path))})
 
     @dg.asset_check(
-        asset=key, name=f"{name}_expectations", blocking=True, description=f"GX suite {name}"
+        asset=_load, name=f"{name}_expectations", blocking=True, description=f"GX suite {name}"
     )
     def _check(observatory: ObservatoryResource) -> dg.AssetCheckResult:
         return gx_check_result(name, observatory.lake().read("raw", name))

@@ -13,8 +13,6 @@ def serving_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
         key=KEY,
         deps=sorted(upstream, key=lambda k: k.to_user_string()),
-        group_name="serving",
-        kinds={"duckdb"},
         description=(
             "The serving database (warehouse/observatory.duckdb) that analysts, `observatory sql` "
             "and notebooks open read-only; replaced atomically at the end of each run, and only "

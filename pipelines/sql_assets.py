@@ -56,8 +56,6 @@ def _model_asset(project: SqlProject, model: SqlModel) -> dg.AssetsDefinition:
     @dg.asset(
         key=model_key(model),
         deps=deps,
-        group_name=model.layer,
-        kinds={"duckdb", "sql"},
         description=model.description,
         code_version=hashlib.sha256(model.sql.encode()).hexdigest()[:12],
         metadata={

@@ -9,14 +9,12 @@ import polars as pl
 import pytest
 
 from pipelines.ai.compute_owners import (
-    CHIP_OWNER_COLUMNS,
-    COMPUTE_CONCENTRATION_COLUMNS,
-    OWNER_COLUMNS,
     ai_compute_concentration,
     ai_compute_owners,
     read_chip_owner_files,
 )
 from pipelines.http import SourceFormatError
+from pipelines.schemas.ai import AI_CHIP_OWNERS, AI_COMPUTE_CONCENTRATION, AI_COMPUTE_OWNERS
 from tests.conftest import FIXTURES, SHARED_DATA, needs_shared_data
 
 CHIPS = FIXTURES / "ai" / "chip-owners"
@@ -24,6 +22,7 @@ REAL_CHIPS = SHARED_DATA / "ai" / "epoch-ai-chip-owners"
 needs_epoch = pytest.mark.skipif(
     not REAL_CHIPS.is_dir(), reason=f"no Epoch AI files at {REAL_CHIPS}"
 )
+
 Q1, Q2 = date(2024, 1, 1), date(2024, 4, 1)
 
 
@@ -44,7 +43,7 @@ def owner_row(owners: pl.DataFrame, quarter: date, owner: str) -> tuple:
 
 def test_rows_and_problems(read) -> None:
     rows, problems = read
-    assert rows.columns == list(CHIP_OWNER_COLUMNS)
+    assert rows.columns == list(AI_CHIP_OWNERS.descriptions)
     assert rows.height == 12  # 13 records, Oracle's 6/31/2024 left out
     xai = rows.filter(pl.col("owner") == "xAI").row(0, named=True)  # dated 3/31/24
     assert (xai["quarter"], xai["quarter_end"]) == (Q1, date(2024, 3, 31))
@@ -87,7 +86,7 @@ def test_rows_and_problems(read) -> None:
 
 
 def test_no_chip_counted_twice(owners) -> None:
-    assert owners.columns == list(OWNER_COLUMNS)
+    assert owners.columns == list(AI_COMPUTE_OWNERS.descriptions)
     # CoreWeave in Q2 from its own file (200), not the nvidia file's duplicate (999)
     assert owner_row(owners, Q2, "CoreWeave") == (200, 200, 200)
     # Other (300; 200-400) does not exclude CoreWeave (100; 80-120): 300 − 100, 200 − 120, 400 − 80
@@ -113,7 +112,7 @@ def test_no_chip_counted_twice(owners) -> None:
 
 def test_concentration_and_extreme_scenarios(owners) -> None:
     table = ai_compute_concentration(owners)
-    assert table.columns == list(COMPUTE_CONCENTRATION_COLUMNS)
+    assert table.columns == list(AI_COMPUTE_CONCENTRATION.descriptions)
     q1 = table.row(0, named=True)
     # Microsoft 400, Meta 300, Other 200, CoreWeave 100, xAI 100 of 1,100
     assert q1["h100e"] == 1100

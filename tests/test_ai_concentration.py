@@ -7,14 +7,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from pipelines.ai.concentration import (
-    AI_CONCENTRATION_COLUMNS,
-    KEYS,
-    OPENNESS_COLUMNS,
-    ai_concentration,
-    ai_openness,
-)
+from pipelines.ai.concentration import KEYS, ai_concentration, ai_openness
 from pipelines.ai.models import read_epoch_models
+from pipelines.schemas.ai import AI_CONCENTRATION, AI_OPENNESS
 from tests.conftest import FIXTURES, SHARED_DATA, needs_shared_data
 
 # A-1 (Org A, US, 2023-01, 1e24 FLOP, open); AB-1 (Org A + Org B, US + GB, 2023-12, 3e24, API);
@@ -45,7 +40,7 @@ def pick(table: pl.DataFrame, dimension: str, weighting: str, period: str) -> pl
 
 
 def test_columns_and_order(table) -> None:
-    assert table.columns == list(AI_CONCENTRATION_COLUMNS)
+    assert table.columns == list(AI_CONCENTRATION.descriptions)
     assert table.equals(table.sort(KEYS))
     assert set(table["dataset"]) == {"notable"}
 
@@ -117,7 +112,7 @@ def test_as_of_month_cuts_the_series(models) -> None:
 
 def test_openness(models) -> None:
     table = ai_openness(models)
-    assert table.columns == list(OPENNESS_COLUMNS)
+    assert table.columns == list(AI_OPENNESS.descriptions)
     y2023, y2024 = table.rows(named=True)
     assert (y2023["year"], y2023["models"], y2023["models_known"], y2023["open_models"]) == (
         2023,

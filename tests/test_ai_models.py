@@ -7,8 +7,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from pipelines.ai.models import CREDIT_COLUMNS, MODEL_COLUMNS, model_credits, read_epoch_models
+from pipelines.ai.models import CREDIT_COLUMNS, model_credits, read_epoch_models
 from pipelines.http import SourceFormatError
+from pipelines.schemas.ai import AI_MODELS
 from pipelines.schemas.rejects import REJECT_SCHEMA
 from tests.conftest import FIXTURES, SHARED_DATA, needs_shared_data
 
@@ -34,7 +35,7 @@ def by_model(models: pl.DataFrame, name: str) -> dict:
 
 def test_one_row_per_record_with_quoted_line_breaks(notable) -> None:
     models, _ = notable
-    assert models.columns == list(MODEL_COLUMNS)
+    assert models.columns == list(AI_MODELS.descriptions)
     assert models["model"].to_list() == [
         "Alpha-1",
         "Beta-2",

@@ -10,7 +10,6 @@ import polars as pl
 import pytest
 
 from pipelines.mining.attribution import (
-    ATTRIBUTION_COLUMNS,
     UNKNOWN,
     PoolLookup,
     attribute,
@@ -19,9 +18,14 @@ from pipelines.mining.attribution import (
     merge_feeds,
     owners_on_date,
 )
-from pipelines.schemas.mining import BLOCK_SCHEMA, conform_blocks
-from pipelines.sources.pool_reference import ALIAS_COLUMNS, read_pool_label_aliases
+from pipelines.schemas.mining import (
+    ATTRIBUTION_COLUMNS,
+    BLOCK_SCHEMA,
+    POOL_LABEL_ALIASES,
+    conform_blocks,
+)
 from pipelines.sources.pool_registry import SCHEMA, combine_registries
+from pipelines.sources.seeds import read_pool_label_aliases
 
 DAY = date(2024, 1, 1)
 
@@ -100,7 +104,7 @@ def aliases(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     path: Path = tmp_path_factory.mktemp("seeds") / "pool_label_aliases.csv"
     path.write_text(ALIASES_CSV)
     frame = read_pool_label_aliases(path)
-    assert frame.columns == list(ALIAS_COLUMNS)
+    assert frame.columns == list(POOL_LABEL_ALIASES.descriptions)
     return frame
 
 

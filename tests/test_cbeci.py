@@ -9,14 +9,17 @@ import polars as pl
 import pytest
 
 from pipelines.http import SourceFormatError
-from pipelines.schemas.market import HASHRATE_GEOGRAPHY, HASHRATE_GEOGRAPHY_SCHEMA
+from pipelines.schemas.market import (
+    HASHRATE_GEOGRAPHY,
+    HASHRATE_GEOGRAPHY_SCHEMA,
+    HASHRATE_POINT_ESTIMATES,
+)
 from pipelines.schemas.rejects import REJECT_SCHEMA
 from pipelines.sources.cbeci import (
-    POINT_ESTIMATE_COLUMNS,
     month_share_totals,
     read_cbeci_countries,
-    read_hashrate_point_estimates,
 )
+from pipelines.sources.seeds import read_hashrate_point_estimates
 from tests.conftest import FIXTURES, SHARED_DATA, needs_shared_data
 
 SAMPLE = FIXTURES / "market" / "cbeci-countries-sample.csv"
@@ -113,7 +116,7 @@ def test_missing_fields_and_header():
 
 def test_point_estimate_seed_is_well_formed():
     estimates = read_hashrate_point_estimates()
-    assert list(estimates.columns) == list(POINT_ESTIMATE_COLUMNS)
+    assert list(estimates.columns) == list(HASHRATE_POINT_ESTIMATES.descriptions)
     assert not estimates.select("as_of", "source", "country").is_duplicated().any()
     assert estimates["url"].str.starts_with("https://").all()
     totals = estimates.group_by("as_of", "source").agg(pl.col("share").sum())

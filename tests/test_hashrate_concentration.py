@@ -5,10 +5,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from pipelines.market.hashrate_concentration import (
-    GEOGRAPHY_CONCENTRATION_COLUMNS,
-    hashrate_geography_concentration,
-)
+from pipelines.market.hashrate_concentration import hashrate_geography_concentration
+from pipelines.schemas.market import HASHRATE_GEOGRAPHY_CONCENTRATION
 
 SEP, OCT = date(2019, 9, 1), date(2019, 10, 1)
 
@@ -31,7 +29,7 @@ def rows() -> pl.DataFrame:
 
 def test_other_as_one_country_and_excluded():
     table = hashrate_geography_concentration(rows())
-    assert table.columns == list(GEOGRAPHY_CONCENTRATION_COLUMNS)
+    assert table.columns == list(HASHRATE_GEOGRAPHY_CONCENTRATION.descriptions)
     got = {(r["month"], r["other_policy"]): r for r in table.iter_rows(named=True)}
     sep = got[(SEP, "entity")]
     # 60² + 20² + 20² = 4,400

@@ -6,14 +6,13 @@ import polars as pl
 import pytest
 
 from pipelines.config import MARKET_TOLERANCES
-from pipelines.market.daily import (
-    DISCREPANCY_COLUMNS,
-    MARKET_DAILY_COLUMNS,
-    column_gaps,
-    market_daily,
-    market_discrepancies,
+from pipelines.market.daily import column_gaps, market_daily, market_discrepancies
+from pipelines.schemas.market import (
+    MARKET_DAILY,
+    MARKET_DISCREPANCIES,
+    MARKET_OBSERVATIONS,
+    OBSERVATION_SCHEMA,
 )
-from pipelines.schemas.market import MARKET_OBSERVATIONS, OBSERVATION_SCHEMA
 
 FEEDS = ["cm", "bc", "mp"]  # config order
 KIND = {"cm": "coinmetrics_csv", "bc": "blockchain_com", "mp": "mempool_api"}
@@ -42,7 +41,7 @@ def test_precedence_is_per_column_by_kind_then_config_order():
         ("2024-01-02", "price_usd", 42_000.0, "bc"),
     )
     daily = market_daily(observations, FEEDS)
-    assert daily.columns == list(MARKET_DAILY_COLUMNS)
+    assert daily.columns == list(MARKET_DAILY.descriptions)
     assert daily.select("date", "hashrate_ehs", "hashrate_ehs_source").rows() == [
         (date(2024, 1, 1), 510.0, "mp"),
         (date(2024, 1, 2), 530.0, "cm"),
@@ -126,7 +125,7 @@ def test_discrepancies_beyond_tolerance_only():
     )
     daily = market_daily(observations, FEEDS)
     found = market_discrepancies(observations, daily, MARKET_TOLERANCES)
-    assert found.columns == list(DISCREPANCY_COLUMNS)
+    assert found.columns == list(MARKET_DISCREPANCIES.descriptions)
     rows = [(r[0], r[1], r[2], r[4]) for r in found.rows()]
     assert rows == [
         # fees_usd observed 1,000 vs fees_btc x price = 1,000: agree; issuance 90,000 = 900 x 100
@@ -153,6 +152,6 @@ def test_derivation_disagreeing_with_an_observed_column_is_a_discrepancy():
 
 def test_no_observations_gives_an_empty_table_with_the_schema():
     daily = market_daily(MARKET_OBSERVATIONS.empty(), FEEDS)
-    assert daily.is_empty() and daily.columns == list(MARKET_DAILY_COLUMNS)
+    assert daily.is_empty() and daily.columns == list(MARKET_DAILY.descriptions)
     assert column_gaps(daily).is_empty()
     assert market_discrepancies(MARKET_OBSERVATIONS.empty(), daily, MARKET_TOLERANCES).is_empty()

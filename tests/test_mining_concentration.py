@@ -9,16 +9,15 @@ import pytest
 
 from pipelines.metrics.concentration import concentration
 from pipelines.mining.concentration import (
-    CONCENTRATION_COLUMNS,
     GROUP_KEYS,
     GROUPINGS,
-    SHARE_COLUMNS,
     daily_counts,
     days_covered,
     mining_concentration,
     pool_shares,
     window_counts,
 )
+from pipelines.schemas.mining import MINING_CONCENTRATION, POOL_SHARES
 
 ANCHOR = date(2018, 1, 1)
 OWNER_OF = {
@@ -278,7 +277,7 @@ def test_pool_shares_sum_to_one_per_window_and_policy(
 ) -> None:
     """Shares of each (grouping, policy, window) add up to 1; excluded has no 'unknown' entity."""
     shares = tables[1]
-    assert shares.columns == list(SHARE_COLUMNS)
+    assert shares.columns == list(POOL_SHARES.descriptions)
     sums = shares.group_by(GROUP_KEYS).agg(pl.col("share").sum())
     assert sums["share"].to_list() == pytest.approx([1.0] * sums.height)
     excluded = shares.filter(pl.col("unknown_policy") == "excluded")
@@ -312,7 +311,7 @@ def test_pool_shares_of_one_window(tables: tuple[pl.DataFrame, pl.DataFrame]) ->
 def test_outputs_are_sorted_and_complete(tables: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     """Both tables come sorted (shares by share descending within a window) with their columns."""
     concentration_table, shares = tables
-    assert concentration_table.columns == list(CONCENTRATION_COLUMNS)
+    assert concentration_table.columns == list(MINING_CONCENTRATION.descriptions)
     assert concentration_table.equals(concentration_table.sort(GROUP_KEYS))
     assert concentration_table.select(GROUP_KEYS).is_duplicated().sum() == 0
     expected = shares.sort(

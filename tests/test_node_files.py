@@ -22,8 +22,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipelines.countries import ALIASES, CONTINENTS, COUNTRIES, countries_frame, country_code
 from pipelines.http import SourceFormatError
-from pipelines.nodes.countries import ALIASES, CONTINENTS, COUNTRIES, countries_frame, country_code
 from pipelines.schemas.nodes import DISTRIBUTION_SCHEMA, NODE_SCHEMA
 from pipelines.schemas.rejects import REJECT_SCHEMA
 from pipelines.sources.node_files import (

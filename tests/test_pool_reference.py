@@ -8,13 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.sources.pool_reference import (
-    ALIAS_COLUMNS,
-    OWNER_COLUMNS,
-    SEEDS,
-    read_pool_label_aliases,
-    read_pool_owners,
-)
+from pipelines.schemas.mining import POOL_LABEL_ALIASES, POOL_OWNERS
+from pipelines.sources.seeds import SEEDS, read_pool_label_aliases, read_pool_owners
 
 OWNERS_HEADER = "pool,owner,valid_from,valid_to,source,note\n"
 
@@ -32,7 +27,7 @@ def write_owners(tmp_path: Path, rows: list[str]) -> Path:
 def test_seed_owners_parse_and_pass_their_checks() -> None:
     """Every owner row parses, cites an https source and has no range or overlap error."""
     owners = read_pool_owners()
-    assert owners.columns == list(OWNER_COLUMNS)
+    assert owners.columns == list(POOL_OWNERS.descriptions)
     assert owners.height > 0
     assert owners.schema["valid_from"] == pl.Date and owners.schema["valid_to"] == pl.Date
     assert owners["source"].str.starts_with("https://").all()
@@ -54,9 +49,11 @@ def test_seed_owners_give_btccom_consecutive_owners() -> None:
 def test_seed_aliases_parse() -> None:
     """Every alias row names a pool, gives a reason and an https source; keys are unique."""
     aliases = read_pool_label_aliases()
-    assert aliases.columns == list(ALIAS_COLUMNS)
+    assert aliases.columns == list(POOL_LABEL_ALIASES.descriptions)
     assert aliases.height > 0
-    assert aliases.select(pl.all().is_null().any()).row(0) == (False,) * len(ALIAS_COLUMNS)
+    assert aliases.select(pl.all().is_null().any()).row(0) == (False,) * len(
+        POOL_LABEL_ALIASES.descriptions
+    )
     assert aliases["source"].str.starts_with("https://").all()
     assert aliases["alias_key"].is_unique().all()
     assert (aliases["alias_key"] != "").all()
@@ -184,7 +181,7 @@ def test_alias_key_normalisation(tmp_path: Path, alias: str, key: str) -> None:
     )
     frame.write_csv(path)
     aliases = read_pool_label_aliases(path)
-    assert aliases.columns == list(ALIAS_COLUMNS)
+    assert aliases.columns == list(POOL_LABEL_ALIASES.descriptions)
     assert aliases.row(0, named=True) == {
         "alias": alias,
         "alias_key": key,

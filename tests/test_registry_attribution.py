@@ -9,8 +9,8 @@ import pytest
 from pipelines.mining.attribution import PoolLookup, attribute, build_lookup, is_literal_tag
 from pipelines.mining.pool_entities import resolve_registries
 from pipelines.sources.block_files import read_bigquery_coinbase_ndjson
-from pipelines.sources.pool_reference import read_pool_label_aliases, read_pool_owners
 from pipelines.sources.pool_registry import combine_registries, parse_edi_pools, parse_pools_v2
+from pipelines.sources.seeds import read_pool_label_aliases, read_pool_owners
 from tests.conftest import SHARED_DATA, needs_shared_data
 from tests.test_attribution import blocks
 

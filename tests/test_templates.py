@@ -15,18 +15,10 @@ from pipelines.mining.concentration import (
     mining_concentration,
     window_counts,
 )
-from pipelines.mining.templates import (
-    TEMPLATE_COLUMNS,
-    template_builders,
-    unknown_pool_names,
-    with_template_builders,
-)
-from pipelines.sources.pool_reference import (
-    TEMPLATE_BUILDER_COLUMNS,
-    read_pool_label_aliases,
-    read_pool_template_builders,
-)
+from pipelines.mining.templates import template_builders, unknown_pool_names, with_template_builders
+from pipelines.schemas.mining import POOL_TEMPLATE_BUILDERS, TEMPLATE_COLUMNS
 from pipelines.sources.pool_registry import combine_registries, parse_pools_v2
+from pipelines.sources.seeds import read_pool_label_aliases, read_pool_template_builders
 from pipelines.validation import validate_frame
 from tests.conftest import SHARED_DATA, needs_shared_data
 from tests.test_attribution import registry_frame
@@ -169,7 +161,7 @@ def test_overlapping_rows_and_chains_are_errors(tmp_path: Path) -> None:
             ],
         )
     )
-    assert seed.columns == list(TEMPLATE_BUILDER_COLUMNS)
+    assert seed.columns == list(POOL_TEMPLATE_BUILDERS.descriptions)
     assert seed["overlap_error"].to_list() == [
         "PoolX: row 2 overlaps rows 3",
         "PoolX: row 3 overlaps rows 2",

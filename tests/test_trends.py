@@ -15,7 +15,6 @@ from pipelines.metrics.trends import (
     FDR,
     METRIC_ORIENTATION,
     PHI_MAX,
-    TREND_COLUMNS,
     ar1_upper_bound,
     ar1_variance_factor,
     benjamini_hochberg,
@@ -30,6 +29,7 @@ from pipelines.metrics.trends import (
     theil_sen_slope,
     verdict,
 )
+from pipelines.schemas.decentralization import DECENTRALIZATION_TRENDS
 
 
 def _p(z: float) -> float:
@@ -273,7 +273,7 @@ def test_series_trends_columns_orientation_and_notes() -> None:
         how="diagonal",
     )
     out = series_trends(board.sample(fraction=1, shuffle=True, seed=1), spans=(None,))
-    assert out.columns == list(TREND_COLUMNS)
+    assert out.columns == list(DECENTRALIZATION_TRENDS.descriptions)
     assert out.get_column("metric").to_list() == [
         "cr1",
         "entropy_bits",
@@ -361,7 +361,7 @@ def test_series_trends_rejects_unknown_metric_and_handles_empty() -> None:
     with pytest.raises(ValueError, match="unknown metric"):
         series_trends(_monthly("lorenz", [1.0, 2.0, 3.0]))
     empty = series_trends(_monthly("hhi", []))
-    assert empty.is_empty() and empty.columns == list(TREND_COLUMNS)
+    assert empty.is_empty() and empty.columns == list(DECENTRALIZATION_TRENDS.descriptions)
 
 
 # ---------------------------------------------------------------------------- multiple testing

@@ -32,6 +32,7 @@ import polars as pl
 
 from pipelines.http import SourceFormatError
 from pipelines.metrics.concentration import concentration_table
+from pipelines.schemas.ai import AI_CHIP_OWNERS, AI_COMPUTE_CONCENTRATION, AI_COMPUTE_OWNERS
 from pipelines.schemas.rejects import MAX_REJECT_VALUE, REJECT_SCHEMA
 from pipelines.sources.text_csv import read_text_csv
 
@@ -63,85 +64,7 @@ OWNERS = {
 }
 MAKERS = {"nvidia": "Nvidia", "amd": "AMD", "google": "Google", "amazon": "Amazon"}
 
-CHIP_OWNER_COLUMNS = {
-    "quarter": "first day of the quarter the End date closes",
-    "quarter_end": "last day of that quarter",
-    "owner": "owner (names normalised across files; 'Other' is everyone not named)",
-    "chip_manufacturer": "chip maker (Google: TPU, Amazon: Trainium)",
-    "h100e": "cumulative chips since the file's Start date, H100 equivalents (median)",
-    "h100e_p05": "5th percentile (null when not given)",
-    "h100e_p95": "95th percentile (null when not given)",
-    "excludes": "for an 'Other' row, the owners its Notes exclude ('Excludes A, B.'), else null",
-    "partial": "Epoch marks the quarter incomplete (Incomplete = checked)",
-    "file": "file name",
-    "row": "record N of the file (after the header)",
-    "feed": "configured feed the files came from",
-}
-OWNER_COLUMNS = {
-    "quarter": CHIP_OWNER_COLUMNS["quarter"],
-    "quarter_end": CHIP_OWNER_COLUMNS["quarter_end"],
-    "owner": CHIP_OWNER_COLUMNS["owner"],
-    "chip_manufacturers": "chip makers counted for the owner in the quarter",
-    "h100e": "H100 equivalents (median), summed over chip makers",
-    "h100e_p05": (
-        "sum of the makers' 5th percentiles: a wider range than the true 5th percentile, as if "
-        "the makers' errors were perfectly correlated; a maker without one adds its median"
-    ),
-    "h100e_p95": "sum of the makers' 95th percentiles (likewise)",
-    "partial": "some of the owner's rows are marked incomplete by Epoch",
-}
-COMPUTE_CONCENTRATION_COLUMNS = {
-    "quarter": CHIP_OWNER_COLUMNS["quarter"],
-    "quarter_end": CHIP_OWNER_COLUMNS["quarter_end"],
-    "h100e": "H100 equivalents of every owner present (median)",
-    "entities": "owners with chips, 'Other' included",
-    "hhi": "Herfindahl-Hirschman index of median H100e shares, 0-10,000 ('Other' as one entity)",
-    "hhi_ci_low": "null: chip estimates are not a sample",
-    "hhi_ci_high": "null",
-    "nakamoto": "fewest owners holding at least 50%",
-    "nakamoto_ci_low": "null",
-    "nakamoto_ci_high": "null",
-    "tau_033": "fewest owners holding at least 33%",
-    "tau_066": "fewest owners holding at least 66%",
-    "cr1": "share of the largest owner",
-    "cr3": "share of the three largest owners",
-    "cr5": "share of the five largest owners",
-    "gini": "Gini coefficient over owners",
-    "entropy_bits": "Shannon entropy of shares, bits",
-    "entropy_normalized": "entropy divided by log2(entities)",
-    "theil": "Theil T index",
-    "effective_entities": "1/Σ share²",
-    "unknown_share": "share of 'Other' (owners Epoch does not name)",
-    "hhi_low": (
-        "HHI with the largest owner (by median) at its 5th percentile and every other at its "
-        "95th: the low end of the range the percentile bounds imply"
-    ),
-    "hhi_high": "HHI with the largest owner at its 95th percentile and every other at its 5th",
-    "cr1_low": "cr1 in the hhi_low scenario",
-    "cr1_high": "cr1 in the hhi_high scenario",
-    "owners": "named owners with chips ('Other' not counted)",
-    "partial": "some rows of the quarter are marked incomplete by Epoch",
-    "missing_series": (
-        "owner (maker) series with a value in an earlier quarter but none in this one (xAI is "
-        "given for Q4 only; several files end before Q1 2026)"
-    ),
-    "complete": "no missing series and not partial: only then are quarters comparable",
-}
 
-_ROW_SCHEMA = {
-    "quarter": pl.Date,
-    "quarter_end": pl.Date,
-    "owner": pl.String,
-    "chip_manufacturer": pl.String,
-    "h100e": pl.Float64,
-    "h100e_p05": pl.Float64,
-    "h100e_p95": pl.Float64,
-    "excludes": pl.List(pl.String),
-    "partial": pl.Boolean,
-    "file": pl.String,
-    "row": pl.Int64,
-    "feed": pl.String,
-}
 _QUARTER_KEYS = ["quarter", "chip_manufacturer", "owner"]
 
 
@@ -197,7 +120,7 @@ def _problem_rows(
 
 
 def _read_file(path: Path, feed: str) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
-    """Rows (``_ROW_SCHEMA``) and problem parts of one file."""
+    """Rows (``AI_CHIP_OWNERS``) and problem parts of one file."""
     frame = read_text_csv(path.read_bytes(), f"{feed}: {path.name}")
     missing = [name for name in REQUIRED if name not in frame.columns]
     if missing:
@@ -292,7 +215,7 @@ def _read_file(path: Path, feed: str) -> tuple[pl.DataFrame, list[pl.DataFrame]]
         pl.when(pl.col("h100e_p05") <= pl.col("h100e")).then("h100e_p05").alias("h100e_p05"),
         pl.when(pl.col("h100e_p95") >= pl.col("h100e")).then("h100e_p95").alias("h100e_p95"),
     )
-    rows = rows.select(list(_ROW_SCHEMA)).cast(_ROW_SCHEMA)
+    rows = rows.select(list(AI_CHIP_OWNERS.schema)).cast(AI_CHIP_OWNERS.schema)
     return rows, problems
 
 
@@ -354,7 +277,7 @@ def _double_counts(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]
             (pl.col("h100e_p05") - pl.col("_p95").fill_null(0)).clip(lower_bound=0),
             (pl.col("h100e_p95") - pl.col("_p05").fill_null(0)).clip(lower_bound=0),
         )
-        .select(list(_ROW_SCHEMA))
+        .select(list(AI_CHIP_OWNERS.schema))
     )
     return resolved, [duplicates, not_excluded]
 
@@ -362,7 +285,7 @@ def _double_counts(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]
 def read_chip_owner_files(folder: Path, feed: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(rows, problems)`` of every ``*.csv`` of Epoch's chip-owner folder.
 
-    Rows (``CHIP_OWNER_COLUMNS``) are everything the files say, sorted by quarter, owner, maker,
+    Rows (``AI_CHIP_OWNERS``) are everything the files say, sorted by quarter, owner, maker,
     file, row; a row without an owner, maker, End date or median is left out. Problems
     (``REJECT_SCHEMA``, record ``<file> row N``) report those, bad or disordered bounds, End
     dates that are not a quarter's last day, and what the no-double-counting rule changes. A
@@ -394,7 +317,7 @@ def read_chip_owner_files(folder: Path, feed: str) -> tuple[pl.DataFrame, pl.Dat
 
 def ai_compute_owners(rows: pl.DataFrame) -> pl.DataFrame:
     """H100e per (quarter, owner) summed over chip makers, no chip counted twice
-    (``OWNER_COLUMNS``, sorted by quarter and owner). See the module docstring for the rule."""
+    (``AI_COMPUTE_OWNERS``, sorted by quarter and owner). See the module docstring for the rule."""
     resolved, _ = _double_counts(rows)
     return (
         resolved.group_by("quarter", "quarter_end", "owner")
@@ -405,7 +328,7 @@ def ai_compute_owners(rows: pl.DataFrame) -> pl.DataFrame:
             pl.coalesce("h100e_p95", "h100e").sum().alias("h100e_p95"),
             pl.col("partial").any(),
         )
-        .select(list(OWNER_COLUMNS))
+        .select(list(AI_COMPUTE_OWNERS.descriptions))
         .sort("quarter", "owner")
     )
 
@@ -426,7 +349,7 @@ def _scenario(owners: pl.DataFrame, largest_at: str, others_at: str) -> pl.DataF
 
 
 def ai_compute_concentration(owners: pl.DataFrame) -> pl.DataFrame:
-    """The metric set per quarter over owners' median H100e (``COMPUTE_CONCENTRATION_COLUMNS``).
+    """The metric set per quarter over owners' median H100e (``AI_COMPUTE_CONCENTRATION``).
 
     Every quarter with data is computed over the owners present. A series (owner, maker) counts
     from its first quarter with a value, as Epoch counts chips from each file's Start date: a
@@ -482,6 +405,6 @@ def ai_compute_concentration(owners: pl.DataFrame) -> pl.DataFrame:
         .with_columns(
             ((pl.col("missing_series").list.len() == 0) & ~pl.col("partial")).alias("complete")
         )
-        .select(list(COMPUTE_CONCENTRATION_COLUMNS))
+        .select(list(AI_COMPUTE_CONCENTRATION.descriptions))
         .sort("quarter")
     )

@@ -13,61 +13,12 @@ import polars as pl
 
 from pipelines.ai.models import DIMENSIONS, OPEN, UNKNOWN, model_credits
 from pipelines.metrics.concentration import concentration_table, wilson_exprs
+from pipelines.schemas.ai import AI_CONCENTRATION, AI_OPENNESS
 
 PERIODS = ("year", "rolling_12m")
 WEIGHTINGS = ("models", "training_compute")
 KEYS = ["dataset", "dimension", "weighting", "period", "period_start", "period_end"]
 CI_COLUMNS = ("hhi_ci_low", "hhi_ci_high", "nakamoto_ci_low", "nakamoto_ci_high")
-
-AI_CONCENTRATION_COLUMNS = {
-    "dataset": "Epoch dataset: 'all', 'notable', 'large_scale' or 'frontier'",
-    "dimension": "'organization', 'country' (ISO alpha-2) or 'organization_category'",
-    "weighting": (
-        "'models' (each model's credits) or 'training_compute' (credits × training FLOP; models "
-        "without compute left out)"
-    ),
-    "period": (
-        "'year' (calendar; a dataset's last year may be partial) or 'rolling_12m' (the 12 "
-        "months ending at period_end)"
-    ),
-    "period_start": "first day of the period",
-    "period_end": "last day of the period (inclusive)",
-    "total": "models (weighting models) or FLOP (weighting training_compute) in the period",
-    "entities": "entities with a positive credit",
-    "hhi": "Herfindahl-Hirschman index, Σ(100·share)², 0-10,000",
-    "hhi_ci_low": "95% interval of HHI, low (models as a sample; null for training_compute)",
-    "hhi_ci_high": "95% interval of HHI, high (null for training_compute)",
-    "nakamoto": "fewest entities holding at least 50%",
-    "nakamoto_ci_low": "95% interval of the Nakamoto coefficient, low (null for compute)",
-    "nakamoto_ci_high": "95% interval of the Nakamoto coefficient, high (null for compute)",
-    "tau_033": "fewest entities holding at least 33%",
-    "tau_066": "fewest entities holding at least 66%",
-    "cr1": "share of the largest entity",
-    "cr3": "share of the three largest entities",
-    "cr5": "share of the five largest entities",
-    "gini": "Gini coefficient over entities with a positive credit",
-    "entropy_bits": "Shannon entropy of shares, bits",
-    "entropy_normalized": "entropy divided by log2(entities) (null for one entity)",
-    "theil": "Theil T index",
-    "effective_entities": "1/Σ share²",
-    "unknown_share": "share of models (or FLOP) whose entity is 'unknown' (none listed)",
-    "models": "model rows behind the row (with a positive weight)",
-}
-
-OPENNESS_COLUMNS = {
-    "year": "calendar year of publication",
-    "dataset": AI_CONCENTRATION_COLUMNS["dataset"],
-    "models": "models published in the year",
-    "models_known": "of which with a known accessibility",
-    "open_models": "of which with open weights (unrestricted, restricted use or non-commercial)",
-    "open_share": "open_models / models_known (null when none is known)",
-    "open_share_ci_low": "95% Wilson interval of open_share, low",
-    "open_share_ci_high": "95% Wilson interval of open_share, high",
-    "compute_open_share": (
-        "training FLOP of open models / training FLOP of models with known accessibility and "
-        "known compute (null when there is none)"
-    ),
-}
 
 
 def _dated_credits(models: pl.DataFrame, as_of_month: date | None) -> pl.LazyFrame:
@@ -125,7 +76,7 @@ def _periods(credits: pl.LazyFrame, as_of_month: date | None) -> pl.LazyFrame:
 
 
 def ai_concentration(models: pl.DataFrame, as_of_month: date | None = None) -> pl.DataFrame:
-    """The metric set per (dataset, dimension, weighting, period): ``AI_CONCENTRATION_COLUMNS``.
+    """The metric set per (dataset, dimension, weighting, period): ``AI_CONCENTRATION``.
 
     ``models`` are ``read_epoch_models`` frames (one per dataset, concatenated). Models without a
     publication date are left out (they are reported by the reader), and so are those after
@@ -144,14 +95,14 @@ def ai_concentration(models: pl.DataFrame, as_of_month: date | None = None) -> p
         table.lazy()
         .join(behind, on=KEYS, how="left")
         .with_columns(pl.when(~compute).then(pl.col(name)).alias(name) for name in CI_COLUMNS)
-        .select(list(AI_CONCENTRATION_COLUMNS))
+        .select(list(AI_CONCENTRATION.descriptions))
         .sort(KEYS)
         .collect()
     )
 
 
 def ai_openness(models: pl.DataFrame) -> pl.DataFrame:
-    """Open-weight share per (year, dataset) of dated models: ``OPENNESS_COLUMNS``, sorted."""
+    """Open-weight share per (year, dataset) of dated models: ``AI_OPENNESS``, sorted."""
     known = pl.col("accessibility").is_not_null()
     is_open = pl.col("accessibility").is_in(OPEN)
     flop = pl.col("training_compute_flop")
@@ -178,7 +129,7 @@ def ai_openness(models: pl.DataFrame) -> pl.DataFrame:
             low.alias("open_share_ci_low"),
             high.alias("open_share_ci_high"),
         )
-        .select(list(OPENNESS_COLUMNS))
+        .select(list(AI_OPENNESS.descriptions))
         .sort("year", "dataset")
         .collect()
     )

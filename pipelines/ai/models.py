@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.countries import country_code
 from pipelines.http import SourceFormatError
-from pipelines.nodes.countries import country_code
+from pipelines.schemas.ai import AI_MODELS
 from pipelines.schemas.rejects import MAX_REJECT_VALUE, REJECT_SCHEMA
 from pipelines.sources.text_csv import read_text_csv
 
@@ -63,41 +64,13 @@ DIMENSIONS = {
     "organization_category": "organization_categories",
 }
 
-MODEL_COLUMNS = {
-    "dataset": "Epoch dataset: 'all', 'notable', 'large_scale' or 'frontier'",
-    "row": "N of the file's record 'row N' (records after the header, line breaks in quotes kept)",
-    "model": "model name (Model)",
-    "publication_date": "publication date (null when missing or not YYYY-MM-DD: reported)",
-    "organizations": "organisations (Organization), in Epoch's order",
-    "countries": (
-        "ISO alpha-2 country per entry of Country (of organization), in order; 'MULTINATIONAL' "
-        "for Epoch's 'Multinational', 'unknown' for an unrecognised name (reported)"
-    ),
-    "organization_categories": (
-        "Organization categorization entries (Industry, Academia, Government, Research "
-        "collective, ...); null when the file has no such column"
-    ),
-    "training_compute_flop": "training compute, FLOP (null when absent or unparseable)",
-    "training_cost_usd_2023": "training compute cost, 2023 US dollars ('$' and ',' accepted)",
-    "parameters": "parameters",
-    "accessibility": (
-        "open_unrestricted, open_restricted (restricted use or non-commercial weights), api, "
-        "hosted (no API), unreleased; null when empty or unrecognised (reported)"
-    ),
-    "accessibility_raw": "Model accessibility as given",
-    "frontier": (
-        "Epoch's Frontier model flag (all true in the frontier file); null when the file has "
-        "no such column"
-    ),
-    "feed": "configured feed the file came from",
-}
 
 CREDIT_COLUMNS = {
-    "dataset": MODEL_COLUMNS["dataset"],
-    "row": MODEL_COLUMNS["row"],
-    "model": MODEL_COLUMNS["model"],
-    "publication_date": MODEL_COLUMNS["publication_date"],
-    "training_compute_flop": MODEL_COLUMNS["training_compute_flop"],
+    "dataset": AI_MODELS.descriptions["dataset"],
+    "row": AI_MODELS.descriptions["row"],
+    "model": AI_MODELS.descriptions["model"],
+    "publication_date": AI_MODELS.descriptions["publication_date"],
+    "training_compute_flop": AI_MODELS.descriptions["training_compute_flop"],
     "dimension": "'organization', 'country' or 'organization_category'",
     "entity": "organisation, country or category; 'unknown' when the model lists none",
     "credit": "the entity's share of the model (a model's credits sum to 1)",
@@ -178,7 +151,7 @@ def _problems(frame: pl.DataFrame, field: str, value: pl.Expr, problem: pl.Expr)
 
 
 def read_epoch_models(data: bytes, dataset: str, feed: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(models, problems)`` of one Epoch models CSV: ``MODEL_COLUMNS``, one row per record.
+    """``(models, problems)`` of one Epoch models CSV: ``AI_MODELS``, one row per record.
 
     A bad publication date, number, accessibility, frontier flag or country name is nulled (or
     'unknown' for a country) and reported in ``REJECT_SCHEMA`` (record ``row N``, field the
@@ -309,7 +282,7 @@ def read_epoch_models(data: bytes, dataset: str, feed: str) -> tuple[pl.DataFram
         )
         .cast(REJECT_SCHEMA)
     )
-    models = parsed.select(list(MODEL_COLUMNS)).cast(
+    models = parsed.select(list(AI_MODELS.descriptions)).cast(
         {
             "organizations": pl.List(pl.String),
             "countries": pl.List(pl.String),

@@ -146,7 +146,7 @@ def load_registry() -> pl.DataFrame:
 def choose_pools(registry: pl.DataFrame, rng: np.random.Generator) -> Pools:
     """~40 registry pools with a tag of their own, the favourites first."""
     from pipelines.mining.attribution import is_literal_tag
-    from pipelines.sources.pool_reference import read_pool_label_aliases
+    from pipelines.sources.seeds import read_pool_label_aliases
     from pipelines.text import normalise_key
 
     rows = registry.sort("id").to_dicts()
@@ -385,12 +385,12 @@ def _paths(data: Path) -> dict[str, Path]:
 def _reference() -> tuple[Any, pl.DataFrame, pl.DataFrame]:
     """The lookup (registry + aliases), the owner and the template-builder tables."""
     from pipelines.mining.attribution import build_lookup
-    from pipelines.sources.pool_reference import (
+    from pipelines.sources.pool_registry import combine_registries
+    from pipelines.sources.seeds import (
         read_pool_label_aliases,
         read_pool_owners,
         read_pool_template_builders,
     )
-    from pipelines.sources.pool_registry import combine_registries
 
     registry = combine_registries([("mempool", "mempool_pools_v2", "regex_like", load_registry())])
     return (

@@ -10,26 +10,20 @@ twice) in ``pipelines/ai``.
 import dagster as dg
 import polars as pl
 
-from pipelines.ai.compute_owners import (
-    COMPUTE_CONCENTRATION_COLUMNS,
-    OWNER_COLUMNS,
-    ai_compute_concentration,
-    ai_compute_owners,
-)
-from pipelines.ai.concentration import (
-    AI_CONCENTRATION_COLUMNS,
-    OPENNESS_COLUMNS,
-    ai_concentration,
-    ai_openness,
-)
+from pipelines.ai.compute_owners import ai_compute_concentration, ai_compute_owners
+from pipelines.ai.concentration import ai_concentration, ai_openness
 from pipelines.metadata import markdown_table
 from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
 from pipelines.schemas.ai import (
     AI_CHIP_OWNER_PROBLEMS,
     AI_CHIP_OWNERS,
+    AI_COMPUTE_CONCENTRATION,
+    AI_COMPUTE_OWNERS,
+    AI_CONCENTRATION,
     AI_MODEL_PROBLEMS,
     AI_MODELS,
+    AI_OPENNESS,
 )
 from pipelines.validation import gx_check_result
 
@@ -45,13 +39,11 @@ CHIP_OWNERS_TABLE = RawTable(AI_CHIP_OWNERS, AI_CHIP_OWNER_PROBLEMS, None)
 ai_model_feeds = dg.AssetSpec(
     key=["source", "ai_models"],
     description="The Epoch AI model databases configured in [sources.ai_models.<feed>].",
-    group_name="source",
     kinds={"csv"},
 )
 ai_chip_owner_files = dg.AssetSpec(
     key=["source", "ai_chip_owners"],
     description="[sources.ai_chip_owners]: Epoch AI's chip-owner estimates (CSV files).",
-    group_name="source",
     kinds={"csv"},
 )
 
@@ -59,9 +51,6 @@ ai_chip_owner_files = dg.AssetSpec(
 @dg.asset(
     key=MODELS,
     deps=[ai_model_feeds],
-    group_name="raw",
-    kinds={"parquet", "duckdb"},
-    description=AI_MODELS.description,
 )
 def ai_models(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
@@ -91,9 +80,6 @@ def ai_models_expectations(observatory: ObservatoryResource) -> dg.AssetCheckRes
 @dg.asset(
     key=CHIP_OWNERS,
     deps=[ai_chip_owner_files],
-    group_name="raw",
-    kinds={"parquet", "duckdb"},
-    description=AI_CHIP_OWNERS.description,
 )
 def ai_chip_owners(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
@@ -127,19 +113,10 @@ def ai_chip_owners_expectations(observatory: ObservatoryResource) -> dg.AssetChe
         dg.AssetSpec(
             CONCENTRATION,
             deps=[MODELS],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description="Concentration of AI model building per year and rolling 12 months, by "
-            "dataset, dimension (organisation, country, category) and weighting (models, "
-            "training compute), with fractional credit for shared models.",
         ),
         dg.AssetSpec(
             OPENNESS,
             deps=[MODELS],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description="Share of models released with open weights, per year and dataset, "
-            "with a Wilson interval, and the share of training compute they hold.",
         ),
     ]
 )
@@ -156,13 +133,7 @@ def ai_model_tables(observatory: ObservatoryResource):
     yield dg.MaterializeResult(
         asset_key=CONCENTRATION,
         metadata={
-            **observatory.store_table(
-                concentration,
-                "intermediate",
-                "ai_concentration",
-                description="Concentration of AI model building per period.",
-                column_descriptions=AI_CONCENTRATION_COLUMNS,
-            ),
+            **observatory.store_table(concentration, AI_CONCENTRATION),
             "notable_by_year": dg.MetadataValue.md(
                 markdown_table(
                     yearly.select(
@@ -176,13 +147,7 @@ def ai_model_tables(observatory: ObservatoryResource):
     yield dg.MaterializeResult(
         asset_key=OPENNESS,
         metadata={
-            **observatory.store_table(
-                openness,
-                "intermediate",
-                "ai_openness",
-                description="Open-weight share of AI models per year and dataset.",
-                column_descriptions=OPENNESS_COLUMNS,
-            ),
+            **observatory.store_table(openness, AI_OPENNESS),
             "recent_years": dg.MetadataValue.md(markdown_table(openness.tail(20), 20)),
         },
     )
@@ -193,18 +158,10 @@ def ai_model_tables(observatory: ObservatoryResource):
         dg.AssetSpec(
             COMPUTE_OWNERS,
             deps=[CHIP_OWNERS],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description="AI-chip stock per quarter and owner in H100-equivalents, summed over "
-            "chip makers, no chip counted twice.",
         ),
         dg.AssetSpec(
             COMPUTE_CONCENTRATION,
             deps=[CHIP_OWNERS],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description="Concentration of AI compute among chip owners per quarter, with the "
-            "range the percentile bounds imply.",
         ),
     ]
 )
@@ -214,24 +171,12 @@ def ai_compute_tables(observatory: ObservatoryResource):
     concentration = ai_compute_concentration(owners)
     yield dg.MaterializeResult(
         asset_key=COMPUTE_OWNERS,
-        metadata=observatory.store_table(
-            owners,
-            "intermediate",
-            "ai_compute_owners",
-            description="AI-chip stock per quarter and owner (H100e).",
-            column_descriptions=OWNER_COLUMNS,
-        ),
+        metadata=observatory.store_table(owners, AI_COMPUTE_OWNERS),
     )
     yield dg.MaterializeResult(
         asset_key=COMPUTE_CONCENTRATION,
         metadata={
-            **observatory.store_table(
-                concentration,
-                "intermediate",
-                "ai_compute_concentration",
-                description="Concentration of AI compute among chip owners per quarter.",
-                column_descriptions=COMPUTE_CONCENTRATION_COLUMNS,
-            ),
+            **observatory.store_table(concentration, AI_COMPUTE_CONCENTRATION),
             "by_quarter": dg.MetadataValue.md(
                 markdown_table(
                     concentration.select(

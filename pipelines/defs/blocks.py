@@ -26,7 +26,6 @@ block_feeds = dg.AssetSpec(
         "The block feeds configured in [sources.blocks.<feed>]: a Bitcoin Core node, a mempool or "
         "esplora API, a BigQuery crypto_bitcoin export, or pool-labelled block files."
     ),
-    group_name="source",
     kinds={"bitcoin"},
 )
 
@@ -36,9 +35,6 @@ block_feeds = dg.AssetSpec(
     deps=[block_feeds],
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="raw",
-    kinds={"parquet", "duckdb"},
-    description=BLOCKS.description,
 )
 def blocks(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource

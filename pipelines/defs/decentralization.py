@@ -13,22 +13,17 @@ import polars as pl
 
 from pipelines.config import ObservatoryConfig
 from pipelines.metadata import markdown_table
-from pipelines.metrics.trends import TREND_COLUMNS, fdr_summary, partial_summary, series_trends
+from pipelines.metrics.trends import fdr_summary, partial_summary, series_trends
 from pipelines.nodes.ipdb import ip_database_origin
 from pipelines.report import licence_for, render_report
 from pipelines.resources import ObservatoryResource
+from pipelines.schemas.decentralization import DECENTRALIZATION_TRENDS
 from pipelines.serving import KEY as SERVING
 from pipelines.sources.registry import kind_of
 
 SCOREBOARD = dg.AssetKey(["marts", "decentralization_scoreboard"])
 TRENDS = dg.AssetKey(["intermediate", "decentralization_trends"])
 REPORT = dg.AssetKey(["report", "decentralization_report"])
-TRENDS_DESCRIPTION = (
-    "For every scoreboard series and span (whole series, last N years), partial periods left "
-    "out: Theil-Sen slope per year, Mann-Kendall test (autocorrelation-corrected p-value), its "
-    "Benjamini-Hochberg q-value within the domain and span, and a verdict at the false-discovery "
-    "rate: centralizing, decentralizing or no significant trend."
-)
 # the raw asset that reads each source (multi-feed sources by their prefix)
 ENRICHED_NODES = ["intermediate", "nodes"]  # the asset that reads the offline IP databases
 
@@ -36,9 +31,7 @@ ENRICHED_NODES = ["intermediate", "nodes"]  # the asset that reads the offline I
 @dg.asset(
     key=TRENDS,
     deps=[SCOREBOARD],
-    group_name="intermediate",
     kinds={"python", "parquet"},
-    description=TRENDS_DESCRIPTION,
 )
 def decentralization_trends(observatory: ObservatoryResource) -> dg.MaterializeResult:
     settings = observatory.config().trends
@@ -59,13 +52,7 @@ def decentralization_trends(observatory: ObservatoryResource) -> dg.MaterializeR
     )
     return dg.MaterializeResult(
         metadata={
-            **observatory.store_table(
-                trends,
-                "intermediate",
-                "decentralization_trends",
-                description=TRENDS_DESCRIPTION,
-                column_descriptions=TREND_COLUMNS,
-            ),
+            **observatory.store_table(trends, DECENTRALIZATION_TRENDS),
             "series": scoreboard.select("domain", "dimension", "variant", "metric").unique().height,
             "verdicts_whole_series": dg.MetadataValue.md(markdown_table(verdicts, 50)),
             "significant_before_after_fdr": dg.MetadataValue.md(
@@ -114,8 +101,6 @@ def provenance(config: ObservatoryConfig, instance: dg.DagsterInstance) -> list[
 @dg.asset(
     key=REPORT,
     deps=[SERVING],
-    group_name="report",
-    kinds={"html"},
     description="A self-contained HTML report (no network needed): the verdict table, "
     "concentration over time with interval bands, the latest distributions, the data dictionary "
     "and the provenance of every input. Written to <data home>/report/index.html.",

@@ -4,34 +4,28 @@ estimates, and ``intermediate/hashrate_geography_concentration``."""
 import dagster as dg
 import polars as pl
 
-from pipelines.market.hashrate_concentration import (
-    GEOGRAPHY_CONCENTRATION_COLUMNS,
-    hashrate_geography_concentration,
-)
+from pipelines.market.hashrate_concentration import hashrate_geography_concentration
 from pipelines.metadata import markdown_table
 from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
-from pipelines.schemas.market import HASHRATE_GEOGRAPHY, HASHRATE_GEOGRAPHY_REJECTS
-from pipelines.seeds import seed_table
-from pipelines.sources.cbeci import (
-    POINT_ESTIMATE_COLUMNS,
-    month_share_totals,
-    read_hashrate_point_estimates,
+from pipelines.schemas.market import (
+    HASHRATE_GEOGRAPHY,
+    HASHRATE_GEOGRAPHY_CONCENTRATION,
+    HASHRATE_GEOGRAPHY_REJECTS,
+    HASHRATE_POINT_ESTIMATES,
 )
+from pipelines.seeds import seed_table
+from pipelines.sources.cbeci import month_share_totals
+from pipelines.sources.seeds import read_hashrate_point_estimates
 from pipelines.validation import gx_check_result
 
 GEOGRAPHY = dg.AssetKey(["raw", "hashrate_geography"])
 CONCENTRATION = dg.AssetKey(["intermediate", "hashrate_geography_concentration"])
 TABLE = RawTable(HASHRATE_GEOGRAPHY, HASHRATE_GEOGRAPHY_REJECTS, None)
-CONCENTRATION_DESCRIPTION = (
-    "Concentration of hash rate by country per month (HHI, Nakamoto, CRk, entropy, Gini, Theil), "
-    "with Other counted as one country ('entity') or left out ('excluded')."
-)
 
 hashrate_geography_source = dg.AssetSpec(
     key=["source", "hashrate_geography"],
     description="[sources.hashrate_geography]: the Cambridge (CCAF CBECI) mining map export.",
-    group_name="source",
     kinds={"csv"},
 )
 
@@ -39,9 +33,6 @@ hashrate_geography_source = dg.AssetSpec(
 @dg.asset(
     key=GEOGRAPHY,
     deps=[hashrate_geography_source],
-    group_name="raw",
-    kinds={"parquet", "duckdb"},
-    description=HASHRATE_GEOGRAPHY.description,
 )
 def hashrate_geography(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
@@ -85,21 +76,13 @@ def hashrate_geography_expectations(observatory: ObservatoryResource) -> dg.Asse
 
 
 hashrate_point_estimates, hashrate_point_estimates_expectations = seed_table(
-    "hashrate_point_estimates",
-    read_hashrate_point_estimates,
-    "Curated, reviewed later point estimates of hash rate by country (surveys, analysts), each "
-    "with its source and coverage (dbt_like_sql/seeds/hashrate_point_estimates.csv); kept apart "
-    "from Cambridge's monthly series.",
-    POINT_ESTIMATE_COLUMNS,
+    HASHRATE_POINT_ESTIMATES, read_hashrate_point_estimates
 )
 
 
 @dg.asset(
     key=CONCENTRATION,
     deps=[GEOGRAPHY],
-    group_name="intermediate",
-    kinds={"polars", "parquet"},
-    description=CONCENTRATION_DESCRIPTION,
 )
 def hashrate_geography_concentration_table(
     observatory: ObservatoryResource,
@@ -109,13 +92,7 @@ def hashrate_geography_concentration_table(
     entity = table.filter(pl.col("other_policy") == "entity").sort("month")
     return dg.MaterializeResult(
         metadata={
-            **observatory.store_table(
-                table,
-                "intermediate",
-                "hashrate_geography_concentration",
-                description=CONCENTRATION_DESCRIPTION,
-                column_descriptions=GEOGRAPHY_CONCENTRATION_COLUMNS,
-            ),
+            **observatory.store_table(table, HASHRATE_GEOGRAPHY_CONCENTRATION),
             "hhi_by_month": dg.MetadataValue.md(
                 markdown_table(
                     entity.select(

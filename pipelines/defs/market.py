@@ -8,19 +8,17 @@ table, its discrepancies and its gaps are then rebuilt from all feeds' observati
 import dagster as dg
 import polars as pl
 
-from pipelines.market.daily import (
-    DISCREPANCY_COLUMNS,
-    GAP_COLUMNS,
-    MARKET_DAILY_COLUMNS,
-    PRECEDENCE,
-    column_gaps,
-    market_daily,
-    market_discrepancies,
-)
+from pipelines.market.daily import PRECEDENCE, column_gaps, market_daily, market_discrepancies
 from pipelines.metadata import markdown_table
 from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
-from pipelines.schemas.market import MARKET_OBSERVATIONS, MARKET_REJECTS
+from pipelines.schemas.market import (
+    MARKET_DAILY,
+    MARKET_DISCREPANCIES,
+    MARKET_GAPS,
+    MARKET_OBSERVATIONS,
+    MARKET_REJECTS,
+)
 from pipelines.validation import gx_check_result
 
 OBSERVATIONS = dg.AssetKey(["raw", "market_observations"])
@@ -28,11 +26,6 @@ DAILY = dg.AssetKey(["intermediate", "market_daily"])
 DISCREPANCIES = dg.AssetKey(["intermediate", "market_discrepancies"])
 GAPS = dg.AssetKey(["intermediate", "market_gaps"])
 TABLE = RawTable(MARKET_OBSERVATIONS, MARKET_REJECTS, "feed", ("date", "metric"))
-DAILY_DESCRIPTION = (
-    "One row per day: price, hash rate, difficulty, blocks, fees, issuance, miners' revenue, "
-    "hashprice and market cap, each from the feed with precedence for that column and with its "
-    "source; days no feed covers are null (never interpolated)."
-)
 
 market_feeds = dg.AssetSpec(
     key=["source", "market"],
@@ -40,7 +33,6 @@ market_feeds = dg.AssetSpec(
         "The market feeds configured in [sources.market.<feed>]: the Coin Metrics API or CSV, "
         "mempool.space's hash rate and price API, Blockchain.com chart exports."
     ),
-    group_name="source",
     kinds={"bitcoin"},
 )
 
@@ -48,9 +40,6 @@ market_feeds = dg.AssetSpec(
 @dg.asset(
     key=OBSERVATIONS,
     deps=[market_feeds],
-    group_name="raw",
-    kinds={"parquet", "duckdb"},
-    description=MARKET_OBSERVATIONS.description,
 )
 def market_observations(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
@@ -110,25 +99,14 @@ def market_observations_expectations(observatory: ObservatoryResource) -> dg.Ass
         dg.AssetSpec(
             DAILY,
             deps=[OBSERVATIONS],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description=DAILY_DESCRIPTION,
         ),
         dg.AssetSpec(
             DISCREPANCIES,
             deps=[OBSERVATIONS],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description="Days and columns where two market feeds (or a feed and the value derived "
-            "from other columns) disagree by more than the column's tolerance.",
         ),
         dg.AssetSpec(
             GAPS,
             deps=[OBSERVATIONS],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description="Runs of days without a value, per market_daily column, between the "
-            "column's first and last value.",
         ),
     ]
 )
@@ -146,13 +124,7 @@ def market_daily_tables(observatory: ObservatoryResource):
     yield dg.MaterializeResult(
         asset_key=DAILY,
         metadata={
-            **observatory.store_table(
-                daily,
-                "intermediate",
-                "market_daily",
-                description=DAILY_DESCRIPTION,
-                column_descriptions=MARKET_DAILY_COLUMNS,
-            ),
+            **observatory.store_table(daily, MARKET_DAILY),
             "first_day": str(daily["date"].min()),
             "last_day": str(daily["date"].max()),
             "gaps": dg.MetadataValue.md(_gap_summary(gaps)),
@@ -165,13 +137,7 @@ def market_daily_tables(observatory: ObservatoryResource):
     yield dg.MaterializeResult(
         asset_key=DISCREPANCIES,
         metadata={
-            **observatory.store_table(
-                discrepancies,
-                "intermediate",
-                "market_discrepancies",
-                description="Where market feeds disagree beyond the column's tolerance.",
-                column_descriptions=DISCREPANCY_COLUMNS,
-            ),
+            **observatory.store_table(discrepancies, MARKET_DISCREPANCIES),
             "by_metric": dg.MetadataValue.md(
                 markdown_table(
                     discrepancies.group_by("metric", "chosen_feed", "other_feed")
@@ -185,13 +151,7 @@ def market_daily_tables(observatory: ObservatoryResource):
     )
     yield dg.MaterializeResult(
         asset_key=GAPS,
-        metadata=observatory.store_table(
-            gaps,
-            "intermediate",
-            "market_gaps",
-            description="Runs of days without a value per market_daily column.",
-            column_descriptions=GAP_COLUMNS,
-        ),
+        metadata=observatory.store_table(gaps, MARKET_GAPS),
     )
 
 

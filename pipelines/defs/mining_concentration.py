@@ -6,36 +6,28 @@ import dagster as dg
 import polars as pl
 
 from pipelines.metadata import markdown_table
-from pipelines.mining.attribution import ATTRIBUTION_COLUMNS, attribute, build_lookup, merge_feeds
+from pipelines.mining.attribution import attribute, build_lookup, merge_feeds
 from pipelines.mining.concentration import (
-    CONCENTRATION_COLUMNS,
-    SHARE_COLUMNS,
     daily_counts,
     days_covered,
     mining_concentration,
     pool_shares,
     window_counts,
 )
-from pipelines.mining.templates import TEMPLATE_COLUMNS, with_template_builders
+from pipelines.mining.templates import with_template_builders
 from pipelines.resources import ObservatoryResource
-from pipelines.schemas.mining import BLOCKS as BLOCK_CONTRACT
+from pipelines.schemas.mining import (
+    BLOCK_ATTRIBUTION,
+    MERGED_BLOCKS,
+    MINING_CONCENTRATION,
+    POOL_SHARES,
+)
 
 BLOCKS = dg.AssetKey(["raw", "blocks"])
 MERGED = dg.AssetKey(["intermediate", "blocks"])
 ATTRIBUTION = dg.AssetKey(["intermediate", "block_attribution"])
 SHARES = dg.AssetKey(["intermediate", "pool_shares"])
 CONCENTRATION = dg.AssetKey(["intermediate", "mining_concentration"])
-MERGED_DESCRIPTION = (
-    "Every block once: the feeds' rows for a height merged, each field from the earliest feed "
-    "that has it (a header time beats an estimated date; a label such as 'unknown' that "
-    "identifies no pool counts as missing)."
-)
-ATTRIBUTION_DESCRIPTION = (
-    "Every block (one per height) attributed to a pool and its owner from the evidence of every "
-    "feed that holds it: payout address first, then coinbase tag, then a label; evidence that "
-    "identifies no pool never hides a feed that does; the deciding feed and conflicts recorded. "
-    "Also the pool whose block template it used (observed, and inclusive of partial evidence)."
-)
 
 
 @dg.multi_asset(
@@ -43,9 +35,6 @@ ATTRIBUTION_DESCRIPTION = (
         dg.AssetSpec(
             MERGED,
             deps=[BLOCKS],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description=MERGED_DESCRIPTION,
         ),
         dg.AssetSpec(
             ATTRIBUTION,
@@ -56,9 +45,6 @@ ATTRIBUTION_DESCRIPTION = (
                 dg.AssetKey(["raw", "pool_owners"]),
                 dg.AssetKey(["raw", "pool_template_builders"]),
             ],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description=ATTRIBUTION_DESCRIPTION,
         ),
     ]
 )
@@ -72,13 +58,7 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
     yield dg.MaterializeResult(
         asset_key=MERGED,
         metadata={
-            **observatory.store_table(
-                blocks,
-                "intermediate",
-                "blocks",
-                description=MERGED_DESCRIPTION,
-                column_descriptions=BLOCK_CONTRACT.descriptions,
-            ),
+            **observatory.store_table(blocks, MERGED_BLOCKS),
             **{f"feeds/{k}": v for k, v in overlap.items()},
         },
     )
@@ -99,13 +79,7 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
             f"{unmatched.height} labels match no registry pool; kept as their own entities: "
             + ", ".join(unmatched["label"].head(20).to_list())
         )
-    stored = observatory.store_table(
-        attributed,
-        "intermediate",
-        "block_attribution",
-        description=ATTRIBUTION_DESCRIPTION,
-        column_descriptions={**ATTRIBUTION_COLUMNS, **TEMPLATE_COLUMNS},
-    )
+    stored = observatory.store_table(attributed, BLOCK_ATTRIBUTION)
     yield dg.MaterializeResult(
         asset_key=ATTRIBUTION,
         metadata={
@@ -127,18 +101,10 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
         dg.AssetSpec(
             SHARES,
             deps=[ATTRIBUTION],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description="Each pool's, owner's and template builder's share of blocks per window, "
-            "with 95% intervals.",
         ),
         dg.AssetSpec(
             CONCENTRATION,
             deps=[ATTRIBUTION],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description="Concentration metrics of mining per window, by pool, owner and template "
-            "builder.",
         ),
     ]
 )
@@ -151,25 +117,12 @@ def mining_windows(observatory: ObservatoryResource):
     concentration = mining_concentration(counts, days_covered(attributed, anchor))
     yield dg.MaterializeResult(
         asset_key=SHARES,
-        metadata=observatory.store_table(
-            shares,
-            "intermediate",
-            "pool_shares",
-            description="Each pool's, owner's and template builder's share of blocks per window.",
-            column_descriptions=SHARE_COLUMNS,
-        ),
+        metadata=observatory.store_table(shares, POOL_SHARES),
     )
     yield dg.MaterializeResult(
         asset_key=CONCENTRATION,
         metadata={
-            **observatory.store_table(
-                concentration,
-                "intermediate",
-                "mining_concentration",
-                description="Concentration metrics of mining per window, by pool, owner and "
-                "template builder.",
-                column_descriptions=CONCENTRATION_COLUMNS,
-            ),
+            **observatory.store_table(concentration, MINING_CONCENTRATION),
             "anchor_30d": str(anchor),
         },
     )

@@ -9,20 +9,12 @@ from pipelines.metadata import markdown_table
 from pipelines.nodes.ipdb import AsmapDatabase, open_ip_database
 from pipelines.nodes.tables import build_node_tables
 from pipelines.resources import ObservatoryResource
-from pipelines.schemas.nodes import NODE_SNAPSHOTS
+from pipelines.schemas.nodes import NODE_DISPERSION, NODE_DISTRIBUTION
+from pipelines.schemas.nodes import NODES as NODES_TABLE
 
 NODES = dg.AssetKey(["intermediate", "nodes"])
 DISTRIBUTION = dg.AssetKey(["intermediate", "node_distribution"])
 DISPERSION = dg.AssetKey(["intermediate", "node_dispersion"])
-NODES_DESCRIPTION = (
-    "Every node of every snapshot, with country, AS number and organisation filled in offline "
-    "where the source lacks them (location_source / asn_source say where each came from)."
-)
-DISTRIBUTION_DESCRIPTION = "Nodes and share per entity, snapshot, dimension and overlay policy."
-DISPERSION_DESCRIPTION = (
-    "How concentrated nodes are per snapshot, dimension and overlay policy: the mining metric "
-    "set, overlay and unknown shares, and the spatial spread of located nodes."
-)
 
 
 def _databases(observatory: ObservatoryResource) -> list:
@@ -46,23 +38,14 @@ def _agreement_summary(checks: dict[str, dict]) -> str:
         dg.AssetSpec(
             NODES,
             deps=[SNAPSHOTS],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description=NODES_DESCRIPTION,
         ),
         dg.AssetSpec(
             DISTRIBUTION,
             deps=[NODES, DISTRIBUTIONS],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description=DISTRIBUTION_DESCRIPTION,
         ),
         dg.AssetSpec(
             DISPERSION,
             deps=[NODES, DISTRIBUTIONS],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description=DISPERSION_DESCRIPTION,
         ),
     ]
 )
@@ -77,18 +60,12 @@ def node_tables(context: dg.AssetExecutionContext, observatory: ObservatoryResou
     built = build_node_tables(observatory.lake(), databases, progress=progress)
     checks = built.agreement
     context.log.info(f"offline databases vs the sources' own geography: {checks}")
-    for key, table, text, columns in (
-        (NODES, "nodes", NODES_DESCRIPTION, NODE_SNAPSHOTS.descriptions),
-        (DISTRIBUTION, "node_distribution", DISTRIBUTION_DESCRIPTION, {}),
-        (DISPERSION, "node_dispersion", DISPERSION_DESCRIPTION, {}),
+    for key, contract in (
+        (NODES, NODES_TABLE),
+        (DISTRIBUTION, NODE_DISTRIBUTION),
+        (DISPERSION, NODE_DISPERSION),
     ):
-        metadata = observatory.load_table(
-            "intermediate",
-            table,
-            preview=built.previews[table],
-            description=text,
-            column_descriptions=columns,
-        )
+        metadata = observatory.load_table(contract, preview=built.previews[contract.table])
         if key == NODES:
             metadata |= {
                 "offline_databases": ", ".join(db.name for db in databases),

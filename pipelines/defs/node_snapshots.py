@@ -42,7 +42,6 @@ node_feeds = dg.AssetSpec(
         "The node feeds configured in [sources.nodes.<feed>]: the Bitnodes API, Bitnodes crawler "
         "exports, bitnod.es CSVs, getaddr address lists and published distributions."
     ),
-    group_name="source",
     kinds={"bitcoin"},
 )
 
@@ -57,9 +56,6 @@ def _feeds(observatory: ObservatoryResource, table: str) -> list[Feed]:
     deps=[node_feeds],
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="raw",
-    kinds={"parquet", "duckdb"},
-    description=NODE_SNAPSHOTS.description,
 )
 def node_snapshots(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
@@ -106,9 +102,6 @@ node_snapshots_expectations = daily_expectations_check(
 @dg.asset(
     key=DISTRIBUTIONS,
     deps=[node_feeds],
-    group_name="raw",
-    kinds={"parquet", "duckdb"},
-    description=NODE_DISTRIBUTIONS.description,
 )
 def node_distributions(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource

@@ -7,38 +7,20 @@ from pipelines.metadata import markdown_table
 from pipelines.mining.attribution import build_lookup
 from pipelines.mining.templates import unknown_pool_names
 from pipelines.resources import ObservatoryResource
+from pipelines.schemas.mining import POOL_LABEL_ALIASES, POOL_OWNERS, POOL_TEMPLATE_BUILDERS
 from pipelines.seeds import seed_table
-from pipelines.sources.pool_reference import (
-    ALIAS_COLUMNS,
-    OWNER_COLUMNS,
-    TEMPLATE_BUILDER_COLUMNS,
+from pipelines.sources.seeds import (
     read_pool_label_aliases,
     read_pool_owners,
     read_pool_template_builders,
 )
 
-pool_owners, pool_owners_expectations = seed_table(
-    "pool_owners",
-    read_pool_owners,
-    "Curated, reviewed table of which entity owned which pool when, with a public source per row "
-    "(dbt_like_sql/seeds/pool_owners.csv). A pool without a row owns itself.",
-    OWNER_COLUMNS,
-)
+pool_owners, pool_owners_expectations = seed_table(POOL_OWNERS, read_pool_owners)
 pool_template_builders, pool_template_builders_expectations = seed_table(
-    "pool_template_builders",
-    read_pool_template_builders,
-    "Curated table of pools seen sending their miners another pool's block template (stratum "
-    "jobs with the same Merkle branches), from the first day observed, with a confidence and a "
-    "public source per row (dbt_like_sql/seeds/pool_template_builders.csv). A pool without a "
-    "row builds its own template.",
-    TEMPLATE_BUILDER_COLUMNS,
+    POOL_TEMPLATE_BUILDERS, read_pool_template_builders
 )
 pool_label_aliases, pool_label_aliases_expectations = seed_table(
-    "pool_label_aliases",
-    read_pool_label_aliases,
-    "Curated aliases mapping labels and duplicate registry entries to the registry pool they mean "
-    "(dbt_like_sql/seeds/pool_label_aliases.csv).",
-    ALIAS_COLUMNS,
+    POOL_LABEL_ALIASES, read_pool_label_aliases
 )
 
 

@@ -8,10 +8,10 @@ import dagster as dg
 import polars as pl
 
 from pipelines.metadata import markdown_table
-from pipelines.mining.pool_entities import ENTITY_COLUMNS, IDENTIFIER_COLUMNS, resolve_registries
+from pipelines.mining.pool_entities import resolve_registries
 from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
-from pipelines.schemas.mining import POOL_REGISTRY
+from pipelines.schemas.mining import POOL_ENTITIES, POOL_IDENTIFIERS, POOL_REGISTRY
 from pipelines.sources.pool_registry import combine_registries
 from pipelines.sources.registry import FeedRead
 from pipelines.validation import gx_check_result
@@ -28,7 +28,6 @@ registry_file = dg.AssetSpec(
         "generated pool-list.json (MIT) and the Edinburgh Decentralization Index's identifier "
         "and address mappings (Blockchain-Technology-Lab/consensus-decentralization, MIT)."
     ),
-    group_name="source",
     kinds={"json"},
     metadata={
         "publisher": "mempool.space; bitcoin-data; Blockchain-Technology-Lab (EDI)",
@@ -37,15 +36,6 @@ registry_file = dg.AssetSpec(
             "https://raw.githubusercontent.com/mempool/mining-pools/master/pools-v2.json"
         ),
     },
-)
-ENTITIES_DESCRIPTION = (
-    "One row per pool, whichever registries list it: registry names normalised through the "
-    "curated aliases and loose name matching, with the pool's id, website and registries."
-)
-IDENTIFIERS_DESCRIPTION = (
-    "Every name, coinbase tag and payout address a registry gives a pool (one row per claim), "
-    "normalised to the pool entity; an identifier given to two pools is a conflict, decided by "
-    "the registry of highest precedence."
 )
 
 
@@ -61,9 +51,6 @@ def _combined(reads: dict[str, FeedRead], kinds: dict[str, str]) -> pl.DataFrame
 @dg.asset(
     key=KEY,
     deps=[registry_file],
-    group_name="raw",
-    kinds={"parquet", "duckdb"},
-    description=POOL_REGISTRY.description,
     code_version="2",
 )
 def pool_registry(
@@ -119,16 +106,10 @@ def conflict_summary(identifiers: pl.DataFrame) -> pl.DataFrame:
         dg.AssetSpec(
             ENTITIES,
             deps=[KEY, dg.AssetKey(["raw", "pool_label_aliases"])],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description=ENTITIES_DESCRIPTION,
         ),
         dg.AssetSpec(
             IDENTIFIERS,
             deps=[KEY, dg.AssetKey(["raw", "pool_label_aliases"])],
-            group_name="intermediate",
-            kinds={"polars", "parquet"},
-            description=IDENTIFIERS_DESCRIPTION,
         ),
     ]
 )
@@ -140,13 +121,7 @@ def pool_entities(context: dg.AssetExecutionContext, observatory: ObservatoryRes
     )
     yield dg.MaterializeResult(
         asset_key=ENTITIES,
-        metadata=observatory.store_table(
-            entities,
-            "intermediate",
-            "pool_entities",
-            description=ENTITIES_DESCRIPTION,
-            column_descriptions=ENTITY_COLUMNS,
-        ),
+        metadata=observatory.store_table(entities, POOL_ENTITIES),
     )
     summary = conflict_summary(identifiers)
     conflicting = identifiers.filter(pl.col("conflict")).drop("conflict")
@@ -158,13 +133,7 @@ def pool_entities(context: dg.AssetExecutionContext, observatory: ObservatoryRes
     yield dg.MaterializeResult(
         asset_key=IDENTIFIERS,
         metadata={
-            **observatory.store_table(
-                identifiers,
-                "intermediate",
-                "pool_identifiers",
-                description=IDENTIFIERS_DESCRIPTION,
-                column_descriptions=IDENTIFIER_COLUMNS,
-            ),
+            **observatory.store_table(identifiers, POOL_IDENTIFIERS),
             "conflicts": int(summary["conflicting_identifiers"].sum()),
             "conflicts_across_registries": int(summary["across_registries"].sum()),
             "conflicts_by_kind": dg.MetadataValue.md(markdown_table(summary)),

@@ -24,7 +24,12 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.schemas.market import MARKET_METRICS, OBSERVATION_SCHEMA
+from pipelines.schemas.market import (
+    MARKET_DAILY,
+    MARKET_DISCREPANCIES,
+    MARKET_METRICS,
+    OBSERVATION_SCHEMA,
+)
 
 DERIVED = "derived"
 HASHPRICE = "hashprice_usd_per_ph_day"
@@ -68,35 +73,6 @@ VALUE_COLUMNS = (
     "market_cap_usd",
 )
 
-MARKET_DAILY_COLUMNS: dict[str, str] = {
-    "date": "UTC day",
-    **{column: MARKET_METRICS.get(column, "") for column in VALUE_COLUMNS},
-    HASHPRICE: "miners' revenue per PH/s of hash rate per day, USD "
-    "(miner_revenue_usd / (1,000 x hashrate_ehs))",
-    **{
-        f"{column}_source": f"feed {column} came from ('derived': computed from other columns)"
-        for column in VALUE_COLUMNS
-    },
-}
-
-DISCREPANCY_COLUMNS: dict[str, str] = {
-    "date": "UTC day",
-    "metric": "market_daily column",
-    "chosen_feed": "feed whose value market_daily holds (by precedence)",
-    "chosen_value": "the value market_daily holds",
-    "other_feed": "feed (or 'derived') that disagrees",
-    "other_value": "its value",
-    "relative_difference": "|chosen - other| / max(|chosen|, |other|)",
-    "tolerance": "the column's tolerance the difference exceeds ([market.tolerances])",
-}
-
-GAP_COLUMNS: dict[str, str] = {
-    "metric": "market_daily column",
-    "gap_start": "first day without a value",
-    "gap_end": "last day without a value",
-    "days": "days in the gap",
-}
-
 
 def _ranked(observations: pl.DataFrame, feed_order: list[str]) -> pl.DataFrame:
     """Observations with ``_rank`` (0 = best) per the precedence and config order."""
@@ -133,7 +109,7 @@ def choose(observations: pl.DataFrame, feed_order: list[str]) -> pl.DataFrame:
 
 def market_daily(observations: pl.DataFrame, feed_order: list[str]) -> pl.DataFrame:
     """One row per day from the first to the last observed day (see the module docstring)."""
-    columns = list(MARKET_DAILY_COLUMNS)
+    columns = list(MARKET_DAILY.descriptions)
     if observations.is_empty():
         return pl.DataFrame(schema=_daily_schema())
     chosen = choose(observations, feed_order)
@@ -173,7 +149,7 @@ def _daily_schema() -> dict[str, pl.DataType]:
     schema: dict[str, pl.DataType] = {"date": pl.Date()}
     schema |= {c: pl.Float64() for c in VALUE_COLUMNS}
     schema |= {f"{c}_source": pl.String() for c in VALUE_COLUMNS}
-    return {c: schema[c] for c in MARKET_DAILY_COLUMNS}
+    return {c: schema[c] for c in MARKET_DAILY.descriptions}
 
 
 def derived_candidates(daily: pl.DataFrame) -> pl.DataFrame:
@@ -226,7 +202,7 @@ def market_discrepancies(
             tolerance.alias("tolerance"),
         )
         .filter(pl.col("relative_difference") > pl.col("tolerance"))
-        .select(list(DISCREPANCY_COLUMNS))
+        .select(list(MARKET_DISCREPANCIES.descriptions))
         .sort("date", "metric", "other_feed")
     )
 

@@ -19,32 +19,10 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.metrics.concentration import concentration_table
+from pipelines.schemas.market import HASHRATE_GEOGRAPHY_CONCENTRATION
 
 OTHER = "OTHER"
 OTHER_POLICIES = ("entity", "excluded")
-
-GEOGRAPHY_CONCENTRATION_COLUMNS: dict[str, str] = {
-    "month": "first day of the month",
-    "source": "where the shares come from (feed)",
-    "other_policy": "'entity' (Other is one country: most concentrated reading) or 'excluded' "
-    "(named countries only, renormalised)",
-    "countries": "countries with a positive share (Other counts as one under 'entity')",
-    "hashrate_ehs": "network hash rate the shares apply to, EH/s (sum of the published rows)",
-    "hhi": "Herfindahl-Hirschman index, sum of (100 x share)^2, 0-10,000",
-    "nakamoto": "fewest countries holding at least 50% of hash rate",
-    "tau_033": "fewest countries holding at least 33%",
-    "tau_066": "fewest countries holding at least 66%",
-    "cr1": "share of the largest country",
-    "cr3": "share of the three largest",
-    "cr5": "share of the five largest",
-    "gini": "Gini coefficient over countries with a positive share",
-    "entropy_bits": "Shannon entropy of shares, bits",
-    "entropy_normalized": "entropy / log2(countries)",
-    "theil": "Theil T index",
-    "effective_entities": "1 / sum of squared shares",
-    "other_share": "share published as Other (of all hash rate)",
-    "top_country": "ISO alpha-2 of the largest country (OTHER if Other is largest under 'entity')",
-}
 
 
 def hashrate_geography_concentration(rows: pl.DataFrame) -> pl.DataFrame:
@@ -78,6 +56,6 @@ def hashrate_geography_concentration(rows: pl.DataFrame) -> pl.DataFrame:
         pl.concat(tables)
         .join(other, on=keys, how="left")
         .rename({"feed": "source"})
-        .select(list(GEOGRAPHY_CONCENTRATION_COLUMNS))
+        .select(list(HASHRATE_GEOGRAPHY_CONCENTRATION.descriptions))
         .sort("month", "source", "other_policy")
     )

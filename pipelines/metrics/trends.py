@@ -56,6 +56,8 @@ from datetime import date
 
 import polars as pl
 
+from pipelines.schemas.decentralization import DECENTRALIZATION_TRENDS
+
 ALPHA = 0.05
 FDR = 0.05
 MIN_POINTS = 6
@@ -91,71 +93,6 @@ METRIC_ORIENTATION: dict[str, int] = {
     "compute_open_share": -1,
 }
 
-TREND_COLUMNS = {
-    "domain": "bitcoin_mining, bitcoin_nodes, hashrate_geography, ai_models or ai_compute",
-    "dimension": "what the entities are (pool, owner, country, asn, organization, ...)",
-    "variant": "how the series was counted ('key=value; ...'), as in the scoreboard",
-    "metric": "concentration metric (hhi, nakamoto, ..., open_share)",
-    "span": (
-        "'all' (the whole series) or 'last_ky' (points with period_start later than the last "
-        "period_start minus k years; only where the series reaches back k years)"
-    ),
-    "period_first": "period_start of the span's first point",
-    "period_last": "period_start of the span's last point",
-    "points": "periods in the span",
-    "first_value": "metric value at the first point",
-    "last_value": "metric value at the last point",
-    "slope_per_year": (
-        "Theil–Sen slope: median of the pairwise slopes, metric units per year (a point's time is "
-        "the midpoint of its period; null with fewer than 2 distinct times)"
-    ),
-    "mann_kendall_s": "Mann–Kendall S = Σ_{i<j} sign(x_j − x_i) over the span, in time order",
-    "mann_kendall_z": (
-        "Z with continuity correction, using the AR(1)-corrected Var(S) (null when not tested)"
-    ),
-    "p_value": (
-        "two-sided Mann–Kendall p-value with Var(S) corrected for AR(1) autocorrelation: "
-        "multiplied by variance_factor; the one the verdict uses; null when not tested"
-    ),
-    "p_value_independent": (
-        "two-sided Mann–Kendall p-value assuming independent points (tie-corrected Var(S), no "
-        "autocorrelation correction); null when not tested"
-    ),
-    "variance_factor": (
-        "n/n*, the factor applied to Var(S): Hamed & Rao's (1998) factor for an AR(1) series over "
-        "all lags, at an upper bound φ_u of the AR(1) coefficient (lag-1 autocorrelation of the "
-        "ranks of the Theil–Sen-detrended series, bias-corrected, plus one standard error, at "
-        "most 0.99); at least 1 (1 for an exactly linear series); null when not tested"
-    ),
-    "q_value": (
-        "Benjamini–Hochberg q-value of p_value within the family (domain, span), as R's "
-        "p.adjust(method = 'BH'): min over p_(j) ≥ p of p_(j)·m/j, capped at 1; null when not "
-        "tested"
-    ),
-    "family_size": (
-        "m, the series tested (with a p_value) in the family (domain, span); null when not tested"
-    ),
-    "verdict": (
-        f"'{CENTRALIZING}', '{DECENTRALIZING}' or '{NO_TREND}': significant when q_value ≤ fdr "
-        f"(fdr = {FDR}, at least {MIN_POINTS} points, partial periods left out); direction = "
-        "sign(slope) × orientation, orientation +1 where a rising value means more concentration "
-        "(hhi, cr1, cr3, cr5, gini, theil) and −1 where it means less (nakamoto, tau_033, "
-        "tau_066, entropy_bits, entropy_normalized, effective_entities, open_share, "
-        f"compute_open_share); a Sen slope of 0 with a significant S takes S's sign; '{NO_TREND}' "
-        "when S and a non-zero slope disagree in sign"
-    ),
-    "verdict_unadjusted": (
-        f"the verdict without multiple-testing control: significant when p_value < alpha "
-        f"(alpha = {ALPHA}); a significant verdict_unadjusted with verdict '{NO_TREND}' did not "
-        "survive the false-discovery-rate control"
-    ),
-    "note": (
-        "why there is no test ('fewer than 6 points: not tested', 'constant series') or a caveat "
-        f"(fewer than {RELIABLE_POINTS} points: the autocorrelation is poorly estimated; "
-        "detrended series constant; Sen slope 0 while S ≠ 0: direction from S; S and slope "
-        "signs disagree: no direction); null otherwise"
-    ),
-}
 
 _SCHEMA = {
     "domain": pl.String,
@@ -180,7 +117,7 @@ _SCHEMA = {
     "verdict_unadjusted": pl.String,
     "note": pl.String,
 }
-assert list(_SCHEMA) == list(TREND_COLUMNS)
+assert list(_SCHEMA) == list(DECENTRALIZATION_TRENDS.descriptions)
 
 
 @dataclass(frozen=True)
@@ -509,8 +446,9 @@ def series_trends(
     fdr: float = FDR,
     min_points: int = MIN_POINTS,
 ) -> pl.DataFrame:
-    """One row per series (domain, dimension, variant, metric) and span: ``TREND_COLUMNS``,
-    sorted by domain, dimension, variant, metric, span. See the module docstring for the rules.
+    """One row per series (domain, dimension, variant, metric) and span (the columns of
+    ``DECENTRALIZATION_TRENDS``), sorted by domain, dimension, variant, metric, span. See the
+    module docstring for the rules.
     ``scoreboard`` needs domain, dimension, variant, metric, period_start, period_end, value
     (rows with a null value are ignored) and may have ``partial`` (rows where it is true are
     left out)."""
@@ -570,7 +508,11 @@ def series_trends(
                 )
                 rows.append({**ids, "span": span_label(span), **row})
     tests = pl.DataFrame(rows, schema={**_SCHEMA, "direction": pl.String})
-    return control_fdr(tests, fdr).select(list(TREND_COLUMNS)).sort([*KEYS, "span"])
+    return (
+        control_fdr(tests, fdr)
+        .select(list(DECENTRALIZATION_TRENDS.descriptions))
+        .sort([*KEYS, "span"])
+    )
 
 
 def fdr_summary(trends: pl.DataFrame) -> pl.DataFrame:

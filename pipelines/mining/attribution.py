@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipelines.mining.pool_entities import resolve_registries
+from pipelines.schemas.mining import ATTRIBUTION_COLUMNS
 from pipelines.text import lossy_utf8_from_hex, normalise_key
 
 UNKNOWN = "unknown"
@@ -42,28 +43,6 @@ UNKNOWN_LABELS = ("unknown", "failed", "")
 METHODS = ("address", "tag", "label", UNKNOWN)
 # Regex syntax that cannot be meant literally; "." and "$" are read as literal characters.
 _REGEX_SYNTAX = re.compile(r"[\\\[\](){}|*+?]|^\^")
-
-ATTRIBUTION_COLUMNS = {
-    "height": "block height",
-    "hash": "block hash (null for labelled files without hashes)",
-    "time": "block header time, UTC (null when the feed has none)",
-    "date": "UTC day of the block (estimated for feeds without timestamps; see date_source)",
-    "date_source": "'header' or 'block_count_series'",
-    "feed": "the earliest feed in the config that holds this height (dates and hash come from it)",
-    "pool": "attributed pool (registry name; 'unknown' when unattributed)",
-    "pool_id": "registry id of the pool (null for unknown and unmatched labels)",
-    "owner": "entity owning the pool on the block's date (the pool itself when no owner row)",
-    "method": "how the pool was found: address, tag, label or unknown",
-    "evidence_feed": "feed whose evidence decided the pool (null when unknown)",
-    "address_pool": "pool whose payout address the coinbase pays, if any",
-    "tag_pool": "pool whose coinbase tag the scriptSig contains, if any",
-    "label": "label given by a labelled file, as written (the earliest feed's identifying label)",
-    "label_matched": "whether the label matched a registry pool (null without identifying label)",
-    "conflict": (
-        "the evidence names different pools: address vs tag, or two feeds' coinbases or labels "
-        "(address beats tag beats label; between feeds, config order decides)"
-    ),
-}
 
 
 def is_literal_tag(tag: str) -> bool:

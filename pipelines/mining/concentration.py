@@ -23,6 +23,7 @@ import polars as pl
 
 from pipelines.metrics.concentration import concentration_table, share_table
 from pipelines.metrics.windows import WINDOWS, assign_windows
+from pipelines.schemas.mining import MINING_CONCENTRATION, POOL_SHARES
 
 # grouping → the block_attribution column holding each block's entity
 GROUPINGS = {
@@ -35,52 +36,6 @@ POLICIES = ("entity", "excluded")
 UNKNOWN = "unknown"
 WINDOW_KEYS = ["window", "window_start", "window_end", "window_label"]
 GROUP_KEYS = ["grouping", "unknown_policy", *WINDOW_KEYS]
-
-SHARE_COLUMNS = {
-    "grouping": (
-        "'pool', 'owner', 'template_observed' or 'template_inclusive' (the pool whose block "
-        "template was used: observed sharing only, or partial evidence too)"
-    ),
-    "unknown_policy": "'entity' (unknown blocks are one entity) or 'excluded'",
-    "window": "'day', 'week' (ISO), 'month', 'year' or '30d' (fixed windows from the anchor)",
-    "window_start": "first day of the window",
-    "window_end": "last day of the window (inclusive)",
-    "window_label": "day, ISO week, month, year, or for 30d windows their midpoint",
-    "entity": "pool, owner or template-building pool",
-    "blocks": "blocks the entity found in the window",
-    "share": "entity's share of the window's blocks (0-1)",
-    "share_ci_low": "95% Wilson interval, low",
-    "share_ci_high": "95% Wilson interval, high",
-}
-CONCENTRATION_COLUMNS = {
-    "grouping": SHARE_COLUMNS["grouping"],
-    "unknown_policy": SHARE_COLUMNS["unknown_policy"],
-    "window": SHARE_COLUMNS["window"],
-    "window_start": SHARE_COLUMNS["window_start"],
-    "window_end": SHARE_COLUMNS["window_end"],
-    "window_label": SHARE_COLUMNS["window_label"],
-    "blocks": "blocks behind the metrics (identified blocks only when unknown_policy='excluded')",
-    "entities": "entities with at least one block",
-    "hhi": "Herfindahl-Hirschman index, Σ(100·share)², 0-10,000",
-    "hhi_ci_low": "95% interval of HHI, low (delta method, blocks as a sample of hashrate)",
-    "hhi_ci_high": "95% interval of HHI, high",
-    "nakamoto": "fewest entities holding at least 50% of blocks",
-    "nakamoto_ci_low": "95% interval of the Nakamoto coefficient, low (Wilson band method)",
-    "nakamoto_ci_high": "95% interval of the Nakamoto coefficient, high",
-    "tau_033": "fewest entities holding at least 33% of blocks",
-    "tau_066": "fewest entities holding at least 66% of blocks",
-    "cr1": "share of the largest entity",
-    "cr3": "share of the three largest entities",
-    "cr5": "share of the five largest entities",
-    "gini": "Gini coefficient over entities with at least one block",
-    "entropy_bits": "Shannon entropy of shares, bits",
-    "entropy_normalized": "entropy divided by log2(entities) (null for one entity)",
-    "theil": "Theil T index",
-    "effective_entities": "1/Σ share²",
-    "unknown_share": "share of unattributed blocks among all blocks of the window",
-    "days_with_blocks": "days of the window that have blocks in the data",
-    "days_in_window": "days in the window (fewer days with blocks: a partial window)",
-}
 
 
 def daily_counts(attribution: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
@@ -137,7 +92,7 @@ def pool_shares(counts: pl.DataFrame) -> pl.DataFrame:
     """Each entity's share of each window, with its Wilson interval."""
     shares = share_table(_with_policies(counts), GROUP_KEYS, entity="entity", count="count")
     # share_table already sorts by group, then share descending, then entity
-    return shares.rename({"count": "blocks"}).select(list(SHARE_COLUMNS))
+    return shares.rename({"count": "blocks"}).select(list(POOL_SHARES.descriptions))
 
 
 def mining_concentration(counts: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
@@ -152,6 +107,6 @@ def mining_concentration(counts: pl.DataFrame, days: pl.DataFrame) -> pl.DataFra
         table.join(unknown, on=["grouping", *WINDOW_KEYS], how="left")
         .with_columns(pl.col("all_unknown_share").alias("unknown_share"))
         .join(days, on=WINDOW_KEYS, how="left")
-        .select(list(CONCENTRATION_COLUMNS))
+        .select(list(MINING_CONCENTRATION.descriptions))
         .sort(GROUP_KEYS)
     )

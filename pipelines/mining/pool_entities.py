@@ -14,33 +14,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.schemas.mining import POOL_ENTITIES, POOL_IDENTIFIERS
 from pipelines.text import normalise_key
-
-ENTITY_COLUMNS = {
-    "pool": "pool name (the alias's pool, else the name in the registry of highest precedence)",
-    "pool_id": "the pool's id in the first registry, by precedence, that gives it one",
-    "pool_id_registry": "the registry pool_id comes from (null when no registry has an id)",
-    "website": "the pool's link in the first registry, by precedence, that has one ('' if none)",
-    "registries": "registries listing the pool, in precedence order",
-    "pool_order": "position of the pool's first registry row (precedence, then registry order)",
-}
-IDENTIFIER_COLUMNS = {
-    "kind": "'name', 'tag' (coinbase tag) or 'address' (payout address)",
-    "identifier": "the name, tag or address as the registry writes it",
-    "identifier_key": (
-        "how claims are compared: names lower-cased letters and digits, tags lower-cased, "
-        "addresses as written"
-    ),
-    "tag_matching": "how the registry's tags are matched: 'regex_like' or 'literal' (tags only)",
-    "registry": "the registry making the claim",
-    "precedence": "the registry's precedence (0 first)",
-    "registry_pool": "the pool as the registry names it",
-    "pool": "the pool entity that name stands for (aliases and loose name matching applied)",
-    "conflict": "another claim gives this identifier to another pool",
-    "chosen": "this claim's pool is the one the identifier attributes to",
-    "decided_pool": "the pool the identifier attributes to",
-    "decided_by": "the registry whose claim decides (highest precedence, then first listed)",
-}
 
 
 def _entries(registry: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFrame:
@@ -90,7 +65,7 @@ def _pool_entities(entries: pl.DataFrame) -> pl.DataFrame:
             pl.col("registry_order").min().alias("pool_order"),
         )
         .with_columns(pl.col("website").fill_null(""))
-        .select(list(ENTITY_COLUMNS))
+        .select(list(POOL_ENTITIES.descriptions))
         .sort("pool_order")
     )
 
@@ -152,7 +127,7 @@ def _claims(entries: pl.DataFrame, pool_order: pl.DataFrame) -> pl.DataFrame:
         claims.join(deciding, on=["kind", "identifier_key"], how="left")
         .with_columns((pl.col("pool") == pl.col("decided_pool")).alias("chosen"))
         .sort("kind", "identifier_key", "precedence", "pool_order", "identifier")
-        .select(list(IDENTIFIER_COLUMNS))
+        .select(list(POOL_IDENTIFIERS.descriptions))
     )
 
 

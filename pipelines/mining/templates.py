@@ -17,15 +17,9 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.mining.attribution import UNKNOWN, PoolLookup, normalise_key
+from pipelines.schemas.mining import TEMPLATE_COLUMNS
 
 CONFIDENCE = {"observed": ("observed",), "inclusive": ("observed", "partial")}
-TEMPLATE_COLUMNS = {
-    f"template_builder_{variant}": (
-        f"pool whose block template the block's pool used on its date ({', '.join(levels)} "
-        "rows of pool_template_builders; the pool itself when none; 'unknown' when unattributed)"
-    )
-    for variant, levels in CONFIDENCE.items()
-}
 
 
 def _builders_by_pool_and_day(pairs: pl.DataFrame, builders: pl.DataFrame) -> pl.DataFrame:

@@ -5,7 +5,7 @@ entity's nodes and share and ``node_dispersion`` the concentration metrics of
 ``pipelines.metrics.concentration`` per (snapshot_date, snapshot_time, source, dimension,
 overlay_policy). Dimensions:
 
-- ``country``, ``continent`` (MaxMind's codes, from ``pipelines.nodes.countries``);
+- ``country``, ``continent`` (MaxMind's codes, from ``pipelines.countries``);
 - ``asn`` (``"AS24940"``);
 - ``organization``: the operator of the AS from the curated ``seeds/node_organizations.csv``
   (e.g. Hetzner's AS24940 and AS213230 are one ``"Hetzner"``); an AS without a row keeps the AS
@@ -53,9 +53,9 @@ import numpy as np
 import polars as pl
 
 from pipelines.config import PROJECT_ROOT
+from pipelines.countries import countries_frame
 from pipelines.metrics.concentration import concentration_table, share_table
 from pipelines.nodes.clients import client_columns
-from pipelines.nodes.countries import countries_frame
 from pipelines.schemas.nodes import OVERLAY_NETWORKS
 
 SEEDS = PROJECT_ROOT / "dbt_like_sql" / "seeds"

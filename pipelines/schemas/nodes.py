@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from pipelines.schemas import table
+from pipelines.schemas import Contract, table
 from pipelines.schemas.rejects import rejects_table
 
 NETWORKS = ("ipv4", "ipv6", "onion", "i2p", "cjdns")
@@ -81,3 +81,91 @@ NODE_DISTRIBUTION_REJECTS = rejects_table(
 def conform_nodes(frame: pl.DataFrame, source: str) -> pl.DataFrame:
     """``frame`` as ``raw.node_snapshots`` rows of ``source`` (missing columns null, cast)."""
     return NODE_SNAPSHOTS.conform(frame.with_columns(pl.lit(source).alias("source")))
+
+
+NODES = Contract(
+    "intermediate.nodes",
+    (
+        "Every node of every snapshot, with country, AS number and organisation filled in offline "
+        "where the source lacks them (location_source / asn_source say where each came from)."
+    ),
+    NODE_SNAPSHOTS.columns,  # the same columns, enriched
+)
+
+NODE_DISTRIBUTION = table(
+    "intermediate.node_distribution",
+    "Nodes and share per entity, snapshot, dimension and overlay policy.",
+    ("snapshot_date", pl.Date(), "UTC day of the snapshot"),
+    (
+        "snapshot_time",
+        pl.Datetime("us", "UTC"),
+        "time of the snapshot, UTC (null for published distributions)",
+    ),
+    ("source", pl.String(), "configured feed"),
+    ("dimension", pl.String(), "what the entities are"),
+    (
+        "overlay_policy",
+        pl.String(),
+        "'entity' (overlay networks are one entity), 'excluded' or 'proportional'",
+    ),
+    (
+        "entity",
+        pl.String(),
+        "the country, AS, operator, client, ... ('overlay', 'unknown' where so)",
+    ),
+    ("nodes", pl.Float64(), "nodes of the entity (fractional under 'proportional')"),
+    ("share", pl.Float64(), "share of the snapshot's nodes (0-1)"),
+)
+
+NODE_DISPERSION = table(
+    "intermediate.node_dispersion",
+    (
+        "How concentrated nodes are per snapshot, dimension and overlay policy: the mining metric "
+        "set, overlay and unknown shares, and the spatial spread of located nodes."
+    ),
+    ("snapshot_date", pl.Date(), "UTC day of the snapshot"),
+    ("snapshot_time", pl.Datetime("us", "UTC"), "time of the snapshot, UTC"),
+    ("source", pl.String(), "configured feed"),
+    (
+        "dimension",
+        pl.String(),
+        "country, continent, asn, organization, hosting, network, client, client_version",
+    ),
+    (
+        "overlay_policy",
+        pl.String(),
+        "'entity', 'excluded' or 'proportional' (same shares as excluded)",
+    ),
+    ("nodes", pl.Float64(), "nodes counted"),
+    ("entities", pl.Int64(), "entities with at least one node"),
+    ("hhi", pl.Float64(), "Herfindahl-Hirschman index, 0-10,000"),
+    ("nakamoto", pl.Int64(), "fewest entities holding at least 50% of nodes"),
+    ("tau_033", pl.Int64(), "fewest entities holding at least 33% of nodes"),
+    ("tau_066", pl.Int64(), "fewest entities holding at least 66% of nodes"),
+    ("cr1", pl.Float64(), "share of the largest entity"),
+    ("cr3", pl.Float64(), "share of the three largest entities"),
+    ("cr5", pl.Float64(), "share of the five largest entities"),
+    ("gini", pl.Float64(), "Gini coefficient over entities"),
+    ("entropy_bits", pl.Float64(), "Shannon entropy of shares, bits"),
+    ("entropy_normalized", pl.Float64(), "entropy / log2(entities)"),
+    ("theil", pl.Float64(), "Theil T index"),
+    ("effective_entities", pl.Float64(), "1 / sum of squared shares"),
+    (
+        "overlay_share",
+        pl.Float64(),
+        "share of overlay-network nodes (Tor, I2P, CJDNS) in the snapshot",
+    ),
+    ("unknown_share", pl.Float64(), "share of nodes whose entity is unknown"),
+    ("located_nodes", pl.Int64(), "nodes with coordinates (country rows)"),
+    (
+        "standard_distance_km",
+        pl.Float64(),
+        "root mean square great-circle distance to the centroid, km",
+    ),
+    ("mean_pairwise_km", pl.Float64(), "mean great-circle distance between node pairs, km"),
+    (
+        "mean_pairwise_se_km",
+        pl.Float64(),
+        "standard error of mean_pairwise_km (0 when computed exactly)",
+    ),
+)

@@ -14,16 +14,13 @@ later published country shares (surveys, heatmaps), each with what it covers and
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
+from pipelines.countries import country_code
 from pipelines.http import SourceFormatError
-from pipelines.nodes.countries import COUNTRIES, country_code
 from pipelines.schemas.market import HASHRATE_GEOGRAPHY_SCHEMA, OTHER
 from pipelines.schemas.rejects import REJECT_SCHEMA, rejects_of
 from pipelines.sources.blockchain_com import NOT_A_NUMBER, scaled_number
-from pipelines.sources.pool_reference import SEEDS
 from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind, location_bytes
 from pipelines.sources.text_csv import read_text_csv
 
@@ -31,25 +28,6 @@ SOURCE = "cbeci"
 HEADER = ("date", "country", "monthly_hashrate_%", "monthly_absolute_hashrate_EH/S")
 SHARE_TOLERANCE = 0.005  # a month's shares sum to 1 within half a percentage point
 FOOTNOTE = r"\s*\*+$"
-
-POINT_ESTIMATE_COLUMNS: dict[str, str] = {
-    "as_of": "day the estimate describes (the end of the period measured, for a survey)",
-    "country": f"ISO 3166-1 alpha-2 code, or {OTHER}",
-    "share": "the country's share of the hash rate the estimate covers, 0–1",
-    "coverage": "whose hash rate the share is of (a survey's respondents, the whole network)",
-    "source": "publisher and title",
-    "url": "where the figure was read",
-    "note": "what the source says, its caveats, and how the figure was checked",
-}
-POINT_ESTIMATE_SCHEMA: dict[str, pl.DataType] = {
-    "as_of": pl.Date(),
-    "country": pl.String(),
-    "share": pl.Float64(),
-    "coverage": pl.String(),
-    "source": pl.String(),
-    "url": pl.String(),
-    "note": pl.String(),
-}
 
 
 def _problem(raw: pl.Expr, problem: str | pl.Expr) -> pl.Expr:
@@ -174,25 +152,6 @@ def month_share_totals(rows: pl.DataFrame, tolerance: float = SHARE_TOLERANCE) -
         .filter((pl.col("share_total") - 1).abs() > tolerance)
         .sort("feed", "month")
     )
-
-
-def read_hashrate_point_estimates(
-    path: Path = SEEDS / "hashrate_point_estimates.csv",
-) -> pl.DataFrame:
-    """The curated later estimates (``POINT_ESTIMATE_COLUMNS``); a malformed row raises."""
-    estimates = pl.read_csv(path, schema=dict.fromkeys(POINT_ESTIMATE_SCHEMA, pl.String))
-    estimates = estimates.with_columns(
-        pl.col("as_of").str.to_date("%Y-%m-%d", strict=True),
-        pl.col("share").cast(pl.Float64, strict=True),
-    )
-    bad = estimates.with_row_index("line", offset=2).filter(
-        ~pl.col("country").is_in([*COUNTRIES, OTHER])
-        | ~pl.col("share").is_between(0, 1)
-        | pl.any_horizontal(pl.col("coverage", "source", "url").is_null())
-    )
-    if bad.height:
-        raise ValueError(f"{path}: bad rows (country, share 0–1, coverage, source, url): {bad}")
-    return estimates.cast(POINT_ESTIMATE_SCHEMA)
 
 
 def read_feed(feed: Feed, scope: ReadScope) -> FeedRead:

@@ -24,8 +24,8 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.countries import country_code
 from pipelines.http import SourceFormatError
-from pipelines.nodes.countries import country_code
 from pipelines.schemas.nodes import (
     DISTRIBUTION_SCHEMA,
     NODE_SNAPSHOTS,

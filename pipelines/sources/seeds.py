@@ -1,4 +1,9 @@
-"""Curated pool reference tables kept in the repo (``dbt_like_sql/seeds/``).
+"""The curated seed tables kept in the repo (``dbt_like_sql/seeds/<name>.csv``), read and checked.
+
+Each seed is a raw asset (``pipelines/seeds.py``); these readers parse one file each and raise on
+a malformed row, naming the file and line. Rows are added by pull request, each with its public
+source, and reviewed like code.
+
 
 ``pool_owners.csv``: pool → owning entity over a date range (inclusive; empty = open), with a public
 source per row. A pool without a row owns itself. ``pool_template_builders.csv``: pool → the pool
@@ -12,40 +17,12 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.config import PROJECT_ROOT
+from pipelines.countries import COUNTRIES
+from pipelines.schemas.market import HASHRATE_POINT_ESTIMATES, OTHER
+from pipelines.schemas.mining import POOL_LABEL_ALIASES, POOL_OWNERS, POOL_TEMPLATE_BUILDERS
 from pipelines.text import normalise_key
 
-SEEDS = PROJECT_ROOT / "dbt_like_sql" / "seeds"
-
-OWNER_COLUMNS = {
-    "pool": "registry pool name",
-    "owner": "entity owning the pool over the range",
-    "valid_from": "first day of ownership (null: since the pool began)",
-    "valid_to": "last day of ownership, inclusive (null: still owned)",
-    "source": "public source for the row",
-    "note": "what the source says",
-    "range_error": "valid_from after valid_to (null when fine)",
-    "overlap_error": "another row gives the pool an owner on overlapping days (null when fine)",
-}
-TEMPLATE_BUILDER_COLUMNS = {
-    "pool": "registry pool name",
-    "template_builder": "registry pool whose block template the pool sends its miners",
-    "valid_from": "first day the sharing was observed (it may have begun earlier)",
-    "valid_to": "last day, inclusive (null: still current as far as the sources show)",
-    "confidence": "'observed' (identical templates seen) or 'partial' (possibly, sometimes)",
-    "source": "public source for the row",
-    "note": "what the source observed, and when",
-    "range_error": OWNER_COLUMNS["range_error"],
-    "overlap_error": "another row gives the pool a builder on overlapping days (null when fine)",
-    "chain_error": "the builder is itself mapped to another builder (null when fine)",
-}
-ALIAS_COLUMNS = {
-    "alias": "label or registry name as written",
-    "alias_key": "the alias lower-cased with punctuation removed (how labels are matched)",
-    "pool": "registry pool it stands for",
-    "reason": "why the alias is the same pool",
-    "source": "public source",
-}
+SEEDS = Path(__file__).resolve().parents[2] / "dbt_like_sql" / "seeds"
 
 
 def _read_dated_seed(path: Path, columns: list[str]) -> pl.DataFrame:
@@ -107,7 +84,7 @@ def with_range_errors(table: pl.DataFrame) -> pl.DataFrame:
 def read_pool_owners(path: Path = SEEDS / "pool_owners.csv") -> pl.DataFrame:
     """The owner table with ``range_error`` and ``overlap_error`` filled in for the checks."""
     owners = _read_dated_seed(path, ["pool", "owner", "valid_from", "valid_to", "source", "note"])
-    return with_range_errors(owners).select(list(OWNER_COLUMNS))
+    return with_range_errors(owners).select(list(POOL_OWNERS.descriptions))
 
 
 def read_pool_template_builders(
@@ -156,7 +133,7 @@ def read_pool_template_builders(
             .alias("chain_error")
         )
         .sort("row")
-        .select(list(TEMPLATE_BUILDER_COLUMNS))
+        .select(list(POOL_TEMPLATE_BUILDERS.descriptions))
     )
 
 
@@ -166,5 +143,24 @@ def read_pool_label_aliases(path: Path = SEEDS / "pool_label_aliases.csv") -> pl
         schema={"alias": pl.String, "pool": pl.String, "reason": pl.String, "source": pl.String},
     )
     return aliases.with_columns(normalise_key(pl.col("alias")).alias("alias_key")).select(
-        list(ALIAS_COLUMNS)
+        list(POOL_LABEL_ALIASES.descriptions)
     )
+
+
+def read_hashrate_point_estimates(
+    path: Path = SEEDS / "hashrate_point_estimates.csv",
+) -> pl.DataFrame:
+    """The curated later estimates (``HASHRATE_POINT_ESTIMATES``); a malformed row raises."""
+    estimates = pl.read_csv(path, schema=dict.fromkeys(HASHRATE_POINT_ESTIMATES.schema, pl.String))
+    estimates = estimates.with_columns(
+        pl.col("as_of").str.to_date("%Y-%m-%d", strict=True),
+        pl.col("share").cast(pl.Float64, strict=True),
+    )
+    bad = estimates.with_row_index("line", offset=2).filter(
+        ~pl.col("country").is_in([*COUNTRIES, OTHER])
+        | ~pl.col("share").is_between(0, 1)
+        | pl.any_horizontal(pl.col("coverage", "source", "url").is_null())
+    )
+    if bad.height:
+        raise ValueError(f"{path}: bad rows (country, share 0–1, coverage, source, url): {bad}")
+    return estimates.cast(HASHRATE_POINT_ESTIMATES.schema)
