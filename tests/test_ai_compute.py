@@ -11,10 +11,12 @@ import pytest
 from pipelines.ai.compute_owners import (
     ai_compute_concentration,
     ai_compute_owners,
-    read_chip_owner_files,
+    resolve_double_counts,
 )
+from pipelines.defs.ai import with_rule_changes
 from pipelines.http import SourceFormatError
 from pipelines.schemas.ai import AI_CHIP_OWNERS, AI_COMPUTE_CONCENTRATION, AI_COMPUTE_OWNERS
+from pipelines.sources.epoch_chip_owners import read_chip_owner_files
 from tests.conftest import FIXTURES, SHARED_DATA, needs_shared_data
 
 CHIPS = FIXTURES / "ai" / "chip-owners"
@@ -28,7 +30,10 @@ Q1, Q2 = date(2024, 1, 1), date(2024, 4, 1)
 
 @pytest.fixture(scope="module")
 def read() -> tuple[pl.DataFrame, pl.DataFrame]:
-    return read_chip_owner_files(CHIPS, "epoch.chips")
+    """Rows and problems as ``raw/ai_chip_owners`` stores them (the rule's changes added)."""
+    rows, problems = read_chip_owner_files(CHIPS, "epoch.chips")
+    _, changes = resolve_double_counts(rows)
+    return rows, with_rule_changes(problems, changes, "epoch.chips")
 
 
 @pytest.fixture(scope="module")

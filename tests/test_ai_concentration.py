@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from pipelines.ai.concentration import KEYS, ai_concentration, ai_openness
-from pipelines.ai.models import read_epoch_models
 from pipelines.schemas.ai import AI_CONCENTRATION, AI_OPENNESS
+from pipelines.sources.epoch_models import read_epoch_models
 from tests.conftest import FIXTURES, SHARED_DATA, needs_shared_data
 
 # A-1 (Org A, US, 2023-01, 1e24 FLOP, open); AB-1 (Org A + Org B, US + GB, 2023-12, 3e24, API);

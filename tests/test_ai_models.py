@@ -7,10 +7,11 @@ from datetime import date
 import polars as pl
 import pytest
 
-from pipelines.ai.models import CREDIT_COLUMNS, model_credits, read_epoch_models
+from pipelines.ai.models import CREDIT_COLUMNS, model_credits
 from pipelines.http import SourceFormatError
 from pipelines.schemas.ai import AI_MODELS
 from pipelines.schemas.rejects import REJECT_SCHEMA
+from pipelines.sources.epoch_models import read_epoch_models
 from tests.conftest import FIXTURES, SHARED_DATA, needs_shared_data
 
 AI = FIXTURES / "ai"

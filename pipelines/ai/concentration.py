@@ -11,9 +11,9 @@ from datetime import date
 
 import polars as pl
 
-from pipelines.ai.models import DIMENSIONS, OPEN, UNKNOWN, model_credits
+from pipelines.ai.models import DIMENSIONS, model_credits
 from pipelines.metrics.concentration import concentration_table, wilson_exprs
-from pipelines.schemas.ai import AI_CONCENTRATION, AI_OPENNESS
+from pipelines.schemas.ai import AI_CONCENTRATION, AI_OPENNESS, OPEN, UNKNOWN
 
 PERIODS = ("year", "rolling_12m")
 WEIGHTINGS = ("models", "training_compute")
@@ -78,7 +78,7 @@ def _periods(credits: pl.LazyFrame, as_of_month: date | None) -> pl.LazyFrame:
 def ai_concentration(models: pl.DataFrame, as_of_month: date | None = None) -> pl.DataFrame:
     """The metric set per (dataset, dimension, weighting, period): ``AI_CONCENTRATION``.
 
-    ``models`` are ``read_epoch_models`` frames (one per dataset, concatenated). Models without a
+    ``models`` are ``raw.ai_models`` rows (one per dataset, concatenated). Models without a
     publication date are left out (they are reported by the reader), and so are those after
     ``as_of_month`` (any day of the last month to report; default: each dataset's last month
     with models, the last month of its rolling windows). The entity 'unknown' (no organisation,

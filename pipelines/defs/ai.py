@@ -10,7 +10,11 @@ twice) in ``pipelines/ai``.
 import dagster as dg
 import polars as pl
 
-from pipelines.ai.compute_owners import ai_compute_concentration, ai_compute_owners
+from pipelines.ai.compute_owners import (
+    ai_compute_concentration,
+    ai_compute_owners,
+    resolve_double_counts,
+)
 from pipelines.ai.concentration import ai_concentration, ai_openness
 from pipelines.metadata import markdown_table
 from pipelines.raw_tables import RawTable, write_raw_table
@@ -86,6 +90,8 @@ def ai_chip_owners(
 ) -> dg.MaterializeResult:
     feed = observatory.config().source("ai_chip_owners")
     read = observatory.read(feed, log=context.log)
+    _, changes = resolve_double_counts(read.rows)
+    read.rejects = with_rule_changes(read.rejects, changes, feed.name)
     metadata = write_raw_table(observatory, CHIP_OWNERS_TABLE, {feed.name: read}, log=context.log)
     by_file = read.rows.group_by("file").agg(
         pl.len().alias("rows"),
@@ -95,6 +101,24 @@ def ai_chip_owners(
     )
     metadata["files"] = dg.MetadataValue.md(markdown_table(by_file.sort("file"), 20))
     return dg.MaterializeResult(metadata=metadata)
+
+
+def with_rule_changes(problems: pl.DataFrame, changes: pl.DataFrame, feed: str) -> pl.DataFrame:
+    """The files' problems and what the no-double-counting rule changed, by file and row."""
+    record = pl.col("record").str.extract_groups(r"^(?<file>.*) row (?<row>\d+)$")
+    changed = changes.select(
+        pl.lit(feed).alias("feed"),
+        pl.format("{} row {}", "file", "row").alias("record"),
+        "field",
+        "value",
+        pl.col("change").alias("problem"),
+    )
+    return (
+        pl.concat([problems, changed.cast(problems.schema)])
+        .with_columns(record.struct.field("file"), record.struct.field("row").cast(pl.Int64))
+        .sort("file", "row", maintain_order=True)
+        .drop("file", "row")
+    )
 
 
 @dg.asset_check(

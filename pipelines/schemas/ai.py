@@ -5,6 +5,12 @@ import polars as pl
 from pipelines.schemas import table
 from pipelines.schemas.rejects import rejects_table
 
+DATASETS = ("all", "notable", "large_scale", "frontier")  # Epoch's four model databases
+UNKNOWN = "unknown"  # the entity of a model without one in a dimension
+MULTINATIONAL = "MULTINATIONAL"  # Epoch's country "Multinational"
+OTHER = "Other"  # the chip owner Epoch does not name (everyone else)
+OPEN = ("open_unrestricted", "open_restricted")  # accessibility classes with open weights
+
 AI_MODELS = table(
     "raw.ai_models",
     "AI models from Epoch AI's databases (all, notable, large-scale, frontier), one row per "
