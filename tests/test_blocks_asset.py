@@ -111,3 +111,46 @@ def test_a_misdated_partition_fails_the_check_and_names_it(tmp_path: Path) -> No
     summary = check.metadata["summary"].value
     assert "1 failing: 2024-01-02" in summary
     assert "date_mismatch" in check.metadata["failures"].value
+
+
+def test_a_feed_dropped_from_the_config_leaves_no_rejects_behind(tmp_path: Path) -> None:
+    """Rejects are kept per feed and pruned with the feed (they used to stay for good)."""
+    lines = (FIXTURES / "blocks" / "labelled-sample.csv").read_text().splitlines()
+    lines[3] = "82300x,AntPool,2024-01-01T05:25:00Z"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    feed = {
+        "kind": "labelled_blocks",
+        "height_column": "height",
+        "label_column": "pool",
+        "label_scheme": "name",
+        "time_column": "time",
+    }
+    both = {
+        "blocks.good": {**feed, "location": str(FIXTURES / "blocks" / "labelled-sample.csv")},
+        "blocks.bad": {**feed, "location": str(bad)},
+    }
+    lake = Lake(tmp_path / "warehouse" / "lake")
+    assert run(write_config(tmp_path, both)).success
+    assert lake.read("raw", "block_rejects")["feed"].unique().to_list() == ["bad"]
+    only_good = write_config(tmp_path, {"blocks.good": both["blocks.good"]})
+    result = run(only_good)
+    assert result.success
+    assert lake.read("raw", "block_rejects").height == 0
+    materialization = result.get_asset_materialization_events()[0].materialization
+    assert materialization.metadata["rejected_rows"].value == 0
+    assert materialization.metadata["feeds_removed"].value == {"raw.block_rejects": ["bad"]}
+
+
+def test_rejects_written_whole_by_an_earlier_version_are_replaced(tmp_path: Path) -> None:
+    """A rejects table once written unpartitioned (data.parquet at its root) is not read twice
+    once rejects are per feed: the old file goes."""
+    config = labelled_config(tmp_path, FIXTURES / "blocks" / "labelled-sample.csv")
+    lake = Lake(tmp_path / "warehouse" / "lake")
+    stale = pl.DataFrame(
+        {"feed": ["old"], "record": ["line 2"], "field": ["x"], "value": ["y"], "problem": ["z"]}
+    )
+    old_file = lake.write(stale, "raw", "block_rejects")
+    assert run(config).success
+    assert not old_file.exists()
+    assert lake.partitions("raw", "block_rejects") == ["sample"]

@@ -110,3 +110,22 @@ def test_a_reorg_replaces_the_block_and_is_reported(
     assert "| api | mempool_rest |" in feeds
     reorg_column = feeds.splitlines()[0].split(" | ").index("reorgs")
     assert feeds.splitlines()[2].split(" | ")[reorg_column].strip(" |") == "1"
+
+
+def test_http_settings_reach_the_live_block_feed(fake_server: FakeServer, tmp_path: Path) -> None:
+    """``[http] max_retry_after_seconds`` applies to block feeds as to every live reader: a
+    Retry-After longer than it stops the read at once instead of waiting (it was dropped)."""
+    fake_server.route("/api/blocks/tip/height", (429, {"Retry-After": "120"}, b"slow down"))
+    cfg = config(tmp_path, fake_server.base_url)
+    cfg.write_text(cfg.read_text() + "max_retry_after_seconds = 5\n")
+    result = dg.materialize(
+        [blocks],
+        resources={"observatory": ObservatoryResource(config_file=str(cfg))},
+        tags=DAYS,
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = str(failure.step_failure_data.error)
+    assert "Retry-After of 120s exceeds max_retry_after=5s" in message
+    assert len(fake_server.requests) == 1
