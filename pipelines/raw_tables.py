@@ -21,11 +21,10 @@ from typing import Any, Literal
 import dagster as dg
 import polars as pl
 
-from pipelines.metadata import frame_metadata, markdown_table
+from pipelines.metadata import markdown_table
 from pipelines.resources import ObservatoryResource
 from pipelines.schemas import Contract
 from pipelines.sources.registry import FeedRead
-from pipelines.warehouse import load_parquet_table
 
 
 @dataclass(frozen=True)
@@ -100,32 +99,21 @@ def write_raw_table(
                 removed[contract.relation] = stale
                 if log is not None:
                     log.info(f"{contract.relation}: removed feeds {stale}, no longer configured")
-    with observatory.warehouse().writer() as con:
-        total = {
-            contract.relation: load_parquet_table(
-                con,
-                contract.relation,
-                lake.files(contract.layer, contract.table),
-                description=contract.description,
-                column_descriptions=contract.descriptions,
-                empty_schema=contract.schema,
-            )
-            for contract in contracts
-        }
-    rejects = pl.concat([r.rejects for r in reads.values() if r.rejects.height] or [pl.DataFrame()])
+    loaded = observatory.load_table(table.contract, preview=rows)
+    if table.rejects is not None:
+        rejects = pl.concat([r.rejects for r in reads.values()] or [table.rejects.empty()])
+        loaded_rejects = observatory.load_table(table.rejects, preview=rejects)
     reports = pl.DataFrame(
         [{"feed": f, "kind": None, "rows": r.rows.height, **r.report} for f, r in reads.items()],
         infer_schema_length=None,
     )
     metadata = {
-        **frame_metadata(rows, descriptions=table.contract.descriptions),
-        "dagster/row_count": dg.MetadataValue.int(total[table.contract.relation]),
+        **loaded,
         "rows_this_run": rows.height,
         "feeds": dg.MetadataValue.md(markdown_table(reports, 50)),
-        "lake_path": dg.MetadataValue.path(str(lake.table_dir(layer, name))),
     }
     if table.rejects is not None:
-        metadata["rejected_rows"] = total[table.rejects.relation]
+        metadata["rejected_rows"] = loaded_rejects["dagster/row_count"].value
         metadata["rejects_sample"] = dg.MetadataValue.md(markdown_table(rejects, 20))
     if written:
         metadata["days"] = written

@@ -13,10 +13,10 @@ OPEN = ("open_unrestricted", "open_restricted")  # accessibility classes with op
 
 AI_MODELS = table(
     "raw.ai_models",
-    "AI models from Epoch AI's databases (all, notable, large-scale, frontier), one row per "
-    "model row of each: date, organisations, countries, organisation categories, training "
-    "compute and cost, parameters, accessibility, frontier flag. Unparseable values are null "
-    "(reported in raw.ai_model_problems).",
+    "AI models from Epoch AI's databases (all, notable, large-scale, frontier), one row per model "
+    "row of each: date, organisations, countries, organisation categories, training compute and "
+    "cost, parameters, accessibility, frontier flag. Unparseable values are null (reported in "
+    "raw.ai_model_problems).",
     ("dataset", pl.String(), "Epoch dataset: 'all', 'notable', 'large_scale' or 'frontier'"),
     (
         "row",
@@ -33,14 +33,14 @@ AI_MODELS = table(
     (
         "countries",
         pl.List(pl.String()),
-        "ISO alpha-2 country per entry of Country (of organization), in order; 'MULTINATIONAL' "
-        "for Epoch's 'Multinational', 'unknown' for an unrecognised name (reported)",
+        "ISO alpha-2 country per entry of Country (of organization), in order; 'MULTINATIONAL' for"
+        " Epoch's 'Multinational', 'unknown' for an unrecognised name (reported)",
     ),
     (
         "organization_categories",
         pl.List(pl.String()),
-        "Organization categorization entries (Industry, Academia, Government, Research "
-        "collective, ...); null when the file has no such column",
+        "Organization categorization entries (Industry, Academia, Government, Research collective,"
+        " ...); null when the file has no such column",
     ),
     (
         "training_compute_flop",
@@ -63,8 +63,8 @@ AI_MODELS = table(
     (
         "frontier",
         pl.Boolean(),
-        "Epoch's Frontier model flag (all true in the frontier file); null when the file has "
-        "no such column",
+        "Epoch's Frontier model flag (all true in the frontier file); null when the file has no "
+        "such column",
     ),
     ("feed", pl.String(), "configured feed the file came from"),
 )
@@ -124,8 +124,7 @@ AI_CONCENTRATION = table(
         pl.String(),
         (
             "'models' (each model's credits) or 'training_compute' (credits × training FLOP; "
-            "models "
-            "without compute left out)"
+            "models without compute left out)"
         ),
     ),
     (
@@ -133,8 +132,7 @@ AI_CONCENTRATION = table(
         pl.String(),
         (
             "'year' (calendar; a dataset's last year may be partial) or 'rolling_12m' (the 12 "
-            "months "
-            "ending at period_end)"
+            "months ending at period_end)"
         ),
     ),
     ("period_start", pl.Date(), "first day of the period"),
@@ -183,8 +181,8 @@ AI_CONCENTRATION = table(
 
 AI_OPENNESS = table(
     "intermediate.ai_openness",
-    "Share of models released with open weights, per year and dataset, with a Wilson interval, "
-    "and the share of training compute they hold.",
+    "Share of models released with open weights, per year and dataset, with a Wilson interval, and"
+    " the share of training compute they hold.",
     ("year", pl.Int32(), "calendar year of publication"),
     ("dataset", pl.String(), "Epoch dataset: 'all', 'notable', 'large_scale' or 'frontier'"),
     ("models", pl.Int64(), "models published in the year"),
@@ -202,8 +200,7 @@ AI_OPENNESS = table(
         pl.Float64(),
         (
             "training FLOP of open models / training FLOP of models with known accessibility and "
-            "known "
-            "compute (null when there is none)"
+            "known compute (null when there is none)"
         ),
     ),
 )
@@ -225,9 +222,8 @@ AI_COMPUTE_OWNERS = table(
         "h100e_p05",
         pl.Float64(),
         (
-            "sum of the makers' 5th percentiles: a wider range than the true 5th percentile, as "
-            "if the "
-            "makers' errors were perfectly correlated; a maker without one adds its median"
+            "sum of the makers' 5th percentiles: a wider range than the true 5th percentile, as if"
+            " the makers' errors were perfectly correlated; a maker without one adds its median"
         ),
     ),
     ("h100e_p95", pl.Float64(), "sum of the makers' 95th percentiles (likewise)"),
@@ -268,8 +264,7 @@ AI_COMPUTE_CONCENTRATION = table(
         pl.Float64(),
         (
             "HHI with the largest owner (by median) at its 5th percentile and every other at its "
-            "95th: "
-            "the low end of the range the percentile bounds imply"
+            "95th: the low end of the range the percentile bounds imply"
         ),
     ),
     (
@@ -286,8 +281,7 @@ AI_COMPUTE_CONCENTRATION = table(
         pl.List(pl.String()),
         (
             "owner (maker) series with a value in an earlier quarter but none in this one (xAI is "
-            "given "
-            "for Q4 only; several files end before Q1 2026)"
+            "given for Q4 only; several files end before Q1 2026)"
         ),
     ),
     (

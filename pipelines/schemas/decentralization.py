@@ -8,11 +8,9 @@ DECENTRALIZATION_TRENDS = table(
     "intermediate.decentralization_trends",
     (
         "For every scoreboard series and span (whole series, last N years), partial periods left "
-        "out:"
-        " Theil-Sen slope per year, Mann-Kendall test (autocorrelation-corrected p-value), its "
-        "Benjamini-Hochberg q-value within the domain and span, and a verdict at the "
-        "false-discovery "
-        "rate: centralizing, decentralizing or no significant trend."
+        "out: Theil-Sen slope per year, Mann-Kendall test (autocorrelation-corrected p-value), its"
+        " Benjamini-Hochberg q-value within the domain and span, and a verdict at the "
+        "false-discovery rate: centralizing, decentralizing or no significant trend."
     ),
     (
         "domain",
@@ -43,9 +41,8 @@ DECENTRALIZATION_TRENDS = table(
         "slope_per_year",
         pl.Float64(),
         (
-            "Theil–Sen slope: median of the pairwise slopes, metric units per year (a point's "
-            "time is the"
-            " midpoint of its period; null with fewer than 2 distinct times)"
+            "Theil–Sen slope: median of the pairwise slopes, metric units per year (a point's time"
+            " is the midpoint of its period; null with fewer than 2 distinct times)"
         ),
     ),
     (
@@ -63,8 +60,7 @@ DECENTRALIZATION_TRENDS = table(
         pl.Float64(),
         (
             "two-sided Mann–Kendall p-value with Var(S) corrected for AR(1) autocorrelation: "
-            "multiplied "
-            "by variance_factor; the one the verdict uses; null when not tested"
+            "multiplied by variance_factor; the one the verdict uses; null when not tested"
         ),
     ),
     (
@@ -80,12 +76,10 @@ DECENTRALIZATION_TRENDS = table(
         pl.Float64(),
         (
             "n/n*, the factor applied to Var(S): Hamed & Rao's (1998) factor for an AR(1) series "
-            "over all"
-            " lags, at an upper bound φ_u of the AR(1) coefficient (lag-1 autocorrelation of the "
-            "ranks of"
-            " the Theil–Sen-detrended series, bias-corrected, plus one standard error, at most "
-            "0.99); at "
-            "least 1 (1 for an exactly linear series); null when not tested"
+            "over all lags, at an upper bound φ_u of the AR(1) coefficient (lag-1 autocorrelation "
+            "of the ranks of the Theil–Sen-detrended series, bias-corrected, plus one standard "
+            "error, at most 0.99); at least 1 (1 for an exactly linear series); null when not "
+            "tested"
         ),
     ),
     (
@@ -107,28 +101,21 @@ DECENTRALIZATION_TRENDS = table(
         pl.String(),
         (
             "'centralizing', 'decentralizing' or 'no significant trend': significant when q_value "
-            "≤ fdr "
-            "(fdr = 0.05, at least 6 points, partial periods left out); direction = sign(slope) × "
-            "orientation, orientation +1 where a rising value means more concentration (hhi, cr1, "
-            "cr3, "
-            "cr5, gini, theil) and −1 where it means less (nakamoto, tau_033, tau_066, "
-            "entropy_bits, "
-            "entropy_normalized, effective_entities, open_share, compute_open_share); a Sen slope "
-            "of 0 "
-            "with a significant S takes S's sign; 'no significant trend' when S and a non-zero "
-            "slope "
-            "disagree in sign"
+            "≤ fdr (fdr = 0.05, at least 6 points, partial periods left out); direction = "
+            "sign(slope) × orientation, orientation +1 where a rising value means more "
+            "concentration (hhi, cr1, cr3, cr5, gini, theil) and −1 where it means less (nakamoto,"
+            " tau_033, tau_066, entropy_bits, entropy_normalized, effective_entities, open_share, "
+            "compute_open_share); a Sen slope of 0 with a significant S takes S's sign; 'no "
+            "significant trend' when S and a non-zero slope disagree in sign"
         ),
     ),
     (
         "verdict_unadjusted",
         pl.String(),
         (
-            "the verdict without multiple-testing control: significant when p_value < alpha "
-            "(alpha = "
-            "0.05); a significant verdict_unadjusted with verdict 'no significant trend' did not "
-            "survive "
-            "the false-discovery-rate control"
+            "the verdict without multiple-testing control: significant when p_value < alpha (alpha"
+            " = 0.05); a significant verdict_unadjusted with verdict 'no significant trend' did "
+            "not survive the false-discovery-rate control"
         ),
     ),
     (
@@ -136,12 +123,9 @@ DECENTRALIZATION_TRENDS = table(
         pl.String(),
         (
             "why there is no test ('fewer than 6 points: not tested', 'constant series') or a "
-            "caveat "
-            "(fewer than 24 points: the autocorrelation is poorly estimated; detrended series "
-            "constant; "
-            "Sen slope 0 while S ≠ 0: direction from S; S and slope signs disagree: no "
-            "direction); null "
-            "otherwise"
+            "caveat (fewer than 24 points: the autocorrelation is poorly estimated; detrended "
+            "series constant; Sen slope 0 while S ≠ 0: direction from S; S and slope signs "
+            "disagree: no direction); null otherwise"
         ),
     ),
 )

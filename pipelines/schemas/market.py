@@ -68,9 +68,9 @@ HASHRATE_GEOGRAPHY = table(
     (
         "flagged",
         pl.Boolean(),
-        "the source marks the country with a footnote (*): CBECI stars Germany and Ireland "
-        "because their shares are believed to come from miners routing their pool connections "
-        "through VPN or proxy services there, not from mining located there",
+        "the source marks the country with a footnote (*): CBECI stars Germany and Ireland because"
+        " their shares are believed to come from miners routing their pool connections through VPN"
+        " or proxy services there, not from mining located there",
     ),
     ("feed", pl.String(), "configured feed it came from"),
     ("source", pl.String(), "kind of the feed (cbeci)"),
@@ -86,8 +86,8 @@ MARKET_DAILY = table(
     "intermediate.market_daily",
     (
         "One row per day: price, hash rate, difficulty, blocks, fees, issuance, miners' revenue, "
-        "hashprice and market cap, each from the feed with precedence for that column and with its "
-        "source; days no feed covers are null (never interpolated)."
+        "hashprice and market cap, each from the feed with precedence for that column and with its"
+        " source; days no feed covers are null (never interpolated)."
     ),
     ("date", pl.Date(), "UTC day"),
     ("price_usd", pl.Float64(), "closing price of one BTC, USD (end of the UTC day)"),
@@ -205,8 +205,7 @@ HASHRATE_GEOGRAPHY_CONCENTRATION = table(
     "intermediate.hashrate_geography_concentration",
     (
         "Concentration of hash rate by country per month (HHI, Nakamoto, CRk, entropy, Gini, "
-        "Theil), "
-        "with Other counted as one country ('entity') or left out ('excluded')."
+        "Theil), with Other counted as one country ('entity') or left out ('excluded')."
     ),
     ("month", pl.Date(), "first day of the month"),
     ("source", pl.String(), "where the shares come from (feed)"),
@@ -215,8 +214,7 @@ HASHRATE_GEOGRAPHY_CONCENTRATION = table(
         pl.String(),
         (
             "'entity' (Other is one country: most concentrated reading) or 'excluded' (named "
-            "countries "
-            "only, renormalised)"
+            "countries only, renormalised)"
         ),
     ),
     (
@@ -252,10 +250,9 @@ HASHRATE_GEOGRAPHY_CONCENTRATION = table(
 HASHRATE_POINT_ESTIMATES = table(
     "raw.hashrate_point_estimates",
     (
-        "Curated, reviewed later point estimates of hash rate by country (surveys, analysts), each "
-        "with its source and coverage (dbt_like_sql/seeds/hashrate_point_estimates.csv); kept "
-        "apart "
-        "from Cambridge's monthly series."
+        "Curated, reviewed later point estimates of hash rate by country (surveys, analysts), each"
+        " with its source and coverage (dbt_like_sql/seeds/hashrate_point_estimates.csv); kept "
+        "apart from Cambridge's monthly series."
     ),
     (
         "as_of",

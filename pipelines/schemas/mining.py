@@ -65,9 +65,9 @@ REGISTRY_POOL_COLUMNS = (
 )
 POOL_REGISTRY = table(
     "raw.pool_registry",
-    "Mining pools as each configured registry lists them (mempool.space, bitcoin-data, EDI): "
-    "one row per registry and pool, with the registry's precedence, pool names as written, "
-    "payout addresses and coinbase tags. Used to attribute blocks to pools.",
+    "Mining pools as each configured registry lists them (mempool.space, bitcoin-data, EDI): one "
+    "row per registry and pool, with the registry's precedence, pool names as written, payout "
+    "addresses and coinbase tags. Used to attribute blocks to pools.",
     ("registry", pl.String(), "the registry's name in the config ([sources.pool_registry.<name>])"),
     (
         "registry_kind",
@@ -104,11 +104,10 @@ BLOCK_ATTRIBUTION = table(
     "intermediate.block_attribution",
     (
         "Every block (one per height) attributed to a pool and its owner from the evidence of "
-        "every "
-        "feed that holds it: payout address first, then coinbase tag, then a label; evidence that "
-        "identifies no pool never hides a feed that does; the deciding feed and conflicts "
-        "recorded. "
-        "Also the pool whose block template it used (observed, and inclusive of partial evidence)."
+        "every feed that holds it: payout address first, then coinbase tag, then a label; evidence"
+        " that identifies no pool never hides a feed that does; the deciding feed and conflicts "
+        "recorded. Also the pool whose block template it used (observed, and inclusive of partial "
+        "evidence)."
     ),
     ("height", pl.Int64(), "block height"),
     ("hash", pl.String(), "block hash (null for labelled files without hashes)"),
@@ -149,8 +148,8 @@ BLOCK_ATTRIBUTION = table(
         "conflict",
         pl.Boolean(),
         (
-            "the evidence names different pools: address vs tag, or two feeds' coinbases or labels "
-            "(address beats tag beats label; between feeds, config order decides)"
+            "the evidence names different pools: address vs tag, or two feeds' coinbases or labels"
+            " (address beats tag beats label; between feeds, config order decides)"
         ),
     ),
     (
@@ -166,22 +165,19 @@ BLOCK_ATTRIBUTION = table(
         pl.String(),
         (
             "pool whose block template the block's pool used on its date (observed, partial rows "
-            "of "
-            "pool_template_builders; the pool itself when none; 'unknown' when unattributed)"
+            "of pool_template_builders; the pool itself when none; 'unknown' when unattributed)"
         ),
     ),
 )
 
-POOL_SHARES = table(
-    "intermediate.pool_shares",
-    "Each pool's, owner's and template builder's share of blocks per window, with 95% intervals.",
+# The keys of every per-window mining table: grouping, unknown policy and window.
+WINDOW_COLUMNS = (
     (
         "grouping",
         pl.String(),
         (
             "'pool', 'owner', 'template_observed' or 'template_inclusive' (the pool whose block "
-            "template "
-            "was used: observed sharing only, or partial evidence too)"
+            "template was used: observed sharing only, or partial evidence too)"
         ),
     ),
     ("unknown_policy", pl.String(), "'entity' (unknown blocks are one entity) or 'excluded'"),
@@ -193,6 +189,12 @@ POOL_SHARES = table(
     ("window_start", pl.Date(), "first day of the window"),
     ("window_end", pl.Date(), "last day of the window (inclusive)"),
     ("window_label", pl.String(), "day, ISO week, month, year, or for 30d windows their midpoint"),
+)
+
+POOL_SHARES = table(
+    "intermediate.pool_shares",
+    "Each pool's, owner's and template builder's share of blocks per window, with 95% intervals.",
+    *WINDOW_COLUMNS,
     ("entity", pl.String(), "pool, owner or template-building pool"),
     ("blocks", pl.Int64(), "blocks the entity found in the window"),
     ("share", pl.Float64(), "entity's share of the window's blocks (0-1)"),
@@ -203,24 +205,7 @@ POOL_SHARES = table(
 MINING_CONCENTRATION = table(
     "intermediate.mining_concentration",
     "Concentration metrics of mining per window, by pool, owner and template builder.",
-    (
-        "grouping",
-        pl.String(),
-        (
-            "'pool', 'owner', 'template_observed' or 'template_inclusive' (the pool whose block "
-            "template "
-            "was used: observed sharing only, or partial evidence too)"
-        ),
-    ),
-    ("unknown_policy", pl.String(), "'entity' (unknown blocks are one entity) or 'excluded'"),
-    (
-        "window",
-        pl.String(),
-        "'day', 'week' (ISO), 'month', 'year' or '30d' (fixed windows from the anchor)",
-    ),
-    ("window_start", pl.Date(), "first day of the window"),
-    ("window_end", pl.Date(), "last day of the window (inclusive)"),
-    ("window_label", pl.String(), "day, ISO week, month, year, or for 30d windows their midpoint"),
+    *WINDOW_COLUMNS,
     (
         "blocks",
         pl.Int64(),
@@ -294,8 +279,8 @@ POOL_IDENTIFIERS = table(
     "intermediate.pool_identifiers",
     (
         "Every name, coinbase tag and payout address a registry gives a pool (one row per claim), "
-        "normalised to the pool entity; an identifier given to two pools is a conflict, decided by "
-        "the registry of highest precedence."
+        "normalised to the pool entity; an identifier given to two pools is a conflict, decided by"
+        " the registry of highest precedence."
     ),
     ("kind", pl.String(), "'name', 'tag' (coinbase tag) or 'address' (payout address)"),
     ("identifier", pl.String(), "the name, tag or address as the registry writes it"),
@@ -304,8 +289,7 @@ POOL_IDENTIFIERS = table(
         pl.String(),
         (
             "how claims are compared: names lower-cased letters and digits, tags lower-cased, "
-            "addresses "
-            "as written"
+            "addresses as written"
         ),
     ),
     (
@@ -335,8 +319,7 @@ POOL_OWNERS = table(
     "raw.pool_owners",
     (
         "Curated, reviewed table of which entity owned which pool when, with a public source per "
-        "row "
-        "(dbt_like_sql/seeds/pool_owners.csv). A pool without a row owns itself."
+        "row (dbt_like_sql/seeds/pool_owners.csv). A pool without a row owns itself."
     ),
     ("pool", pl.String(), "registry pool name"),
     ("owner", pl.String(), "entity owning the pool over the range"),
@@ -356,12 +339,9 @@ POOL_TEMPLATE_BUILDERS = table(
     "raw.pool_template_builders",
     (
         "Curated table of pools seen sending their miners another pool's block template (stratum "
-        "jobs"
-        " with the same Merkle branches), from the first day observed, with a confidence and a "
-        "public"
-        " source per row (dbt_like_sql/seeds/pool_template_builders.csv). A pool without a row "
-        "builds"
-        " its own template."
+        "jobs with the same Merkle branches), from the first day observed, with a confidence and a"
+        " public source per row (dbt_like_sql/seeds/pool_template_builders.csv). A pool without a "
+        "row builds its own template."
     ),
     ("pool", pl.String(), "registry pool name"),
     (
@@ -395,8 +375,7 @@ POOL_LABEL_ALIASES = table(
     "raw.pool_label_aliases",
     (
         "Curated aliases mapping labels and duplicate registry entries to the registry pool they "
-        "mean"
-        " (dbt_like_sql/seeds/pool_label_aliases.csv)."
+        "mean (dbt_like_sql/seeds/pool_label_aliases.csv)."
     ),
     ("alias", pl.String(), "label or registry name as written"),
     (

@@ -57,8 +57,8 @@ NODE_REJECTS = rejects_table(
 
 NODE_DISTRIBUTIONS = table(
     "raw.node_distributions",
-    "Published node distributions (counts per country or organisation and date), with no "
-    "per-node rows; marked with their source.",
+    "Published node distributions (counts per country or organisation and date), with no per-node "
+    "rows; marked with their source.",
     ("snapshot_date", pl.Date(), "date of the published distribution"),
     ("source", pl.String(), "configured feed"),
     ("dimension", pl.String(), "'country' or 'organization'"),
@@ -73,8 +73,8 @@ NODE_DISTRIBUTIONS = table(
 DISTRIBUTION_SCHEMA = NODE_DISTRIBUTIONS.schema
 NODE_DISTRIBUTION_REJECTS = rejects_table(
     "raw.node_distribution_rejects",
-    "Rows of the published distributions that could not be used, with the reason "
-    "(written by raw/node_distributions).",
+    "Rows of the published distributions that could not be used, with the reason (written by "
+    "raw/node_distributions).",
 )
 
 

@@ -15,13 +15,8 @@ Each file counts chips of one maker delivered since its ``Start date`` up to the
 - tpu_owners_cumulative_totals: Google's TPUs (maker "Google"), from 2023;
 - trainium_owners_cumulative_totals: Amazon's Trainium (maker "Amazon"), from 2024.
 
-No-double-counting rule (``ai_compute_owners``): (1) a (quarter, maker, owner) is taken from
-one file only, the one naming the fewest owners (the most specific), ties by file name; (2) an
-"Other" row counts the maker's chips of everyone its Notes do not exclude, so a named owner of
-the same maker and quarter that its "Excludes ..." list leaves out is subtracted from it (median
-from median, 95th from 5th and 5th from 95th, floored at 0). An "Other" row without an
-"Excludes" note is taken to exclude every named owner. On the Epoch files neither rule changes
-anything: every named owner is excluded from its maker's "Other".
+The files overlap (CoreWeave's chips are in its own file and may be in Nvidia's); every row is
+kept here, and ``pipelines.ai.compute_owners`` applies the no-double-counting rule.
 """
 
 from __future__ import annotations
