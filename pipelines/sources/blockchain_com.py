@@ -37,14 +37,7 @@ import polars as pl
 from pipelines.http import SourceFormatError
 from pipelines.schemas.market import OBSERVATION_SCHEMA
 from pipelines.schemas.rejects import REJECT_SCHEMA, rejects_of
-from pipelines.sources.registry import (
-    Feed,
-    FeedRead,
-    ReadScope,
-    SourceKind,
-    location_bytes,
-    option,
-)
+from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind, location_bytes, option
 from pipelines.sources.text_csv import read_text_csv
 
 SOURCE = "blockchain_com"

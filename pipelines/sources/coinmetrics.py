@@ -26,15 +26,8 @@ from pipelines.http import Closeable, HttpClient, SourceFormatError
 from pipelines.schemas.market import OBSERVATION_SCHEMA
 from pipelines.schemas.rejects import MAX_REJECT_VALUE, REJECT_SCHEMA
 from pipelines.sources.block_cache import require
-from pipelines.sources.registry import (
-    Feed,
-    FeedRead,
-    ReadScope,
-    SourceKind,
-    location_bytes,
-    option,
-)
-from pipelines.sources.text_csv import read_text_csv
+from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind, location_bytes, option
+from pipelines.sources.text_csv import number_problem, read_text_csv
 
 # Coin Metrics metric id -> (our metric, factor from its unit to ours)
 COINMETRICS_METRICS: dict[str, tuple[str, float]] = {
@@ -64,21 +57,6 @@ def json_text(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value)
-
-
-def number_problem(raw: pl.Expr) -> pl.Expr:
-    """Why the text `raw` is not a finite non-negative number; null when it is one."""
-    number = raw.str.strip_chars().cast(pl.Float64, strict=False)
-    return (
-        pl.when(raw.is_null())
-        .then(pl.lit("missing"))
-        .when(number.is_null())
-        .then(pl.lit("not a number"))
-        .when(~number.is_finite())
-        .then(pl.lit("not finite"))
-        .when(number < 0)
-        .then(pl.lit("negative"))
-    )
 
 
 def text_rejects(

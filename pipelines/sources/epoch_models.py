@@ -25,7 +25,7 @@ from pipelines.http import SourceFormatError
 from pipelines.schemas.ai import AI_MODELS, DATASETS, MULTINATIONAL, UNKNOWN
 from pipelines.schemas.rejects import MAX_REJECT_VALUE, REJECT_SCHEMA
 from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind, location_bytes, option
-from pipelines.sources.text_csv import read_text_csv
+from pipelines.sources.text_csv import number_problem, read_text_csv
 
 MODEL = "Model"
 ORGANIZATION = "Organization"
@@ -106,17 +106,8 @@ def _number_text(raw: pl.Expr) -> pl.Expr:
 
 def _number_problem(raw: pl.Expr) -> pl.Expr:
     """Why a non-empty cell is not a finite non-negative number; null when it is (or empty)."""
-    number = _number_text(raw).cast(pl.Float64, strict=False)
-    return (
-        pl.when(raw.is_null() | (raw.str.strip_chars() == ""))
-        .then(None)
-        .when(number.is_null())
-        .then(pl.lit("not a number"))
-        .when(~number.is_finite())
-        .then(pl.lit("not finite"))
-        .when(number < 0)
-        .then(pl.lit("negative"))
-    )
+    blank = raw.is_null() | (raw.str.strip_chars() == "")
+    return pl.when(blank).then(None).otherwise(number_problem(_number_text(raw)))
 
 
 def _problems(frame: pl.DataFrame, field: str, value: pl.Expr, problem: pl.Expr) -> pl.DataFrame:

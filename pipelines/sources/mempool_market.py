@@ -19,8 +19,9 @@ import polars as pl
 from pipelines.http import Closeable, HttpClient
 from pipelines.schemas.market import OBSERVATION_SCHEMA
 from pipelines.sources.block_cache import require
-from pipelines.sources.coinmetrics import json_text, number_problem, sorted_rejects, text_rejects
+from pipelines.sources.coinmetrics import json_text, sorted_rejects, text_rejects
 from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind, option
+from pipelines.sources.text_csv import number_problem
 
 log = logging.getLogger("pipelines.sources.mempool_market")
 

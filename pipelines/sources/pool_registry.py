@@ -31,14 +31,7 @@ import polars as pl
 from pipelines.http import SourceFormatError
 from pipelines.schemas.mining import POOL_REGISTRY, REGISTRY_POOL_COLUMNS
 from pipelines.schemas.rejects import empty_rejects
-from pipelines.sources.registry import (
-    Feed,
-    FeedRead,
-    ReadScope,
-    SourceKind,
-    location_bytes,
-    option,
-)
+from pipelines.sources.registry import Feed, FeedRead, ReadScope, SourceKind, location_bytes, option
 
 # One registry's pool rows; combine_registries adds the registry columns of raw.pool_registry.
 SCHEMA = {name: dtype for name, dtype, _ in REGISTRY_POOL_COLUMNS}
