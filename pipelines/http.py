@@ -277,14 +277,39 @@ class HttpSettings:
     backoff_seconds: float = 1.0
     max_retry_after_seconds: float = 300.0
 
-    def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``HttpClient`` (and of the API clients built on it)."""
-        return {
-            "timeout": self.timeout_seconds,
-            "max_attempts": int(self.max_attempts),
-            "backoff": self.backoff_seconds,
-            "max_retry_after": self.max_retry_after_seconds,
-        }
+    def client(self, source: str, **options: Any) -> HttpClient:
+        """An ``HttpClient`` for ``source`` with these settings and the API's own ``options``
+        (min_interval, headers, secrets, sleep)."""
+        return HttpClient(
+            source,
+            timeout=self.timeout_seconds,
+            max_attempts=int(self.max_attempts),
+            backoff=self.backoff_seconds,
+            max_retry_after=self.max_retry_after_seconds,
+            **options,
+        )
 
-    def client(self, source: str, **overrides: Any) -> HttpClient:
-        return HttpClient(source=source, **{**self.client_kwargs(), **overrides})
+
+class ApiClient(Closeable):
+    """Base of the API clients: base URL, source name (in every error) and one HttpClient built
+    from the shared ``[http]`` settings plus the API's own pacing, headers and secrets."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        source: str,
+        http: HttpSettings,
+        sleep: Callable[[float], None] = time.sleep,
+        **client: Any,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.source = source
+        self._http = http.client(source, sleep=sleep, **client)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r}, source={self.source!r})"
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._http.close()

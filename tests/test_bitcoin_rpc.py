@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines.http import HttpClient, SourceFormatError, SourceUnavailable
+from pipelines.http import HttpClient, HttpSettings, SourceFormatError, SourceUnavailable
 from pipelines.schemas.mining import BLOCK_SCHEMA
 from pipelines.sources.bitcoin_rpc import ENV_PASSWORD, ENV_USER, BitcoinRpc, RpcError
 from pipelines.sources.block_cache import (
@@ -153,7 +153,10 @@ def sleep() -> NoSleep:
 @pytest.fixture
 def rpc(fake_server: FakeServer, cookie_dir: Path, sleep: NoSleep) -> Iterator[BitcoinRpc]:
     with BitcoinRpc(
-        fake_server.url("/"), cookie=cookie_dir, timeout=5, max_attempts=3, sleep=sleep
+        fake_server.url("/"),
+        cookie=cookie_dir,
+        http=HttpSettings(timeout_seconds=5, max_attempts=3),
+        sleep=sleep,
     ) as client:
         yield client
 
@@ -366,7 +369,10 @@ def test_timeout_is_source_unavailable(fake_server: FakeServer, cookie_dir: Path
     fake_server.route("/", Delay(5, json_response([])))
     with (
         BitcoinRpc(
-            fake_server.url("/"), cookie=cookie_dir, timeout=0.2, max_attempts=2, sleep=NoSleep()
+            fake_server.url("/"),
+            cookie=cookie_dir,
+            http=HttpSettings(timeout_seconds=0.2, max_attempts=2),
+            sleep=NoSleep(),
         ) as rpc,
         pytest.raises(SourceUnavailable, match=r"failed after 2 attempts.*Timeout") as info,
     ):

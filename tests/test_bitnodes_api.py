@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines.http import SourceFormatError, SourceUnavailable
+from pipelines.http import HttpSettings, SourceFormatError, SourceUnavailable
 from pipelines.schemas.nodes import NODE_SCHEMA
 from pipelines.schemas.rejects import REJECT_SCHEMA
 from pipelines.sources.bitnodes_api import (
@@ -210,7 +210,7 @@ def test_api_key_is_sent_and_never_shown(
 ) -> None:
     serve_bitnodes(fake_server)
     fake_server.route(f"{LIST_PATH}1/", (500, {}, b"key Token s3cret-key rejected"))
-    with api(fake_server, api_key="Token s3cret-key", max_attempts=2) as client:
+    with api(fake_server, api_key="Token s3cret-key", http=HttpSettings(max_attempts=2)) as client:
         with pytest.raises(SourceUnavailable) as caught:
             client.snapshot(1)
         assert "s3cret-key" not in repr(client)

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines.http import SourceFormatError, SourceUnavailable
+from pipelines.http import HttpSettings, SourceFormatError, SourceUnavailable
 from pipelines.schemas.market import OBSERVATION_SCHEMA
 from pipelines.schemas.rejects import REJECT_SCHEMA
 from pipelines.sources.coinmetrics import (
@@ -240,7 +240,7 @@ def test_api_key_is_sent_once_per_request_and_never_shown(
     assert [r.query["api_key"] for r in fake_server.requests] == [[key], [key]]
 
     fake_server.route(ASSET_METRICS_PATH, (500, {}, f"upstream failed for api_key={key}".encode()))
-    client = api(fake_server, api_key=key, max_attempts=2)
+    client = api(fake_server, api_key=key, http=HttpSettings(max_attempts=2))
     with client, pytest.raises(SourceUnavailable) as unavailable:
         fetch_coinmetrics(client, "cm_api")
     fake_server.route(ASSET_METRICS_PATH, (200, {}, b'{"data": ['))

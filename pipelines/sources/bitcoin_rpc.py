@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
-from pipelines.http import Closeable, HttpClient, SourceFormatError, SourceUnavailable
+from pipelines.http import Closeable, HttpSettings, SourceFormatError, SourceUnavailable
 from pipelines.sources.block_cache import (
     blocks_frame,
     claimed_fees_sats,
@@ -92,10 +92,7 @@ class BitcoinRpc(Closeable):
         feed: str = "bitcoin_rpc",
         hash_batch: int = 500,
         block_batch: int = 4,
-        timeout: float = 60.0,
-        max_attempts: int = 5,
-        backoff: float = 1.0,
-        max_retry_after: float = 300.0,
+        http: HttpSettings = HttpSettings(),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         split = urlsplit(url)
@@ -113,15 +110,7 @@ class BitcoinRpc(Closeable):
         self.block_batch = block_batch
         user, password, self._auth_source = _credentials(cookie, feed)
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        self._http = HttpClient(
-            feed,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff=backoff,
-            max_retry_after=max_retry_after,
-            headers={"Authorization": f"Basic {token}"},
-            sleep=sleep,
-        )
+        self._http = http.client(feed, headers={"Authorization": f"Basic {token}"}, sleep=sleep)
 
     def __repr__(self) -> str:
         return f"BitcoinRpc(url={self.url!r}, feed={self.feed!r}, auth={self._auth_source!r})"
@@ -265,7 +254,7 @@ def read_rpc_feed(feed: Feed, scope: ReadScope) -> FeedRead:
         feed.location,
         cookie=feed.options.cookie_file or None,
         feed=feed.name,
-        **feed.http.client_kwargs(),
+        http=feed.http,
     )
     return read_live_blocks(rpc, feed.name, scope)
 

@@ -18,17 +18,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
 
 from pipelines.atomic import replace_with
-from pipelines.http import Closeable, HttpClient, SourceFormatError
+from pipelines.http import ApiClient, HttpSettings, SourceFormatError
 from pipelines.schemas.nodes import NODE_SCHEMA
 from pipelines.schemas.rejects import REJECT_SCHEMA
 from pipelines.sources.block_cache import require
@@ -76,15 +77,13 @@ class SnapshotFetchReport:
     timestamps: list[int] = field(default_factory=list)
 
 
-class BitnodesApi(Closeable):
+class BitnodesApi(ApiClient):
     """The Bitnodes snapshot API of bitnodes.io or a self-hosted instance.
 
     `api_key` is sent as the `api_key_header` header (value as given, e.g. ``"Token abc"``)
     and redacted from every log line and error. Paging follows the ``next`` URLs of the
     answers with their scheme and host replaced by `base_url`'s, so a self-hosted or test
     server that reports another host still works.
-    Keyword arguments beyond these go to HttpClient (timeout, max_attempts, backoff,
-    max_retry_after, min_interval, sleep).
     """
 
     def __init__(
@@ -95,23 +94,19 @@ class BitnodesApi(Closeable):
         api_key_header: str = "Authorization",
         source: str = "bitnodes_api",
         page_size: int = PAGE_SIZE,
-        **http: Any,
+        http: HttpSettings = HttpSettings(),
+        min_interval: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.source = source
-        self.page_size = page_size
-        self._http = HttpClient(
-            source,
+        super().__init__(
+            base_url,
+            source=source,
+            http=http,
+            sleep=sleep,
+            min_interval=min_interval,
             headers={api_key_header: api_key} if api_key else {},
-            **{"timeout": 60.0, "min_interval": 1.0, **http},
         )
-
-    def __repr__(self) -> str:
-        return f"BitnodesApi({self.base_url!r}, source={self.source!r})"
-
-    def close(self) -> None:
-        """Release pooled connections."""
-        self._http.close()
+        self.page_size = page_size
 
     def list_snapshots(
         self, limit: int | None = None, since: datetime | None = None
@@ -320,7 +315,7 @@ def read_api_feed(feed: Feed, scope: ReadScope) -> FeedRead:
         key,
         source=feed.name,
         min_interval=options.min_interval_seconds,
-        **feed.http.client_kwargs(),
+        http=feed.http,
     ) as api:
         nodes, rejects, fetched = fetch_snapshots(
             api, scope.cache_dir, scope.start, scope.end, per_day=options.per_day or None

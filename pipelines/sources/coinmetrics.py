@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import polars as pl
 
-from pipelines.http import Closeable, HttpClient, SourceFormatError
+from pipelines.http import ApiClient, HttpSettings, SourceFormatError
 from pipelines.schemas.market import OBSERVATION_SCHEMA
 from pipelines.schemas.rejects import MAX_REJECT_VALUE, REJECT_SCHEMA
 from pipelines.sources.block_cache import require
@@ -162,14 +162,12 @@ def read_coinmetrics_csv(data: bytes, feed: str) -> tuple[pl.DataFrame, pl.DataF
 # --- the community API ---------------------------------------------------------------------------
 
 
-class CoinMetricsApi(Closeable):
+class CoinMetricsApi(ApiClient):
     """The Coin Metrics API v4 (the community API by default).
 
     `api_key`, if any, is sent as the ``api_key`` query parameter and redacted from every log
     line and error. Paging follows ``next_page_url`` with its scheme and host replaced by
     `base_url`'s, so a test or proxy server works.
-    Keyword arguments beyond these go to HttpClient (timeout, max_attempts, backoff,
-    max_retry_after, min_interval, sleep).
     """
 
     def __init__(
@@ -179,24 +177,20 @@ class CoinMetricsApi(Closeable):
         *,
         source: str = "coinmetrics_api",
         page_size: int = PAGE_SIZE,
-        **http: Any,
+        http: HttpSettings = HttpSettings(),
+        min_interval: float = 0.65,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.source = source
+        super().__init__(
+            base_url,
+            source=source,
+            http=http,
+            sleep=sleep,
+            min_interval=min_interval,
+            secrets=(api_key,) if api_key else (),
+        )
         self.page_size = page_size
         self._key_params = {"api_key": api_key} if api_key else None
-        self._http = HttpClient(
-            source,
-            secrets=(api_key,) if api_key else (),
-            **{"timeout": 60.0, "min_interval": 0.65, **http},
-        )
-
-    def __repr__(self) -> str:
-        return f"CoinMetricsApi({self.base_url!r}, source={self.source!r})"
-
-    def close(self) -> None:
-        """Release pooled connections."""
-        self._http.close()
 
     def asset_metrics(
         self, metrics: Sequence[str], start: date | None = None
@@ -288,7 +282,7 @@ def read_api_feed(feed: Feed, scope: ReadScope) -> FeedRead:
         source=feed.name,
         page_size=options.page_size,
         min_interval=options.min_interval_seconds,
-        **feed.http.client_kwargs(),
+        http=feed.http,
     ) as api:
         return FeedRead(*fetch_coinmetrics(api, feed.name, start))
 

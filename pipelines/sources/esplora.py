@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 
 import polars as pl
 
-from pipelines.http import Closeable, HttpClient, SourceFormatError, SourceUnavailable
+from pipelines.http import Closeable, HttpSettings, SourceFormatError, SourceUnavailable
 from pipelines.sources.block_cache import (
     blocks_frame,
     claimed_fees_sats,
@@ -57,10 +57,7 @@ class EsploraClient(Closeable):
         feed: str | None = None,
         min_interval: float = 1.0,
         concurrency: int = 1,
-        timeout: float = 30.0,
-        max_attempts: int = 5,
-        backoff: float = 1.0,
-        max_retry_after: float = 300.0,
+        http: HttpSettings = HttpSettings(),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if flavour not in DEFAULT_BASE_URLS:
@@ -71,15 +68,7 @@ class EsploraClient(Closeable):
         self.base_url = (base_url or DEFAULT_BASE_URLS[flavour]).rstrip("/")
         self.feed = feed or flavour
         self.concurrency = concurrency
-        self._http = HttpClient(
-            self.feed,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff=backoff,
-            max_retry_after=max_retry_after,
-            min_interval=min_interval,
-            sleep=sleep,
-        )
+        self._http = http.client(self.feed, min_interval=min_interval, sleep=sleep)
 
     def __repr__(self) -> str:
         return (
@@ -243,7 +232,7 @@ def _rest_reader(flavour: Flavour):
             feed=feed.name,
             min_interval=feed.options.min_interval_seconds,
             concurrency=feed.options.concurrency,
-            **feed.http.client_kwargs(),
+            http=feed.http,
         )
         return read_live_blocks(client, feed.name, scope)
 

@@ -11,12 +11,14 @@ seconds; days are UTC days. Records name the entry: ``hashrates[17]``, ``prices[
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from pipelines.http import Closeable, HttpClient
+from pipelines.http import ApiClient, HttpSettings
 from pipelines.schemas.market import OBSERVATION_SCHEMA
 from pipelines.sources.block_cache import require
 from pipelines.sources.coinmetrics import json_text, sorted_rejects, text_rejects
@@ -30,12 +32,8 @@ SOURCE = "mempool_api"
 EH_PER_H = 1e-18
 
 
-class MempoolMarketApi(Closeable):
-    """The mining hash rate and historical price endpoints of mempool.space or an instance.
-
-    Keyword arguments beyond these go to HttpClient (timeout, max_attempts, backoff,
-    max_retry_after, min_interval, sleep).
-    """
+class MempoolMarketApi(ApiClient):
+    """The mining hash rate and historical price endpoints of mempool.space or an instance."""
 
     def __init__(
         self,
@@ -43,23 +41,13 @@ class MempoolMarketApi(Closeable):
         *,
         period: str = "all",
         source: str = SOURCE,
-        **http: Any,
+        http: HttpSettings = HttpSettings(),
+        min_interval: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.source = source
+        super().__init__(base_url, source=source, http=http, sleep=sleep, min_interval=min_interval)
         self.hashrate_url = f"{self.base_url}/api/v1/mining/hashrate/{period}"
         self.prices_url = f"{self.base_url}/api/v1/historical-price?currency=USD"
-        self._http = HttpClient(
-            source,
-            **{"timeout": 60.0, "min_interval": 1.0, **http},
-        )
-
-    def __repr__(self) -> str:
-        return f"MempoolMarketApi({self.base_url!r}, source={self.source!r})"
-
-    def close(self) -> None:
-        """Release pooled connections."""
-        self._http.close()
 
     def hashrate(self) -> Any:
         """The parsed hash rate answer."""
@@ -228,7 +216,7 @@ def read_api_feed(feed: Feed, scope: ReadScope) -> FeedRead:
         period=feed.options.period,
         source=feed.name,
         min_interval=feed.options.min_interval_seconds,
-        **feed.http.client_kwargs(),
+        http=feed.http,
     ) as api:
         return FeedRead(*fetch_mempool_market(api, feed.name))
 
