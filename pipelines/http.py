@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
@@ -313,3 +313,9 @@ class ApiClient(Closeable):
     def close(self) -> None:
         """Release pooled connections."""
         self._http.close()
+
+    def on_base_host(self, url: str) -> str:
+        """``url`` (e.g. a next-page link) with the scheme and host of ``base_url``, so that a
+        self-hosted, proxy or test server reporting another host still works."""
+        base = urlsplit(self.base_url)
+        return urlunsplit(urlsplit(url)._replace(scheme=base.scheme, netloc=base.netloc))

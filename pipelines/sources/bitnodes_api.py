@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
 
@@ -133,7 +132,7 @@ class BitnodesApi(ApiClient):
             if oldest is not None and any(s.timestamp < oldest for s in items):
                 break
             following = require(page, "next", kind=str, where=where, optional=True)
-            url, params = (self._local(following), None) if following else (None, None)
+            url, params = (self.on_base_host(following), None) if following else (None, None)
             if url in seen:
                 raise SourceFormatError(f"{where}: 'next' leads back to {url}")
         return listings
@@ -151,11 +150,6 @@ class BitnodesApi(ApiClient):
         except ValueError as exc:
             raise SourceFormatError(f"{self.source}: GET {url} returned bad JSON: {exc}") from exc
         return body
-
-    def _local(self, url: str) -> str:
-        """`url` with the scheme and host of `base_url`."""
-        base = urlsplit(self.base_url)
-        return urlunsplit(urlsplit(url)._replace(scheme=base.scheme, netloc=base.netloc))
 
 
 def _listing(item: object, where: str) -> SnapshotListing:

@@ -229,14 +229,12 @@ class CoinMetricsApi(ApiClient):
                 raise SourceFormatError(f"{where}: 'next_page_url' leads back to {url}")
 
     def _local(self, url: str) -> str:
-        """`url` with the scheme and host of `base_url`, without any ``api_key``."""
-        base, parts = urlsplit(self.base_url), urlsplit(url)
+        """`url` on the host of `base_url`, without any ``api_key`` (it is sent as a parameter)."""
+        parts = urlsplit(self.on_base_host(url))
         query = [
             (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "api_key"
         ]
-        return urlunsplit(
-            parts._replace(scheme=base.scheme, netloc=base.netloc, query=urlencode(query, safe=","))
-        )
+        return urlunsplit(parts._replace(query=urlencode(query, safe=",")))
 
 
 def fetch_coinmetrics(
