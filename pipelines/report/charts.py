@@ -239,6 +239,14 @@ def _require(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
         raise NoData(f"table {', '.join(missing)} is not in the database")
 
 
+def _found(
+    con: duckdb.DuckDBPyConnection, table: str, query: str, what: str, params: list | None = None
+) -> list[dict[str, Any]]:
+    """The rows of ``query`` over ``table``; NoData when the table or its rows are missing."""
+    _require(con, table)
+    return _nonempty(rows(con, query, params), what)
+
+
 def _nonempty(found: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
     if not found:
         raise NoData(f"no rows for {what}")
@@ -361,16 +369,24 @@ _TEMPLATE_NOTE = (
 )
 
 
+def metric_chart(
+    name: str, metric: str, fig: go.Figure, title: str, x_title: str, note: str
+) -> Chart:
+    """An HHI or Nakamoto chart over time (id ``chart-<name>-<metric>``): styled, with the
+    Nakamoto axis from zero."""
+    style(fig, title, x_title, HHI_AXIS if metric == "hhi" else NAKAMOTO_AXIS)
+    if metric == "nakamoto":
+        fig.update_yaxes(rangemode="tozero")
+    return Chart(f"chart-{name}-{metric}", fig, note)
+
+
 def mining_hhi(con: duckdb.DuckDBPyConnection) -> Chart:
-    fig = style(
+    return metric_chart(
+        "mining",
+        "hhi",
         _mining_chart(con, "hhi"),
         "Bitcoin mining: HHI of block shares per month",
         "Month (UTC)",
-        HHI_AXIS,
-    )
-    return Chart(
-        "chart-mining-hhi",
-        fig,
         "Monthly Herfindahl–Hirschman index of each pool's (owner's, template builder's) share of "
         "the month's blocks; blocks of unknown origin count as one entity. Bands: 95% intervals "
         "(blocks are a sample of hash rate). " + _TEMPLATE_NOTE + " Source: mining_concentration "
@@ -379,22 +395,20 @@ def mining_hhi(con: duckdb.DuckDBPyConnection) -> Chart:
 
 
 def mining_nakamoto(con: duckdb.DuckDBPyConnection) -> Chart:
-    fig = style(
+    chart = metric_chart(
+        "mining",
+        "nakamoto",
         _mining_chart(con, "nakamoto"),
         "Bitcoin mining: Nakamoto coefficient per month",
         "Month (UTC)",
-        NAKAMOTO_AXIS,
-    )
-    fig.update_yaxes(rangemode="tozero", dtick=1)
-    return Chart(
-        "chart-mining-nakamoto",
-        fig,
         "Smallest number of pools (owners, template builders) that together found more than half "
         "of the month's blocks; lower = more concentrated. Bands: 95% intervals. "
         + _TEMPLATE_NOTE
         + " Source: mining_concentration."
         + PARTIAL_NOTE,
     )
+    chart.figure.update_yaxes(dtick=1)
+    return chart
 
 
 NODE_DIMENSIONS = {"country": "Country", "organization": "AS organisation"}
@@ -402,14 +416,12 @@ SOURCE_SYMBOLS = ("circle", "diamond", "square", "triangle-up", "x", "star")
 
 
 def _nodes(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    _require(con, "node_dispersion")
-    return _nonempty(
-        rows(
-            con,
-            "SELECT dimension, source, reachability, snapshot_date, hhi, nakamoto, nodes "
-            "FROM node_dispersion WHERE dimension IN ('country', 'organization') "
-            "AND overlay_policy = 'excluded' ORDER BY dimension, source, snapshot_date",
-        ),
+    return _found(
+        con,
+        "node_dispersion",
+        "SELECT dimension, source, reachability, snapshot_date, hhi, nakamoto, nodes "
+        "FROM node_dispersion WHERE dimension IN ('country', 'organization') "
+        "AND overlay_policy = 'excluded' ORDER BY dimension, source, snapshot_date",
         "node dispersion by country or organisation",
     )
 
@@ -440,6 +452,7 @@ def _node_chart(con: duckdb.DuckDBPyConnection, metric: str) -> go.Figure:
     return fig
 
 
+_NODE_X = "Snapshot date (UTC)"
 _NODE_NOTE = (
     "Each point is one snapshot; the sources differ (a Bitnodes crawl, unverified getaddr "
     "gossip, EDI's published distributions), so compare within a source. Tor and other overlay "
@@ -450,34 +463,22 @@ _NODE_NOTE = (
 
 
 def nodes_hhi(con: duckdb.DuckDBPyConnection) -> Chart:
-    fig = style(
-        _node_chart(con, "hhi"),
-        "Bitcoin nodes: HHI by country and by AS organisation",
-        "Snapshot date (UTC)",
-        HHI_AXIS,
-    )
-    return Chart("chart-nodes-hhi", fig, _NODE_NOTE)
+    title = "Bitcoin nodes: HHI by country and by AS organisation"
+    return metric_chart("nodes", "hhi", _node_chart(con, "hhi"), title, _NODE_X, _NODE_NOTE)
 
 
 def nodes_nakamoto(con: duckdb.DuckDBPyConnection) -> Chart:
-    fig = style(
-        _node_chart(con, "nakamoto"),
-        "Bitcoin nodes: Nakamoto coefficient by country and by AS organisation",
-        "Snapshot date (UTC)",
-        NAKAMOTO_AXIS,
-    )
-    fig.update_yaxes(rangemode="tozero")
-    return Chart("chart-nodes-nakamoto", fig, _NODE_NOTE)
+    title = "Bitcoin nodes: Nakamoto coefficient by country and by AS organisation"
+    fig = _node_chart(con, "nakamoto")
+    return metric_chart("nodes", "nakamoto", fig, title, _NODE_X, _NODE_NOTE)
 
 
 def hashrate_geography(con: duckdb.DuckDBPyConnection) -> Chart:
-    _require(con, "hashrate_geography_concentration")
-    found = _nonempty(
-        rows(
-            con,
-            "SELECT other_policy, month, hhi FROM hashrate_geography_concentration "
-            "ORDER BY other_policy, month",
-        ),
+    found = _found(
+        con,
+        "hashrate_geography_concentration",
+        "SELECT other_policy, month, hhi FROM hashrate_geography_concentration "
+        "ORDER BY other_policy, month",
         "hash rate geography",
     )
     fig = make_subplots(specs=[[{"secondary_y": True}]])
@@ -533,15 +534,13 @@ AI_DIMENSIONS = {"organization": "Organisation", "country": "Country"}
 
 
 def _ai(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    _require(con, "ai_concentration")
-    return _nonempty(
-        rows(
-            con,
-            "SELECT dimension, period_start, hhi, hhi_ci_low, hhi_ci_high, nakamoto, "
-            "nakamoto_ci_low, nakamoto_ci_high, models FROM ai_concentration "
-            "WHERE dataset = 'notable' AND weighting = 'models' AND period = 'year' "
-            "AND dimension IN ('organization', 'country') ORDER BY dimension DESC, period_start",
-        ),
+    return _found(
+        con,
+        "ai_concentration",
+        "SELECT dimension, period_start, hhi, hhi_ci_low, hhi_ci_high, nakamoto, "
+        "nakamoto_ci_low, nakamoto_ci_high, models FROM ai_concentration "
+        "WHERE dataset = 'notable' AND weighting = 'models' AND period = 'year' "
+        "AND dimension IN ('organization', 'country') ORDER BY dimension DESC, period_start",
         "AI concentration (notable models, yearly)",
     )
 
@@ -581,36 +580,24 @@ _AI_NOTE = (
 
 
 def ai_hhi(con: duckdb.DuckDBPyConnection) -> Chart:
-    fig = style(
-        _ai_chart(con, "hhi"),
-        "AI models: HHI by organisation and by country per year",
-        "Publication year",
-        HHI_AXIS,
-    )
-    return Chart("chart-ai-hhi", fig, _AI_NOTE)
+    title = "AI models: HHI by organisation and by country per year"
+    return metric_chart("ai", "hhi", _ai_chart(con, "hhi"), title, "Publication year", _AI_NOTE)
 
 
 def ai_nakamoto(con: duckdb.DuckDBPyConnection) -> Chart:
-    fig = style(
-        _ai_chart(con, "nakamoto"),
-        "AI models: Nakamoto coefficient by organisation and by country per year",
-        "Publication year",
-        NAKAMOTO_AXIS,
-    )
-    fig.update_yaxes(rangemode="tozero")
-    return Chart("chart-ai-nakamoto", fig, _AI_NOTE)
+    title = "AI models: Nakamoto coefficient by organisation and by country per year"
+    fig = _ai_chart(con, "nakamoto")
+    return metric_chart("ai", "nakamoto", fig, title, "Publication year", _AI_NOTE)
 
 
 def ai_openness(con: duckdb.DuckDBPyConnection) -> Chart:
-    _require(con, "ai_openness")
-    found = _nonempty(
-        rows(
-            con,
-            "SELECT dataset, make_date(year, 1, 1) AS year, open_share, open_share_ci_low, "
-            "open_share_ci_high, models_known FROM ai_openness "
-            "WHERE dataset IN ('notable', 'all') AND open_share IS NOT NULL "
-            "ORDER BY dataset DESC, year",
-        ),
+    found = _found(
+        con,
+        "ai_openness",
+        "SELECT dataset, make_date(year, 1, 1) AS year, open_share, open_share_ci_low, "
+        "open_share_ci_high, models_known FROM ai_openness "
+        "WHERE dataset IN ('notable', 'all') AND open_share IS NOT NULL "
+        "ORDER BY dataset DESC, year",
         "AI openness",
     )
     fig = go.Figure()
@@ -651,14 +638,12 @@ def ai_openness(con: duckdb.DuckDBPyConnection) -> Chart:
 
 
 def ai_compute(con: duckdb.DuckDBPyConnection) -> Chart:
-    _require(con, "ai_compute_concentration")
-    found = _nonempty(
-        rows(
-            con,
-            "SELECT quarter, hhi, least(hhi, hhi_low, hhi_high) AS low, "
-            "greatest(hhi, hhi_low, hhi_high) AS high, complete "
-            "FROM ai_compute_concentration ORDER BY quarter",
-        ),
+    found = _found(
+        con,
+        "ai_compute_concentration",
+        "SELECT quarter, hhi, least(hhi, hhi_low, hhi_high) AS low, "
+        "greatest(hhi, hhi_low, hhi_high) AS high, complete "
+        "FROM ai_compute_concentration ORDER BY quarter",
         "AI compute concentration",
     )
     fig = go.Figure()
@@ -853,17 +838,15 @@ def latest_node_organizations(con: duckdb.DuckDBPyConnection) -> Chart:
 
 
 def latest_hashrate_countries(con: duckdb.DuckDBPyConnection) -> Chart:
-    _require(con, "hashrate_geography")
-    found = _nonempty(
-        rows(
-            con,
-            "SELECT coalesce(country_name, country) || CASE WHEN country = 'OTHER' "
-            "THEN ' (residual)' ELSE '' END AS entity, share, month FROM hashrate_geography "
-            "WHERE month = (SELECT max(month) FROM hashrate_geography) "
-            "ORDER BY share DESC, country LIMIT ?",
-            [TOP_N],
-        ),
+    found = _found(
+        con,
+        "hashrate_geography",
+        "SELECT coalesce(country_name, country) || CASE WHEN country = 'OTHER' "
+        "THEN ' (residual)' ELSE '' END AS entity, share, month FROM hashrate_geography "
+        "WHERE month = (SELECT max(month) FROM hashrate_geography) "
+        "ORDER BY share DESC, country LIMIT ?",
         "hash rate by country",
+        [TOP_N],
     )
     month = found[0]["month"]
     fig = bar_chart(
