@@ -297,7 +297,6 @@ class ApiClient(Closeable):
     def __init__(
         self,
         base_url: str,
-        *,
         source: str,
         http: HttpSettings,
         sleep: Callable[[float], None] = time.sleep,

@@ -99,9 +99,9 @@ class BitnodesApi(ApiClient):
     ) -> None:
         super().__init__(
             base_url,
-            source=source,
-            http=http,
-            sleep=sleep,
+            source,
+            http,
+            sleep,
             min_interval=min_interval,
             headers={api_key_header: api_key} if api_key else {},
         )

@@ -183,9 +183,9 @@ class CoinMetricsApi(ApiClient):
     ) -> None:
         super().__init__(
             base_url,
-            source=source,
-            http=http,
-            sleep=sleep,
+            source,
+            http,
+            sleep,
             min_interval=min_interval,
             secrets=(api_key,) if api_key else (),
         )

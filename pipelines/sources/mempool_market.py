@@ -45,7 +45,13 @@ class MempoolMarketApi(ApiClient):
         min_interval: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(base_url, source=source, http=http, sleep=sleep, min_interval=min_interval)
+        super().__init__(
+            base_url,
+            source,
+            http,
+            sleep,
+            min_interval=min_interval,
+        )
         self.hashrate_url = f"{self.base_url}/api/v1/mining/hashrate/{period}"
         self.prices_url = f"{self.base_url}/api/v1/historical-price?currency=USD"
 
