@@ -10,7 +10,7 @@ import random
 import polars as pl
 import pytest
 
-from pipelines.nodes.asmap import (
+from pipelines.sources.asmap import (
     DEFAULT,
     IPV4_MAPPED,
     JUMP,

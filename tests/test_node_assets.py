@@ -1,4 +1,5 @@
-"""The node assets as Dagster runs them: quarantine, gossip kept apart, dispersion tables."""
+"""The node assets as Dagster runs them: quarantine, gossip kept apart, the operator seeds and
+their checks, dispersion tables."""
 
 from pathlib import Path
 
@@ -6,6 +7,13 @@ import dagster as dg
 import polars as pl
 
 from pipelines.defs.node_dispersion import node_tables
+from pipelines.defs.node_reference import (
+    hosting_providers,
+    hosting_providers_expectations,
+    hosting_providers_name_node_organizations,
+    node_organizations,
+    node_organizations_expectations,
+)
 from pipelines.defs.node_snapshots import (
     node_distributions,
     node_distributions_expectations,
@@ -42,6 +50,11 @@ def run(tmp_path: Path) -> tuple[dg.ExecuteInProcessResult, Lake]:
             node_snapshots_expectations,
             node_distributions,
             node_distributions_expectations,
+            node_organizations,
+            node_organizations_expectations,
+            hosting_providers,
+            hosting_providers_expectations,
+            hosting_providers_name_node_organizations,
             node_tables,
         ],
         resources={"observatory": ObservatoryResource(config_file=str(config))},
@@ -66,6 +79,9 @@ def test_malformed_rows_are_quarantined_and_the_snapshot_kept(tmp_path: Path) ->
     assert evaluations == {
         "node_snapshots_expectations": True,
         "node_distributions_expectations": True,
+        "node_organizations_expectations": True,
+        "hosting_providers_expectations": True,
+        "hosting_providers_name_node_organizations": True,
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -23,19 +24,28 @@ from pipelines.nodes.dispersion import (
     mean_pairwise_sampled_km,
     node_dispersion,
     node_distribution,
-    read_hosting_providers,
-    read_node_organizations,
     spatial_spread,
     standard_distance_km,
+    unknown_hosting_operators,
 )
-from pipelines.schemas.nodes import DISTRIBUTION_SCHEMA, NODE_SCHEMA, conform_nodes
+from pipelines.schemas.nodes import (
+    DISTRIBUTION_SCHEMA,
+    HOSTING_PROVIDERS,
+    NODE_ORGANIZATIONS,
+    NODE_SCHEMA,
+    conform_nodes,
+)
 from pipelines.sources.node_files import read_bitnodes_export
+from pipelines.sources.seeds import read_hosting_providers, read_node_organizations
+from pipelines.validation import validate_frame
 from tests.conftest import needs_shared_data
 from tests.test_ipdb import BITNODES_EXPORT
 
 DAY = date(2024, 5, 1)
 TIME = datetime(2024, 5, 1, 12, tzinfo=UTC)
 QUARTER_CIRCLE_KM = EARTH_RADIUS_KM * math.pi / 2  # 10,007.5 km
+# the repo's curated operator seeds, as the node tables are given them
+OPERATOR_SEEDS = (read_node_organizations(), read_hosting_providers())
 
 
 def nodes(rows: list[dict], day: date = DAY, when: datetime = TIME) -> pl.DataFrame:
@@ -80,7 +90,7 @@ def ten() -> pl.DataFrame:
 
 
 def test_country_shares_under_the_three_policies(ten: pl.DataFrame) -> None:
-    dist = node_distribution(ten)
+    dist = node_distribution(ten, *OPERATOR_SEEDS)
     assert dist.columns == [
         "snapshot_date",
         "snapshot_time",
@@ -107,7 +117,7 @@ def test_country_shares_under_the_three_policies(ten: pl.DataFrame) -> None:
 
 
 def test_country_metrics_under_the_three_policies(ten: pl.DataFrame) -> None:
-    table = node_dispersion(ten)
+    table = node_dispersion(ten, *OPERATOR_SEEDS)
     entity = metric_row(table, "country", "entity")
     assert entity["nodes"] == 10 and entity["entities"] == 3
     assert entity["hhi"] == pytest.approx(3800)  # 50² + 30² + 20²
@@ -127,7 +137,7 @@ def test_country_metrics_under_the_three_policies(ten: pl.DataFrame) -> None:
 
 
 def test_non_located_dimensions_have_only_the_entity_policy(ten: pl.DataFrame) -> None:
-    dist = node_distribution(ten)
+    dist = node_distribution(ten, *OPERATOR_SEEDS)
     policies = dict(
         dist.group_by("dimension").agg(pl.col("overlay_policy").unique().sort()).iter_rows()
     )
@@ -151,20 +161,20 @@ def test_non_located_dimensions_have_only_the_entity_policy(ten: pl.DataFrame) -
 
 
 def test_organization_merges_an_operators_ases_and_keeps_unlisted_names(ten: pl.DataFrame) -> None:
-    dist = node_distribution(ten)
+    dist = node_distribution(ten, *OPERATOR_SEEDS)
     assert shares(dist, "asn", "excluded") == pytest.approx(
         {"AS24940": 3 / 8, "AS213230": 2 / 8, "AS16509": 1 / 8, "AS7922": 1 / 8, "AS64500": 1 / 8}
     )
     assert shares(dist, "organization", "excluded") == pytest.approx(
         {"Hetzner": 5 / 8, "Amazon": 1 / 8, "Comcast": 1 / 8, "Example ISP": 1 / 8}
     )
-    assert metric_row(node_dispersion(ten), "organization", "excluded")["hhi"] == pytest.approx(
-        10_000 * (25 + 1 + 1 + 1) / 64
-    )
+    assert metric_row(node_dispersion(ten, *OPERATOR_SEEDS), "organization", "excluded")[
+        "hhi"
+    ] == pytest.approx(10_000 * (25 + 1 + 1 + 1) / 64)
 
 
 def test_hosting_classifies_operators(ten: pl.DataFrame) -> None:
-    dist = node_distribution(ten)
+    dist = node_distribution(ten, *OPERATOR_SEEDS)
     assert shares(dist, "hosting", "excluded") == pytest.approx(
         {"datacenter": 5 / 8, "cloud": 1 / 8, "other": 2 / 8}
     )
@@ -185,14 +195,16 @@ def test_unknown_fields_are_the_unknown_entity_and_snapshots_are_separate() -> N
             ),
         ]
     )
-    dist = node_distribution(frame.lazy()).filter(pl.col("snapshot_date") == date(2024, 5, 2))
+    dist = node_distribution(frame.lazy(), *OPERATOR_SEEDS).filter(
+        pl.col("snapshot_date") == date(2024, 5, 2)
+    )
     assert shares(dist, "country", "entity") == pytest.approx({"FR": 1 / 3, "unknown": 2 / 3})
     assert shares(dist, "organization", "entity") == pytest.approx(
         {"AS64501": 1 / 3, "unknown": 2 / 3}
     )
     assert shares(dist, "hosting", "entity") == pytest.approx({"other": 1 / 3, "unknown": 2 / 3})
     assert shares(dist, "continent", "entity") == pytest.approx({"EU": 1 / 3, "unknown": 2 / 3})
-    table = node_dispersion(frame)
+    table = node_dispersion(frame, *OPERATOR_SEEDS)
     assert table.select("snapshot_date", "snapshot_time").unique().height == 2
     assert table["snapshot_date"].is_sorted()
     second = table.filter(pl.col("snapshot_date") == date(2024, 5, 2))
@@ -204,7 +216,7 @@ def test_unknown_fields_are_the_unknown_entity_and_snapshots_are_separate() -> N
 
 
 def test_dispersion_columns_and_spatial_measures_only_on_country_rows(ten: pl.DataFrame) -> None:
-    table = node_dispersion(ten)
+    table = node_dispersion(ten, *OPERATOR_SEEDS)
     assert table.columns == [
         "snapshot_date",
         "snapshot_time",
@@ -318,7 +330,7 @@ def test_spatial_spread_per_snapshot_exact_and_sampled() -> None:
     ]
     sampled = spatial_spread(frame, exact_max_locations=1, sample_pairs=500)
     assert sampled["mean_pairwise_km"].item() == pytest.approx(QUARTER_CIRCLE_KM)
-    table = node_dispersion(frame)
+    table = node_dispersion(frame, *OPERATOR_SEEDS)
     country = table.filter(pl.col("dimension") == "country")
     assert country["mean_pairwise_km"].to_list() == [pytest.approx(QUARTER_CIRCLE_KM)] * 3
 
@@ -367,7 +379,7 @@ def test_published_distribution_with_tor_gives_the_three_policies() -> None:
         {"Germany": 0.625, "United States": 0.375}
     )
     table = tables.dispersion
-    assert table.columns == node_dispersion(nodes(TEN)).columns
+    assert table.columns == node_dispersion(nodes(TEN), *OPERATOR_SEEDS).columns
     assert table["snapshot_time"].null_count() == table.height
     day_one = table.filter(pl.col("snapshot_date") == DAY)
     assert metric_row(day_one, "country", "excluded")["hhi"] == pytest.approx(5312.5)
@@ -385,6 +397,8 @@ def test_published_distribution_with_tor_gives_the_three_policies() -> None:
 def test_seeds_are_consistent() -> None:
     organizations = read_node_organizations()
     hosting = read_hosting_providers()
+    assert organizations.schema == NODE_ORGANIZATIONS.schema
+    assert hosting.schema == HOSTING_PROVIDERS.schema
     assert organizations["asn"].is_unique().all() and organizations["asn"].null_count() == 0
     assert organizations["source"].str.starts_with("https://").all()
     assert hosting["organization"].is_unique().all()
@@ -392,14 +406,50 @@ def test_seeds_are_consistent() -> None:
     assert hosting["source"].str.starts_with("https://").all()
     # a provider is matched by the operator name the AS table gives
     assert set(hosting["organization"]) <= set(organizations["organization"])
+    assert unknown_hosting_operators(organizations, hosting).is_empty()
     for provider in ("Amazon", "Google", "Microsoft", "Hetzner", "OVH", "DigitalOcean", "Vultr"):
         assert provider in set(hosting["organization"])
     hetzner = organizations.filter(pl.col("organization") == "Hetzner")["asn"]
     assert {24940, 213230} <= set(hetzner)
+    assert validate_frame("node_organizations", organizations).success
+    assert validate_frame("hosting_providers", hosting).success
+
+
+def test_seed_suites_catch_duplicate_ases_and_unknown_kinds(tmp_path: Path) -> None:
+    organizations = tmp_path / "node_organizations.csv"
+    organizations.write_text(
+        "asn,organization,source\n24940,Hetzner,https://a.example\n24940,OVH,https://b.example\n"
+    )
+    outcome = validate_frame("node_organizations", read_node_organizations(organizations))
+    assert [f.label() for f in outcome.failed] == ["expect_column_values_to_be_unique(asn)"]
+    hosting = tmp_path / "hosting_providers.csv"
+    hosting.write_text("organization,kind,source\nHetzner,hosting,http://a.example\n")
+    outcome = validate_frame("hosting_providers", read_hosting_providers(hosting))
+    assert {f.column for f in outcome.failed} == {"kind", "source"}
+
+
+def test_seed_readers_name_the_file_and_line_of_a_malformed_row(tmp_path: Path) -> None:
+    path = tmp_path / "node_organizations.csv"
+    path.write_text("asn,organization,source\n24940,Hetzner,https://a.example\nAS1,X,https://b\n")
+    with pytest.raises(ValueError, match=r"node_organizations.csv, line 3: asn 'AS1' is not"):
+        read_node_organizations(path)
+    path.write_text("asn,organization,source\n24940,Hetzner,https://a.example,extra\n")
+    with pytest.raises(ValueError, match=r"node_organizations.csv, line 2: 4 fields, expected 3"):
+        read_node_organizations(path)
+    path.write_text("organization,asn,source\nHetzner,24940,https://a.example\n")
+    with pytest.raises(ValueError, match=r"node_organizations.csv: header"):
+        read_node_organizations(path)
+
+
+def test_hosting_providers_without_an_operator_row_are_listed() -> None:
+    organizations = pl.DataFrame({"asn": [24940], "organization": ["Hetzner"]})
+    hosting = pl.DataFrame({"organization": ["Hetzner", "Hetzner Online GmbH"], "kind": ["x"] * 2})
+    unknown = unknown_hosting_operators(organizations, hosting)
+    assert unknown["organization"].to_list() == ["Hetzner Online GmbH"]
 
 
 def test_hosting_asns_are_the_hosting_operators_ases() -> None:
-    asns = hosting_asns()
+    asns = hosting_asns(*OPERATOR_SEEDS)
     assert asns == sorted(set(asns))
     assert {24940, 213230, 16509, 14618, 14061, 16276} <= set(asns)  # Hetzner, Amazon, DO, OVH
     assert 7922 not in asns  # Comcast: an access network, not hosting
@@ -411,8 +461,8 @@ def test_hosting_asns_are_the_hosting_operators_ases() -> None:
 @needs_shared_data
 def test_real_export_dispersion() -> None:
     export = read_bitnodes_export(BITNODES_EXPORT, "bitnodes_export")[0]  # 1 duplicate dropped
-    table = node_dispersion(export)
-    dist = node_distribution(export)
+    table = node_dispersion(export, *OPERATOR_SEEDS)
+    dist = node_distribution(export, *OPERATOR_SEEDS)
     assert table["overlay_share"].to_list() == pytest.approx([7425 / 14409] * table.height)
     country = metric_row(table, "country", "excluded")
     assert country["nodes"] == 6984 and country["located_nodes"] == 6983  # 1 without coordinates
@@ -422,7 +472,9 @@ def test_real_export_dispersion() -> None:
         pl.col("dimension") == "organization", pl.col("overlay_policy") == "excluded"
     )
     assert organization["entity"][0] == "Hetzner" and organization["nodes"][0] == 929
-    sampled = node_dispersion(export, exact_max_locations=100, sample_pairs=200_000)
+    sampled = node_dispersion(
+        export, *OPERATOR_SEEDS, exact_max_locations=100, sample_pairs=200_000
+    )
     estimate = metric_row(sampled, "country", "entity")
     assert (
         abs(estimate["mean_pairwise_km"] - country["mean_pairwise_km"])
@@ -432,8 +484,11 @@ def test_real_export_dispersion() -> None:
 
 def test_empty_input_gives_empty_tables() -> None:
     empty = nodes(TEN).head(0)
-    assert node_distribution(empty).is_empty()
-    assert node_dispersion(empty).columns == node_dispersion(nodes(TEN)).columns
-    assert node_dispersion(empty).is_empty()
+    assert node_distribution(empty, *OPERATOR_SEEDS).is_empty()
+    assert (
+        node_dispersion(empty, *OPERATOR_SEEDS).columns
+        == node_dispersion(nodes(TEN), *OPERATOR_SEEDS).columns
+    )
+    assert node_dispersion(empty, *OPERATOR_SEEDS).is_empty()
     tables = distribution_dispersion(pl.DataFrame(schema=DISTRIBUTION_SCHEMA))
     assert tables.distribution.is_empty() and tables.dispersion.is_empty()

@@ -7,9 +7,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipelines.benchmarks.nodes import generate
+from pipelines.defs.node_dispersion import TABLES, build_node_tables, day_batches
 from pipelines.lake import Lake
-from pipelines.nodes.ipdb import default_databases
-from pipelines.nodes.tables import TABLES, build_node_tables, day_batches
+from pipelines.sources.ip_databases import default_databases
+from pipelines.sources.seeds import read_hosting_providers, read_node_organizations
 
 
 def test_batches_of_days_give_the_same_tables(tmp_path: Path) -> None:
@@ -19,8 +20,9 @@ def test_batches_of_days_give_the_same_tables(tmp_path: Path) -> None:
     files = many.files("raw", "node_snapshots")
     assert [len(b) for b in day_batches(files, 900)] == [2, 2, 1]
     assert [len(b) for b in day_batches(files, 1)] == [1] * 5  # a big day is a batch alone
-    whole = build_node_tables(one, default_databases(), batch_rows=10**9)
-    batched = build_node_tables(many, default_databases(), batch_rows=900)
+    seeds = read_node_organizations(), read_hosting_providers()
+    whole = build_node_tables(one, default_databases(), *seeds, batch_rows=10**9)
+    batched = build_node_tables(many, default_databases(), *seeds, batch_rows=900)
     assert (whole.batches, batched.batches) == (1, 3)
     assert whole.rows == batched.rows and whole.rows["nodes"] == 2_000
     assert whole.agreement == batched.agreement

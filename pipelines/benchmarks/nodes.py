@@ -8,11 +8,12 @@ A synthetic history of one snapshot a day (N snapshots × M nodes) is written as
 nodes: ~50% onion (plus some i2p/cjdns), Zipf-like countries, cities (3,000 points), ASNs and
 operators (Hetzner, Amazon, OVH, ... then a long tail), user agents mostly /Satoshi:2x.0.0/ and
 about 1% of IP nodes without an AS (so the offline database is asked). Then
-``pipelines.nodes.tables.build_node_tables`` (what the ``node_tables`` asset runs) builds the
-three tables in a fresh process, whose wall time and peak RSS are reported. The same is done at a
-tenth of the snapshots, to show time linear in history and memory flat. When the tenth's time
-says the full size would take more than ``--max-seconds``, the largest size that fits is run
-instead and the full one extrapolated. A one-batch profile splits the time into its steps.
+``pipelines.defs.node_dispersion.build_node_tables`` (what the ``node_tables`` asset runs, with
+the repo's operator seeds) builds the three tables in a fresh process, whose wall time and peak
+RSS are reported. The same is done at a tenth of the snapshots, to show time linear in history
+and memory flat. When the tenth's time says the full size would take more than
+``--max-seconds``, the largest size that fits is run instead and the full one extrapolated. A
+one-batch profile splits the time into its steps.
 Results go to ``<workdir>/results.json``; generated data is removed unless ``--keep``.
 """
 
@@ -35,11 +36,12 @@ import numpy as np
 import polars as pl
 
 from pipelines.benchmarks import run_child
+from pipelines.defs.node_dispersion import BATCH_ROWS, build_node_tables, day_batches, enrich
 from pipelines.lake import Lake
 from pipelines.nodes.dispersion import node_dispersion, node_distribution, spatial_spread
-from pipelines.nodes.ipdb import default_databases, enrich
-from pipelines.nodes.tables import BATCH_ROWS, build_node_tables, day_batches
 from pipelines.schemas.nodes import conform_nodes
+from pipelines.sources.ip_databases import default_databases
+from pipelines.sources.seeds import read_hosting_providers, read_node_organizations
 
 SEED = 20_090_103
 FIRST_DAY = date(2012, 1, 1)
@@ -180,7 +182,13 @@ def run_build(lake: Lake, batch_rows: int) -> dict[str, Any]:
     """Build the node tables as the asset does; wall time and peak RSS of this process."""
     base = _peak_rss_mb()
     start = time.perf_counter()
-    built = build_node_tables(lake, default_databases(), batch_rows=batch_rows)
+    built = build_node_tables(
+        lake,
+        default_databases(),
+        read_node_organizations(),
+        read_hosting_providers(),
+        batch_rows=batch_rows,
+    )
     seconds = time.perf_counter() - start
     out_mb = sum(p.stat().st_size for t in built.rows for p in lake.files("intermediate", t))
     return {
@@ -208,12 +216,13 @@ def run_profile(lake: Lake, batch_rows: int) -> dict[str, Any]:
         clock = now
 
     raw = pl.read_parquet(files, hive_partitioning=False)
+    organizations, hosting = read_node_organizations(), read_hosting_providers()
     mark("read")
     nodes = enrich(raw, default_databases())
     mark("enrich")
-    node_distribution(nodes)
+    node_distribution(nodes, organizations, hosting)
     mark("distribution")
-    node_dispersion(nodes)
+    node_dispersion(nodes, organizations, hosting)
     mark("dispersion (incl. spatial)")
     spatial_spread(nodes)
     mark("spatial_spread alone")

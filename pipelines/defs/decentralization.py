@@ -14,11 +14,11 @@ import polars as pl
 from pipelines.config import ObservatoryConfig
 from pipelines.metadata import markdown_table
 from pipelines.metrics.trends import fdr_summary, partial_summary, series_trends
-from pipelines.nodes.ipdb import ip_database_origin
 from pipelines.report import licence_for, render_report
 from pipelines.resources import ObservatoryResource
 from pipelines.schemas.decentralization import DECENTRALIZATION_TRENDS
 from pipelines.serving import KEY as SERVING
+from pipelines.sources.ip_databases import ip_database_origin
 from pipelines.sources.registry import kind_of
 
 SCOREBOARD = dg.AssetKey(["marts", "decentralization_scoreboard"])

@@ -7,11 +7,11 @@ overlay_policy). Dimensions:
 
 - ``country``, ``continent`` (MaxMind's codes, from ``pipelines.countries``);
 - ``asn`` (``"AS24940"``);
-- ``organization``: the operator of the AS from the curated ``seeds/node_organizations.csv``
-  (e.g. Hetzner's AS24940 and AS213230 are one ``"Hetzner"``); an AS without a row keeps the AS
-  organisation name the row carries, else ``"AS<n>"``;
-- ``hosting``: the operator's ``kind`` in ``seeds/hosting_providers.csv`` (``cloud`` or
-  ``datacenter``), ``other`` for operators not listed;
+- ``organization``: the operator of the AS from the curated ``organizations``
+  (``raw.node_organizations``; e.g. Hetzner's AS24940 and AS213230 are one ``"Hetzner"``); an AS
+  without a row keeps the AS organisation name the row carries, else ``"AS<n>"``;
+- ``hosting``: the operator's ``kind`` in the curated ``hosting_providers``
+  (``raw.hosting_providers``: ``cloud`` or ``datacenter``), ``other`` for operators not listed;
 - ``network`` (ipv4, ipv6, onion, i2p, cjdns), ``client`` and ``client_version``
   (``pipelines.nodes.clients``).
 
@@ -46,19 +46,16 @@ the overlay under the same three policies.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import polars as pl
 
-from pipelines.config import PROJECT_ROOT
 from pipelines.countries import countries_frame
 from pipelines.metrics.concentration import concentration_table, share_table
 from pipelines.nodes.clients import client_columns
 from pipelines.schemas.nodes import OVERLAY_NETWORKS
 
-SEEDS = PROJECT_ROOT / "dbt_like_sql" / "seeds"
 KEYS = ["snapshot_date", "snapshot_time", "source"]
 GROUP = [*KEYS, "dimension", "overlay_policy"]
 LOCATED_DIMENSIONS = ("country", "continent", "asn", "organization", "hosting")
@@ -99,34 +96,32 @@ class DispersionTables(NamedTuple):
     dispersion: pl.DataFrame
 
 
-def read_node_organizations(path: Path = SEEDS / "node_organizations.csv") -> pl.DataFrame:
-    """The curated AS → operator table: ``asn``, ``organization``, ``source``."""
-    return pl.read_csv(
-        path, schema={"asn": pl.Int64, "organization": pl.String, "source": pl.String}
-    )
-
-
-def read_hosting_providers(path: Path = SEEDS / "hosting_providers.csv") -> pl.DataFrame:
-    """The curated hosting operators: ``organization``, ``kind`` (cloud, datacenter), ``source``."""
-    return pl.read_csv(
-        path, schema={"organization": pl.String, "kind": pl.String, "source": pl.String}
-    )
-
-
-def hosting_asns() -> list[int]:
+def hosting_asns(organizations: pl.DataFrame, hosting_providers: pl.DataFrame) -> list[int]:
     """AS numbers of the curated hosting operators (cloud or datacenter), ascending."""
-    hosting = read_hosting_providers().select("organization")
-    asns = read_node_organizations().join(hosting, on="organization", how="semi")["asn"]
+    hosting = hosting_providers.select("organization")
+    asns = organizations.join(hosting, on="organization", how="semi")["asn"]
     return asns.unique().sort().to_list()
+
+
+def unknown_hosting_operators(
+    organizations: pl.DataFrame, hosting_providers: pl.DataFrame
+) -> pl.DataFrame:
+    """The hosting providers whose ``organization`` no row of ``organizations`` names: they
+    would match no node (an operator is matched by the name the AS table gives it)."""
+    return hosting_providers.join(
+        organizations.select("organization"), on="organization", how="anti"
+    )
 
 
 # --- node rows → counts per entity ------------------------------------------------------------
 
 
-def _node_entities(nodes: pl.LazyFrame) -> pl.LazyFrame:
+def _node_entities(
+    nodes: pl.LazyFrame, organizations: pl.DataFrame, hosting_providers: pl.DataFrame
+) -> pl.LazyFrame:
     """Per node: the snapshot keys, whether it is an overlay node, and its entity per dimension."""
-    operators = read_node_organizations().select("asn", pl.col("organization").alias("_operator"))
-    hosting = read_hosting_providers().select(
+    operators = organizations.select("asn", pl.col("organization").alias("_operator"))
+    hosting = hosting_providers.select(
         pl.col("organization").alias("_org"), pl.col("kind").alias("_kind")
     )
     continents = countries_frame().select(
@@ -163,10 +158,12 @@ def _node_entities(nodes: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _node_counts(nodes: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+def _node_counts(
+    nodes: pl.DataFrame | pl.LazyFrame, organizations: pl.DataFrame, hosting_providers: pl.DataFrame
+) -> pl.LazyFrame:
     """Nodes per (snapshot keys, dimension, entity, overlay), as Float64."""
     return (
-        _node_entities(nodes.lazy())
+        _node_entities(nodes.lazy(), organizations, hosting_providers)
         .group_by([*KEYS, "overlay", *DIMENSIONS])
         .agg(pl.len().alias("nodes"))
         .unpivot(
@@ -238,14 +235,18 @@ def _node_policies(counts: pl.LazyFrame) -> pl.LazyFrame:
     return _with_policies(counts, located=pl.col("dimension").is_in(LOCATED_DIMENSIONS))
 
 
-def node_distribution(nodes: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+def node_distribution(
+    nodes: pl.DataFrame | pl.LazyFrame, organizations: pl.DataFrame, hosting_providers: pl.DataFrame
+) -> pl.DataFrame:
     """Nodes and share per (snapshot keys, dimension, overlay_policy, entity); sorted by the
     group, then share descending, then entity."""
-    return _distribution(_node_policies(_node_counts(nodes)))
+    return _distribution(_node_policies(_node_counts(nodes, organizations, hosting_providers)))
 
 
 def node_dispersion(
     nodes: pl.DataFrame | pl.LazyFrame,
+    organizations: pl.DataFrame,
+    hosting_providers: pl.DataFrame,
     *,
     exact_max_locations: int = EXACT_MAX_LOCATIONS,
     sample_pairs: int = SAMPLE_PAIRS,
@@ -255,16 +256,21 @@ def node_dispersion(
     ``overlay_share``, ``unknown_share`` and, on ``country`` rows, the spatial spread."""
     return _node_dispersion(
         nodes,
-        _node_counts(nodes).cache(),
+        _node_counts(nodes, organizations, hosting_providers).cache(),
         exact_max_locations=exact_max_locations,
         sample_pairs=sample_pairs,
         seed=seed,
     )
 
 
-def node_tables(nodes: pl.DataFrame | pl.LazyFrame, **spatial: int) -> DispersionTables:
+def node_tables(
+    nodes: pl.DataFrame | pl.LazyFrame,
+    organizations: pl.DataFrame,
+    hosting_providers: pl.DataFrame,
+    **spatial: int,
+) -> DispersionTables:
     """``node_distribution`` and ``node_dispersion`` of ``nodes``, counting the nodes once."""
-    counts = _node_counts(nodes).collect().lazy()
+    counts = _node_counts(nodes, organizations, hosting_providers).collect().lazy()
     return DispersionTables(
         _distribution(_node_policies(counts)), _node_dispersion(nodes, counts, **spatial)
     )

@@ -1,4 +1,5 @@
-"""Contracts of the node tables: per-node snapshot rows and published distributions."""
+"""Contracts of the node tables: per-node snapshot rows, published distributions, the curated
+operator seeds, and the answers of offline IP databases."""
 
 import polars as pl
 
@@ -75,6 +76,34 @@ NODE_DISTRIBUTION_REJECTS = rejects_table(
     "raw.node_distribution_rejects",
     "Rows of the published distributions that could not be used, with the reason (written by "
     "raw/node_distributions).",
+)
+
+
+# What an offline IP database answers per address (null where it does not know).
+IP_LOOKUP_SCHEMA: dict[str, pl.DataType] = {
+    name: NODE_SCHEMA[name]
+    for name in ("country_code", "asn", "organization", "city", "latitude", "longitude")
+}
+
+NODE_ORGANIZATIONS = table(
+    "raw.node_organizations",
+    "Curated AS number → the operator behind it, with a public source per row "
+    "(dbt_like_sql/seeds/node_organizations.csv), so that one operator under several AS numbers "
+    "counts once in the organization and hosting dimensions. An AS without a row keeps the "
+    "organisation name its node rows carry.",
+    ("asn", pl.Int64(), "autonomous system number"),
+    ("organization", pl.String(), "operator of the AS, as the node tables name it"),
+    ("source", pl.String(), "public source for the row"),
+)
+
+HOSTING_PROVIDERS = table(
+    "raw.hosting_providers",
+    "Curated cloud and datacenter operators, with a public source per row "
+    "(dbt_like_sql/seeds/hosting_providers.csv): the hosting dimension of the node tables "
+    "(operators not listed are 'other').",
+    ("organization", pl.String(), "operator, as raw.node_organizations names it"),
+    ("kind", pl.String(), "'cloud' or 'datacenter'"),
+    ("source", pl.String(), "public source for the row"),
 )
 
 

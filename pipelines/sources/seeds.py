@@ -9,17 +9,21 @@ source, and reviewed like code.
 source per row. A pool without a row owns itself. ``pool_template_builders.csv``: pool → the pool
 whose block template it sends its miners, by date, with a confidence and a source; a pool without a
 row builds its own. ``pool_label_aliases.csv``: labels used by block files or duplicate registry
-entries → the registry pool they mean, with the reason and a source. Rows are added by pull
-request, each with its source, and reviewed like code.
+entries → the registry pool they mean, with the reason and a source. ``node_organizations.csv``:
+AS number → the operator behind it; ``hosting_providers.csv``: operator → ``cloud`` or
+``datacenter``. Rows are added by pull request, each with its source, and reviewed like code.
 """
 
+import csv
 from pathlib import Path
 
 import polars as pl
 
 from pipelines.countries import COUNTRIES
+from pipelines.schemas import Contract
 from pipelines.schemas.market import HASHRATE_POINT_ESTIMATES, OTHER
 from pipelines.schemas.mining import POOL_LABEL_ALIASES, POOL_OWNERS, POOL_TEMPLATE_BUILDERS
+from pipelines.schemas.nodes import HOSTING_PROVIDERS, NODE_ORGANIZATIONS
 from pipelines.text import normalise_key
 
 SEEDS = Path(__file__).resolve().parents[2] / "dbt_like_sql" / "seeds"
@@ -164,3 +168,43 @@ def read_hashrate_point_estimates(
     if bad.height:
         raise ValueError(f"{path}: bad rows (country, share 0–1, coverage, source, url): {bad}")
     return estimates.cast(HASHRATE_POINT_ESTIMATES.schema)
+
+
+def _read_typed_seed(path: Path, contract: Contract) -> pl.DataFrame:
+    """The seed at ``path`` as ``contract``'s columns and types (empty fields null). A header
+    other than the contract's columns, a row with another number of fields or a value that is
+    not of its column's type raises, naming the file and the line."""
+    with path.open(newline="", encoding="utf-8") as file:
+        reader = csv.reader(file)
+        header = next(reader, [])
+        if header != contract.names:
+            raise ValueError(f"{path}: header {header}, expected {contract.names}")
+        rows = []
+        for row in reader:
+            if not row:
+                continue  # a blank line
+            if len(row) != len(header):
+                raise ValueError(
+                    f"{path}, line {reader.line_num}: {len(row)} fields, expected {len(header)}"
+                )
+            rows.append([reader.line_num, *(value or None for value in row)])
+    text = pl.DataFrame(
+        rows, schema={"line": pl.Int64, **dict.fromkeys(header, pl.String)}, orient="row"
+    )
+    typed = text.cast(contract.schema, strict=False)
+    for name, dtype in contract.schema.items():
+        bad = text.filter(pl.col(name).is_not_null() & typed[name].is_null())
+        if bad.height:
+            line, value = bad.row(0)[0], bad[name][0]
+            raise ValueError(f"{path}, line {line}: {name} {value!r} is not of type {dtype}")
+    return typed.drop("line")
+
+
+def read_node_organizations(path: Path = SEEDS / "node_organizations.csv") -> pl.DataFrame:
+    """The curated AS → operator table (``NODE_ORGANIZATIONS``); a malformed row raises."""
+    return _read_typed_seed(path, NODE_ORGANIZATIONS)
+
+
+def read_hosting_providers(path: Path = SEEDS / "hosting_providers.csv") -> pl.DataFrame:
+    """The curated hosting operators (``HOSTING_PROVIDERS``); a malformed row raises."""
+    return _read_typed_seed(path, HOSTING_PROVIDERS)
