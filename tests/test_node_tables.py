@@ -7,8 +7,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipelines.benchmarks.nodes import generate
-from pipelines.defs.node_dispersion import TABLES, build_node_tables, day_batches
 from pipelines.lake import Lake
+from pipelines.node_tables import TABLES, build_node_tables, day_batches
 from pipelines.sources.ip_databases import default_databases
 from pipelines.sources.seeds import read_hosting_providers, read_node_organizations
 

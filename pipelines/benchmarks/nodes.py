@@ -36,8 +36,8 @@ import numpy as np
 import polars as pl
 
 from pipelines.benchmarks import run_child
-from pipelines.defs.node_dispersion import BATCH_ROWS, build_node_tables, day_batches, enrich
 from pipelines.lake import Lake
+from pipelines.node_tables import BATCH_ROWS, build_node_tables, day_batches, enrich
 from pipelines.nodes.dispersion import node_dispersion, node_distribution, spatial_spread
 from pipelines.schemas.nodes import conform_nodes
 from pipelines.sources.ip_databases import default_databases

@@ -26,10 +26,8 @@ import polars as pl
 from pipelines.schemas.nodes import IP_LOOKUP_SCHEMA
 from pipelines.sources.asmap import Asmap
 
-# The packaged choices of ``[nodes] ip_database`` (pipelines.config.IP_DATABASES); any other
-# value is the path of a .mmdb file.
-DBIP_CITY_LITE = "dbip_city_lite"
-IPTOCC = "iptocc"
+DBIP_CITY_LITE = "dbip_city_lite"  # DB-IP IP to City Lite, packaged (country, city, lat/lon)
+IPTOCC = "iptocc"  # the registries' allocation country, packaged
 
 
 class IpDatabase(Protocol):
