@@ -62,7 +62,7 @@ def test_tables_lists_descriptions_counts_and_columns(built: Path) -> None:
     text = run_cli("tables", "--config", str(built))
     assert text.returncode == 0, text.stderr
     assert f"dim_pool (table, {SAMPLE_POOL_ENTITIES} rows)" in text.stdout
-    assert "pool_id_registry VARCHAR — the registry pool_id belongs to" in text.stdout
+    assert "pool_id_registry VARCHAR — the registry pool_id comes from" in text.stdout
     listed = json.loads(run_cli("tables", "--format", "json", "--config", str(built)).stdout)
     names = {t["name"]: t for t in listed}
     assert {"dim_pool", "staging.stg_pools", "raw.pool_registry"} <= set(names)
