@@ -68,6 +68,10 @@ def test_tables_lists_descriptions_counts_and_columns(built: Path) -> None:
     assert {"dim_pool", "staging.stg_pools", "raw.pool_registry"} <= set(names)
     assert names["staging.stg_pools"]["kind"] == "view"
     assert names["dim_pool"]["description"].startswith("One row per known mining pool")
+    # A mart passing a lake table through is a view with the contract's column descriptions.
+    shares, lake_shares = names["pool_shares"], names["intermediate.pool_shares"]
+    assert (shares["kind"], shares["rows"]) == ("view", lake_shares["rows"])
+    assert shares["columns"] == lake_shares["columns"]
 
 
 def test_scoreboard_has_every_domain_and_the_trends_query_answers(built: Path) -> None:

@@ -3,7 +3,7 @@
 -- hhi_low/hhi_high, cr1_low/cr1_high from the two extreme scenarios the 5th/95th percentile bounds
 -- allow (the largest owner at one bound, everyone else at the other). Quarters where a started
 -- series has no value are marked incomplete.
--- materialized: table
+-- materialized: view
 select
     quarter, quarter_end, h100e, entities, hhi, hhi_ci_low, hhi_ci_high, nakamoto,
     nakamoto_ci_low, nakamoto_ci_high, tau_033, tau_066, cr1, cr3, cr5, gini, entropy_bits,

@@ -3,7 +3,7 @@
 -- maker come from one file; named owners are taken out of 'Other' when its note does not already
 -- exclude them). Percentile bounds are summed across makers: a wider range, as if the makers'
 -- errors were perfectly correlated.
--- materialized: table
+-- materialized: view
 select
     quarter, quarter_end, owner, chip_manufacturers, h100e, h100e_p05, h100e_p95, partial
 from intermediate.ai_compute_owners

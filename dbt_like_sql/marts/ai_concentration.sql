@@ -4,7 +4,7 @@
 -- organisations as 1/k each; 'training_compute': the same credit times the model's training FLOP,
 -- models without compute left out). The same metric set as mining concentration; 'unknown' (no
 -- entity listed) is one entity. Intervals only for the model-count weighting.
--- materialized: table
+-- materialized: view
 select
     dataset, dimension, weighting, period, period_start, period_end, total, entities, hhi,
     hhi_ci_low, hhi_ci_high, nakamoto, nakamoto_ci_low, nakamoto_ci_high, tau_033, tau_066, cr1,

@@ -3,7 +3,7 @@
 -- organisation categories as lists in Epoch's order, training compute and cost, parameters,
 -- normalised accessibility and the frontier flag. Values Epoch gives that cannot be parsed are null
 -- and listed in raw.ai_model_problems.
--- materialized: table
+-- materialized: view
 select
     dataset, "row", model, publication_date, organizations, countries, organization_categories,
     training_compute_flop, training_cost_usd_2023, parameters, accessibility, accessibility_raw,

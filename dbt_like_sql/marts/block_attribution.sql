@@ -2,7 +2,7 @@
 -- pool whose block template it used (dbt_like_sql/seeds/pool_template_builders.csv).
 -- Evidence order: coinbase payout address, then coinbase tag, then a labelled file's label; of
 -- several feeds, the earliest that identifies the block ('unknown' labels never hide a pool).
--- materialized: table
+-- materialized: view
 select
     height, hash, time, date, date_source, feed, pool, pool_id, owner, method, evidence_feed,
     address_pool, tag_pool, label, label_matched, conflict, template_builder_observed,

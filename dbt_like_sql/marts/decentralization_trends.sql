@@ -7,7 +7,7 @@
 -- decentralizes). About 1,600 series are tested, so the verdict controls the false-discovery rate:
 -- Benjamini-Hochberg q-values within each family (domain, span), significant at q <= [trends] fdr;
 -- verdict_unadjusted is the verdict at p < [trends] alpha without that control.
--- materialized: table
+-- materialized: view
 select
     domain, dimension, variant, metric, span, period_first, period_last, points, first_value,
     last_value, slope_per_year, mann_kendall_s, mann_kendall_z, p_value, p_value_independent,

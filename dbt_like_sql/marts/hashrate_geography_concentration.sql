@@ -3,7 +3,7 @@
 -- "Other" as one country, the most concentrated reading the data allows (splitting Other can
 -- only lower HHI and CRk and raise the Nakamoto coefficient); 'excluded' uses the named
 -- countries only, renormalised. No intervals: the shares are published without sample sizes.
--- materialized: table
+-- materialized: view
 select
     month, source, other_policy, countries, hashrate_ehs, hhi, nakamoto, tau_033, tau_066, cr1,
     cr3, cr5, gini, entropy_bits, entropy_normalized, theil, effective_entities, other_share,

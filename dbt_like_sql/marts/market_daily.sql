@@ -3,7 +3,7 @@
 -- and market cap. Each value comes from the feed with precedence for its column (Coin Metrics,
 -- then mempool.space, then Blockchain.com; pipelines/market/daily.py) and names it in its
 -- _source column. Days no feed covers are null, never interpolated (see market_gaps).
--- materialized: table
+-- materialized: view
 select
     date, price_usd, hashrate_ehs, difficulty, block_count, fees_btc, fees_usd, issuance_btc,
     issuance_usd, miner_revenue_usd, hashprice_usd_per_ph_day, market_cap_usd,

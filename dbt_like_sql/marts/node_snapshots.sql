@@ -1,6 +1,6 @@
 -- Every Bitcoin node of every snapshot, one row per node, with location and AS filled in offline
 -- where the source lacked them. reachability = 'gossip' marks unverified address lists.
--- materialized: table
+-- materialized: view
 select
     snapshot_date, snapshot_time, source, reachability, address, port, network,
     protocol_version, user_agent, services, height, city, country_code, latitude, longitude,

@@ -1,7 +1,7 @@
 -- Each pool's (grouping = 'pool'), owner's (grouping = 'owner') and template builder's (grouping =
 -- 'template_observed' / 'template_inclusive') share of the blocks of each window, with a 95% Wilson
 -- interval: blocks are a sample of hashrate.
--- materialized: table
+-- materialized: view
 select
     grouping, unknown_policy, "window", window_start, window_end, window_label, entity, blocks,
     share, share_ci_low, share_ci_high
