@@ -42,7 +42,9 @@ def by_key_prefix(spec: dg.AssetSpec) -> dg.AssetSpec:
 def build_definitions() -> dg.Definitions:
     folder = dg.load_from_defs_folder(project_root=PROJECT_ROOT)
     lake_keys = [k for k in folder.resolve_all_asset_keys() if k.path[0] in LAYERS]
-    project = load_sql_project(SQL_ROOT, {(k.path[0], k.path[1]) for k in lake_keys})
+    lake_tables = {(k.path[0], k.path[1]) for k in lake_keys}
+    contract_columns = {relation: c.descriptions for relation, c in contracts().items()}
+    project = load_sql_project(SQL_ROOT, lake_tables, contract_columns)
     sql = build_sql_definitions(project)
     table_keys = lake_keys + [model_key(m) for m in project.models]
     merged = dg.Definitions.merge(

@@ -10,6 +10,12 @@ Conventions:
   ``-- materialized: view|table`` (default: view for staging, table for marts),
   ``-- column <name>: <description>`` documents a column, any other line is description text
   (consecutive lines are joined with spaces, a blank line starts a new paragraph).
+- Column documentation: a column the query selects unchanged (a bare column reference, aliased
+  to its own name at most) from a lake table whose contract documents it inherits the contract's
+  description; a ``-- column`` line for such a column is an error (contract docs are never
+  retyped). Every other column needs its ``-- column`` line, a line must name a column of the
+  query, and every column needs a name. Only a ``*`` in the outermost SELECT list hides the
+  columns from these checks.
 - Dependencies are the tables the query reads (CTE names and table functions such as
   ``read_parquet`` excluded), parsed with sqlglot's DuckDB dialect and resolved as:
   ``raw.x`` / ``intermediate.x`` -> lake table (must be a known source), ``staging.x`` -> staging
@@ -25,13 +31,14 @@ from __future__ import annotations
 import heapq
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
-from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.optimizer.scope import build_scope, traverse_scope
 from sqlglot.tokens import TokenType
 
 SQL_ROOT = Path(__file__).resolve().parent.parent / "dbt_like_sql"
@@ -62,7 +69,10 @@ class SqlModel:
     sql: str
     materialized: str
     description: str
+    # Every documented column, in query order: its ``-- column`` line or its contract's text.
     column_descriptions: dict[str, str] = field(hash=False)
+    # Columns documented by a contract: column -> the lake relation (``raw.x``) it comes from.
+    inherited: dict[str, str] = field(hash=False)
     model_deps: tuple[str, ...]
     source_deps: tuple[tuple[str, str], ...]
 
@@ -107,10 +117,20 @@ class _Query:
     sql: str
     header: list[str]
     tables: list[exp.Table]
+    ast: exp.Query
 
 
-def load_sql_project(root: Path, known_sources: set[tuple[str, str]]) -> SqlProject:
-    """Discover, parse and validate every model and test under ``root``."""
+def load_sql_project(
+    root: Path,
+    known_sources: set[tuple[str, str]],
+    contract_columns: Mapping[str, Mapping[str, str]],
+) -> SqlProject:
+    """Discover, parse and validate every model and test under ``root``.
+
+    ``known_sources`` are the lake tables models may read, as ``(layer, table)``;
+    ``contract_columns`` the column descriptions of each lake table's contract, by relation
+    (``raw.x``), which columns selected unchanged inherit.
+    """
     if not root.is_dir():
         raise SqlModelError(f"{root}: SQL root directory does not exist")
     model_files: dict[str, tuple[str, Path]] = {}
@@ -134,7 +154,7 @@ def load_sql_project(root: Path, known_sources: set[tuple[str, str]]) -> SqlProj
 
     layers = {name: layer for name, (layer, _) in model_files.items()}
     models = {
-        name: _load_model(name, layer, path, root, layers, known_sources)
+        name: _load_model(name, layer, path, root, layers, known_sources, contract_columns)
         for name, (layer, path) in model_files.items()
     }
     tests = sorted(
@@ -155,11 +175,12 @@ def _load_model(
     root: Path,
     layers: dict[str, str],
     known_sources: set[tuple[str, str]],
+    contract_columns: Mapping[str, Mapping[str, str]],
 ) -> SqlModel:
     rel = _rel(path, root)
     query = _parse_file(path, rel)
     materialized = DEFAULT_MATERIALIZATION[layer]
-    columns: dict[str, str] = {}
+    own: dict[str, str] = {}
     description: list[str] = []
     for line in query.header:
         key, sep, value = line.partition(":")
@@ -172,10 +193,14 @@ def _load_model(
                     f"expected one of {', '.join(MATERIALIZATIONS)}"
                 )
         elif sep and len(words) == 2 and words[0].lower() == "column":
-            columns[words[1]] = value.strip()
+            if not value.strip():
+                raise SqlModelError(f"{rel}: -- column {words[1]}: the description is empty")
+            own[words[1]] = value.strip()
         else:
             description.append(line)
     model_deps, source_deps = _resolve(query.tables, rel, layers, known_sources)
+    inherited = _inherited(query.ast, contract_columns)
+    columns = _document_columns(query.ast, own, inherited, contract_columns, rel)
     return SqlModel(
         name=name,
         layer=layer,
@@ -185,6 +210,7 @@ def _load_model(
         materialized=materialized,
         description=_join_description(description),
         column_descriptions=columns,
+        inherited=inherited,
         model_deps=model_deps,
         source_deps=source_deps,
     )
@@ -246,7 +272,71 @@ def _parse_file(path: Path, rel: str) -> _Query:
         sql=text[body[0].start : body[-1].end + 1],
         header=_header_lines(text),
         tables=list(tables.values()),
+        ast=ast,
     )
+
+
+def _inherited(ast: exp.Query, contract_columns: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Output columns selected unchanged from a lake table whose contract documents them:
+    column -> that table's relation. Only a plain SELECT's own FROM/JOIN sources count; an
+    unqualified column only when there is one source."""
+    if not isinstance(ast, exp.Select):
+        return {}
+    sources = build_scope(ast).selected_sources
+    inherited = {}
+    for projection in ast.selects:
+        column = projection.unalias()
+        if not isinstance(column, exp.Column) or column.name != projection.output_name:
+            continue
+        if column.table:
+            source = sources.get(column.table, (None, None))[1]
+        else:
+            source = next(iter(sources.values()))[1] if len(sources) == 1 else None
+        if not isinstance(source, exp.Table) or source.catalog:
+            continue
+        relation = f"{source.db}.{source.name}".lower()
+        if column.name in contract_columns.get(relation, {}):
+            inherited[column.name] = relation
+    return inherited
+
+
+def _document_columns(
+    ast: exp.Query,
+    own: dict[str, str],
+    inherited: dict[str, str],
+    contract_columns: Mapping[str, Mapping[str, str]],
+    rel: str,
+) -> dict[str, str]:
+    """Each column's description, in query order: inherited from its contract or its own line.
+
+    Errors: a line retyping a contract's column, a line naming no column of the query, a column
+    without a name or without a description. A ``*`` leaves the columns unknown: own lines only.
+    """
+    for column, relation in inherited.items():
+        if column in own:
+            raise SqlModelError(
+                f"{rel}: column {column} is documented by contract {relation}; remove the line"
+            )
+    if ast.is_star:
+        return dict(own)
+    names = []
+    for projection in ast.selects:
+        if not projection.output_name:
+            raise SqlModelError(f"{rel}: column {projection.sql('duckdb')} needs a name (AS ...)")
+        names.append(projection.output_name)
+    for column in own:
+        if column not in names:
+            raise SqlModelError(f"{rel}: -- column {column}: the query has no column {column}")
+    undocumented = [name for name in names if name not in own and name not in inherited]
+    if undocumented:
+        raise SqlModelError(
+            f"{rel}: undocumented column {', '.join(undocumented)}: add a "
+            "'-- column <name>: <description>' line for each"
+        )
+    return {
+        name: contract_columns[inherited[name]][name] if name in inherited else own[name]
+        for name in names
+    }
 
 
 def _header_lines(text: str) -> list[str]:

@@ -21,6 +21,7 @@ import pytest
 
 from pipelines.definitions import defs
 from pipelines.lake import LAYERS
+from pipelines.schemas import contracts
 from pipelines.serving import KEY as SERVING_KEY
 from pipelines.sql_assets import model_key
 from pipelines.sql_models import SQL_ROOT, load_sql_project
@@ -201,7 +202,8 @@ def test_sql_models_and_serving_dependencies() -> None:
     """SQL-model flags match the SQL project; serving depends on every lake table and model."""
     specs = defs.resolve_all_asset_specs()
     lake = [s.key for s in specs if s.key.path[0] in LAYERS]
-    project = load_sql_project(SQL_ROOT, {(k.path[0], k.path[1]) for k in lake})
+    contract_columns = {relation: c.descriptions for relation, c in contracts().items()}
+    project = load_sql_project(SQL_ROOT, {(k.path[0], k.path[1]) for k in lake}, contract_columns)
     models = {model_key(m) for m in project.models}
     assert {s.key for s in specs if SQL_MODEL_MARKER in s.metadata} == models
     parents = defs.resolve_asset_graph().get(SERVING_KEY).parent_keys

@@ -62,12 +62,16 @@ def test_tables_lists_descriptions_counts_and_columns(built: Path) -> None:
     text = run_cli("tables", "--config", str(built))
     assert text.returncode == 0, text.stderr
     assert f"dim_pool (table, {SAMPLE_POOL_ENTITIES} rows)" in text.stdout
-    assert "pool_id_registry VARCHAR — the registry pool_id belongs to" in text.stdout
+    assert "pool_id_registry VARCHAR — the registry pool_id comes from" in text.stdout
     listed = json.loads(run_cli("tables", "--format", "json", "--config", str(built)).stdout)
     names = {t["name"]: t for t in listed}
     assert {"dim_pool", "staging.stg_pools", "raw.pool_registry"} <= set(names)
     assert names["staging.stg_pools"]["kind"] == "view"
     assert names["dim_pool"]["description"].startswith("One row per known mining pool")
+    # A mart passing a lake table through is a view with the contract's column descriptions.
+    shares, lake_shares = names["pool_shares"], names["intermediate.pool_shares"]
+    assert (shares["kind"], shares["rows"]) == ("view", lake_shares["rows"])
+    assert shares["columns"] == lake_shares["columns"]
 
 
 def test_scoreboard_has_every_domain_and_the_trends_query_answers(built: Path) -> None:

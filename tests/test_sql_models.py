@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
@@ -10,15 +11,27 @@ import pytest
 from pipelines.sql_models import SQL_ROOT, SqlModelError, SqlProject, load_sql_project
 
 SOURCES = {("raw", "t"), ("raw", "pools"), ("intermediate", "blocks")}
+# Column descriptions of the lake tables' contracts (raw.pools has none).
+CONTRACT_COLUMNS = {
+    "raw.t": {"id": "row id", "name": "row name"},
+    "intermediate.blocks": {"height": "block height", "pool": "attributed pool"},
+}
+ONE_X = "-- column x: the number one\nselect 1 as x"  # a model with one documented column
+ONE_ID = "-- column id: the number one\nselect 1 as id"
 
 
-def load(root: Path, files: dict[str, str], sources: set[tuple[str, str]] = SOURCES) -> SqlProject:
+def load(
+    root: Path,
+    files: dict[str, str],
+    sources: set[tuple[str, str]] = SOURCES,
+    contract_columns: Mapping[str, Mapping[str, str]] = CONTRACT_COLUMNS,
+) -> SqlProject:
     """Write ``files`` (relative path -> text) under ``root`` and load the project."""
     for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    return load_sql_project(root, sources)
+    return load_sql_project(root, sources, contract_columns)
 
 
 def error(root: Path, files: dict[str, str]) -> str:
@@ -88,6 +101,75 @@ from raw.pools;
     assert model.sql.endswith("from raw.pools")
 
 
+def test_columns_selected_unchanged_inherit_their_contract_description(tmp_path: Path) -> None:
+    model = load(
+        tmp_path,
+        {
+            "marts/dim_t.sql": """-- column label: upper-case name
+-- column key: the id again
+select t.name, t.id as id, upper(t.name) as label, t.id as key, b.height
+from raw.t as t
+join intermediate.blocks as b on b.height = t.id
+""",
+        },
+    ).model("dim_t")
+    assert model.inherited == {"name": "raw.t", "id": "raw.t", "height": "intermediate.blocks"}
+    assert model.column_descriptions == {
+        "name": "row name",
+        "id": "row id",
+        "label": "upper-case name",
+        "key": "the id again",
+        "height": "block height",
+    }
+
+
+def test_a_line_retyping_a_contract_column_is_an_error(tmp_path: Path) -> None:
+    message = error(
+        tmp_path, {"marts/dim_t.sql": "-- column id: my own words\nselect id, name from raw.t"}
+    )
+    assert message == (
+        "marts/dim_t.sql: column id is documented by contract raw.t; remove the line"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "undocumented"),
+    [
+        ("select id, name as label from raw.t", "label"),  # renamed
+        ("select id, name || '' as name from raw.t", "name"),  # computed
+        ("select height, name from intermediate.blocks, raw.t", "height, name"),  # two sources
+        ("with c as (select id from raw.t) select id from c", "id"),  # through a CTE
+        ("select id from raw.t union all select id from raw.t", "id"),  # a set operation
+        ("select id, 1 as x from raw.pools", "id, x"),  # a table without contract columns
+    ],
+)
+def test_other_columns_need_their_own_line(tmp_path: Path, sql: str, undocumented: str) -> None:
+    message = error(tmp_path, {"marts/dim_t.sql": sql})
+    assert message == (
+        f"marts/dim_t.sql: undocumented column {undocumented}: "
+        "add a '-- column <name>: <description>' line for each"
+    )
+
+
+def test_every_line_names_a_column_and_every_column_a_name(tmp_path: Path) -> None:
+    stale = error(
+        tmp_path / "a", {"marts/dim_t.sql": "-- column gone: old\n" + "select id from raw.t"}
+    )
+    assert stale == "marts/dim_t.sql: -- column gone: the query has no column gone"
+    unnamed = error(tmp_path / "b", {"marts/dim_t.sql": "select count(*) from raw.t"})
+    assert unnamed == "marts/dim_t.sql: column COUNT(*) needs a name (AS ...)"
+    empty = error(tmp_path / "c", {"marts/dim_t.sql": "-- column x:\nselect 1 as x"})
+    assert empty == "marts/dim_t.sql: -- column x: the description is empty"
+
+
+def test_a_star_hides_the_columns_from_the_checks(tmp_path: Path) -> None:
+    model = load(
+        tmp_path, {"marts/dim_t.sql": "-- column extra: not checked\nselect *, 1 as x from raw.t"}
+    ).model("dim_t")
+    assert model.column_descriptions == {"extra": "not checked"}
+    assert model.inherited == {}
+
+
 def test_invalid_materialization(tmp_path: Path) -> None:
     message = error(tmp_path, {"staging/stg_t.sql": "-- materialized: incremental\nselect 1"})
     assert message.startswith("staging/stg_t.sql: ")
@@ -118,10 +200,10 @@ select * from dim_d
     project = load(
         tmp_path,
         {
-            "staging/stg_b.sql": "select 1 as id",
-            "marts/dim_a.sql": "select 1 as id",
-            "marts/dim_c.sql": "select 1 as id",
-            "marts/dim_d.sql": "select 1 as id",
+            "staging/stg_b.sql": ONE_ID,
+            "marts/dim_a.sql": ONE_ID,
+            "marts/dim_c.sql": ONE_ID,
+            "marts/dim_d.sql": ONE_ID,
             "marts/fct_x.sql": sql,
         },
     )
@@ -150,8 +232,8 @@ def test_unknown_table_names_file_and_hints(tmp_path: Path, ref: str, expected: 
     message = error(
         tmp_path,
         {
-            "staging/stg_t.sql": "select 1 as x",
-            "marts/dim_t.sql": "select 1 as x",
+            "staging/stg_t.sql": ONE_X,
+            "marts/dim_t.sql": ONE_X,
             "marts/fct_y.sql": f"select * from {ref}",
         },
     )
@@ -201,14 +283,12 @@ def test_invalid_statements(tmp_path: Path, sql: str, fragment: str) -> None:
 
 
 def test_single_statement_with_semicolons_is_accepted(tmp_path: Path) -> None:
-    project = load(tmp_path, {"staging/stg_t.sql": "select 1 as x;;\n"})
+    project = load(tmp_path, {"staging/stg_t.sql": ONE_X + ";;\n"})
     assert project.model("stg_t").sql == "select 1 as x"
 
 
 def test_duplicate_model_name_across_layers(tmp_path: Path) -> None:
-    message = error(
-        tmp_path, {"staging/dup.sql": "select 1 as x", "marts/dup.sql": "select 1 as x"}
-    )
+    message = error(tmp_path, {"staging/dup.sql": ONE_X, "marts/dup.sql": ONE_X})
     assert message == "staging/dup.sql: duplicate model name 'dup' (also marts/dup.sql)"
 
 
@@ -262,7 +342,7 @@ def test_tests_are_discovered_and_attached(tmp_path: Path) -> None:
 def test_test_on_model_whose_name_contains_double_underscore(tmp_path: Path) -> None:
     project = load(
         tmp_path,
-        {"marts/fct__daily.sql": "select 1 as x", "tests/fct__daily__not_empty.sql": "select 1"},
+        {"marts/fct__daily.sql": ONE_X, "tests/fct__daily__not_empty.sql": "select 1"},
     )
     (test,) = project.tests
     assert (test.model, test.name) == ("fct__daily", "not_empty")
@@ -276,14 +356,14 @@ def test_test_on_model_whose_name_contains_double_underscore(tmp_path: Path) -> 
     ],
 )
 def test_invalid_test_files(tmp_path: Path, rel: str, fragment: str) -> None:
-    message = error(tmp_path, {"marts/dim_t.sql": "select 1 as id", rel: "select 1"})
+    message = error(tmp_path, {"marts/dim_t.sql": ONE_ID, rel: "select 1"})
     assert message == f"{rel}: {fragment}"
 
 
 def test_test_references_are_resolved(tmp_path: Path) -> None:
     message = error(
         tmp_path,
-        {"marts/dim_t.sql": "select 1 as id", "tests/dim_t__fk.sql": "select * from stg_gone"},
+        {"marts/dim_t.sql": ONE_ID, "tests/dim_t__fk.sql": "select * from stg_gone"},
     )
     assert message == "tests/dim_t__fk.sql: unknown table stg_gone"
 
@@ -296,7 +376,7 @@ def test_models_are_topologically_sorted_with_name_ties(tmp_path: Path) -> None:
             "staging/stg_a.sql": "select * from staging.stg_z",
             "marts/b.sql": "select * from staging.stg_a join c using (x)",
             "marts/c.sql": "select * from staging.stg_z",
-            "marts/a.sql": "select 1 as x",
+            "marts/a.sql": ONE_X,
         },
     )
     assert [m.name for m in project.models] == ["a", "stg_z", "c", "stg_a", "b"]
@@ -307,14 +387,17 @@ def test_models_and_tests_run_in_duckdb(tmp_path: Path) -> None:
         tmp_path,
         {
             "staging/stg_t.sql": (
-                "-- Staged t.\nselect id, upper(name) as name from raw.t where id is not null;\n"
+                "-- Staged t.\n-- column name: upper-case name\n"
+                "select id, upper(name) as name from raw.t where id is not null;\n"
             ),
             "marts/dim_t.sql": (
-                "-- materialized: table\n-- column id: key\n"
+                "-- materialized: table\n"
+                "-- column id: key\n-- column name: name\n-- column n: copy\n"
                 "with named as (select * from staging.stg_t)\n"
                 "select id, name, n from named cross join range(2) as r(n) -- fan out\n"
             ),
             "marts/fct_t.sql": (
+                "-- column id: key\n-- column rows: rows of dim_t\n"
                 "select id, count(*) as rows from dim_t group by id\n"
                 "union all\n"
                 "select -1, 0;  -- sentinel row\n"

@@ -1,7 +1,5 @@
 -- Labels from labelled block files that match no registry pool (kept as their own entities).
 -- materialized: table
--- column label: label as written in the file
--- column feed: feed the label came from
 -- column blocks: blocks carrying the label
 -- column first_height: first height with the label
 -- column last_height: last height with the label

@@ -1,13 +1,10 @@
 -- Mining pools as each registry lists them, one row per registry and pool, with the pool each
 -- record stands for once names are normalised (curated aliases, case and punctuation ignored).
 -- materialized: view
--- column registry: the registry listing the pool ([sources.pool_registry.<name>])
--- column precedence: the registry's precedence (0 first; lower wins conflicts)
 -- column registry_pool_id: the pool's id in that registry (null for registries without ids)
 -- column registry_pool_name: the pool's name as that registry writes it
 -- column pool_name: the pool this record stands for (dim_pool.pool_name)
 -- column website: pool website in that registry ('' when unknown)
--- column tag_matching: 'regex_like' (mempool-style, ASCII case ignored) or 'literal' (EDI: exact, case-sensitive)
 -- column payout_addresses: payout addresses the registry gives the pool
 -- column coinbase_tags: coinbase tags the registry gives the pool
 select

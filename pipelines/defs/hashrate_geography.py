@@ -70,9 +70,12 @@ def hashrate_geography(
 )
 def hashrate_geography_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
     rows = observatory.lake().read("raw", "hashrate_geography")
-    return gx_check_result(
-        "hashrate_geography", rows.with_columns(pl.col("month").dt.day().alias("month_day"))
-    )
+    return gx_check_result("hashrate_geography", _validation_frame(rows))
+
+
+def _validation_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """The table plus the derived column the suite checks: the day of ``month``."""
+    return frame.with_columns(pl.col("month").dt.day().alias("month_day"))
 
 
 hashrate_point_estimates, hashrate_point_estimates_expectations = seed_table(

@@ -1,5 +1,7 @@
 """Contracts of the mining tables: blocks, their rejects, the pool registries."""
 
+from dataclasses import replace
+
 import polars as pl
 
 from pipelines.schemas import Contract, table
@@ -89,7 +91,10 @@ POOL_REGISTRY = table(
     *REGISTRY_POOL_COLUMNS,
 )
 
-
+MERGED_BLOCK_DESCRIPTIONS = {
+    "time": "block header time, UTC (null when no feed has one)",
+    "feed": "earliest configured feed holding the block",
+}
 MERGED_BLOCKS = Contract(
     "intermediate.blocks",
     (
@@ -97,7 +102,11 @@ MERGED_BLOCKS = Contract(
         "that has it (a header time beats an estimated date; a label such as 'unknown' that "
         "identifies no pool counts as missing)."
     ),
-    BLOCKS.columns,  # the same columns, one row per block
+    # The columns of raw.blocks, one row per block: a merged row's time and feed say more.
+    tuple(
+        replace(c, description=MERGED_BLOCK_DESCRIPTIONS.get(c.name, c.description))
+        for c in BLOCKS.columns
+    ),
 )
 
 BLOCK_ATTRIBUTION = table(
