@@ -1,10 +1,12 @@
-"""Blocking GX checks on daily-partitioned lake tables, validated day by day."""
+"""Blocking checks shared by assets: GX suites on daily partitions, day by day, and the result of a
+check that one table's names all match another's."""
 
 from collections.abc import Callable
 
 import dagster as dg
 import polars as pl
 
+from pipelines.metadata import markdown_table
 from pipelines.partitions import DAILY
 from pipelines.resources import ObservatoryResource
 from pipelines.validation import gx_partitions_check_result
@@ -40,3 +42,21 @@ def daily_expectations_check(
         return gx_partitions_check_result(suite, partitions)
 
     return _check
+
+
+def unmatched_result(
+    unmatched: pl.DataFrame, ok: str, problem: str, names: list[str] | None = None
+) -> dg.AssetCheckResult:
+    """A cross-table check's result: passed when ``unmatched`` has no row; otherwise the rows in
+    the metadata and ``problem: <names>`` (default: the first column's values) as description."""
+    names = names if names is not None else [str(v) for v in unmatched.to_series(0).to_list()]
+    listed = ", ".join(names)
+    return dg.AssetCheckResult(
+        passed=unmatched.is_empty(),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "unmatched_rows": unmatched.height,
+            "unmatched": dg.MetadataValue.md(markdown_table(unmatched, 50)),
+        },
+        description=ok if unmatched.is_empty() else f"{problem}: {listed}",
+    )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import codecs
 import json
 from datetime import date
-from itertools import pairwise
 from typing import Any
 
 import polars as pl
@@ -263,12 +262,17 @@ def test_429_waits_for_retry_after(fake_server: FakeServer) -> None:
 
 
 def test_requests_are_spaced_by_min_interval(fake_server: FakeServer) -> None:
+    """The client spaces request starts ``min_interval`` apart (through its sleep, so the test
+    needs no clock: the sleeps do not pass time, so the starts are reserved at 0, 60 and 120 s
+    and the second and third requests wait 60 and 120 s)."""
     fake_server.handler(ASSET_METRICS_PATH, serve_pages)
-    with CoinMetricsApi(fake_server.base_url, page_size=2, min_interval=0.1) as client:
+    sleeps: list[float] = []
+    with CoinMetricsApi(
+        fake_server.base_url, page_size=2, min_interval=60, sleep=sleeps.append
+    ) as client:
         fetch_coinmetrics(client, "cm_api")
-    times = [r.time for r in fake_server.requests]
-    assert len(times) == 3
-    assert all(later - earlier >= 0.095 for earlier, later in pairwise(times))
+    assert len(fake_server.requests) == 3
+    assert [round(s) for s in sleeps] == [60, 120]
 
 
 def test_default_min_interval_stays_under_the_community_limit(fake_server: FakeServer) -> None:

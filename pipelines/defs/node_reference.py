@@ -4,7 +4,7 @@ provider is an operator the AS table names."""
 
 import dagster as dg
 
-from pipelines.metadata import markdown_table
+from pipelines.checks import unmatched_result
 from pipelines.nodes.dispersion import unknown_hosting_operators
 from pipelines.resources import ObservatoryResource
 from pipelines.schemas.nodes import HOSTING_PROVIDERS, NODE_ORGANIZATIONS
@@ -36,17 +36,6 @@ def hosting_providers_name_node_organizations(
     unknown = unknown_hosting_operators(
         lake.read("raw", "node_organizations"), lake.read("raw", "hosting_providers")
     )
-    return dg.AssetCheckResult(
-        passed=unknown.is_empty(),
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "unknown_operators": unknown.height,
-            "operators": dg.MetadataValue.md(markdown_table(unknown, 50)),
-        },
-        description=(
-            "every provider is a named operator"
-            if unknown.is_empty()
-            else "not operators of raw.node_organizations: "
-            + ", ".join(unknown["organization"].to_list())
-        ),
+    return unmatched_result(
+        unknown, "every provider is a named operator", "not operators of raw.node_organizations"
     )

@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from pipelines.metadata import markdown_table
+from pipelines.checks import unmatched_result
 from pipelines.mining.attribution import build_lookup
 from pipelines.mining.templates import unknown_pool_names
 from pipelines.resources import ObservatoryResource
@@ -41,17 +41,7 @@ def pool_template_builders_name_registry_pools(
     lake = observatory.lake()
     lookup = build_lookup(lake.read("raw", "pool_registry"), lake.read("raw", "pool_label_aliases"))
     unknown = unknown_pool_names(lake.read("raw", "pool_template_builders"), lookup)
-    return dg.AssetCheckResult(
-        passed=unknown.is_empty(),
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "unknown_names": unknown.height,
-            "names": dg.MetadataValue.md(markdown_table(unknown, 50)),
-        },
-        description=(
-            "every name is a registry pool"
-            if unknown.is_empty()
-            else "not pool names the attribution uses: "
-            + ", ".join(f"{n} (line {line})" for line, n in unknown.select("line", "name").rows())
-        ),
+    names = [f"{name} (line {line})" for line, name in unknown.select("line", "name").rows()]
+    return unmatched_result(
+        unknown, "every name is a registry pool", "not pool names the attribution uses", names
     )
