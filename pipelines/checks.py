@@ -1,5 +1,5 @@
-"""Blocking checks shared by assets: GX suites on daily partitions, day by day, and the result of a
-check that one table's names all match another's."""
+"""Blocking checks shared by assets: GX suites on monthly partitions, month by month, and the
+result of a check that one table's names all match another's."""
 
 from collections.abc import Callable
 
@@ -7,21 +7,21 @@ import dagster as dg
 import polars as pl
 
 from pipelines.metadata import markdown_table
-from pipelines.partitions import DAILY
+from pipelines.partitions import MONTHLY
 from pipelines.resources import ObservatoryResource
 from pipelines.validation import gx_partitions_check_result
 
 
-def daily_expectations_check(
+def monthly_expectations_check(
     asset: dg.AssetKey,
     *,
     suite: str,
-    column: str,
     derive: Callable[[pl.DataFrame, str], pl.DataFrame],
 ) -> dg.AssetChecksDefinition:
-    """A blocking check running ``expectations/<suite>.json`` on each day of the run's range.
+    """A blocking check running ``expectations/<suite>.json`` on each month of the run's range
+    (every row of each month; a failure names its month).
 
-    ``derive(partition, day)`` adds the columns the suite checks beyond the stored ones.
+    ``derive(partition, month)`` adds the columns the suite checks beyond the stored ones.
     """
     layer, table = asset.path
 
@@ -29,16 +29,18 @@ def daily_expectations_check(
         asset=asset,
         name=f"{suite}_expectations",
         blocking=True,
-        partitions_def=DAILY,
-        description=f"GX suite expectations/{suite}.json on each day of the run's range",
+        partitions_def=MONTHLY,
+        description=f"GX suite expectations/{suite}.json on each month of the run's range",
     )
     def _check(
         context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource
     ) -> dg.AssetCheckResult:
         lake = observatory.lake()
         present = set(lake.partitions(layer, table))
-        days = [k for k in context.partition_keys if k in present]
-        partitions = ((day, derive(lake.read(layer, table, (column, day)), day)) for day in days)
+        months = [k for k in context.partition_keys if k in present]
+        partitions = (
+            (month, derive(lake.read(layer, table, ("month", month)), month)) for month in months
+        )
         return gx_partitions_check_result(suite, partitions)
 
     return _check

@@ -25,8 +25,8 @@ from pipelines.config import (
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 DAGSTER_YAML = """\
 # Dagster instance of the observatory (written by `observatory`; edits are overwritten).
-# One SQLite event log for all runs: a run over years of daily partitions records two events a
-# day, which the default per-run shards store about twice as slowly.
+# One SQLite event log for all runs: a run over years of monthly partitions records events per
+# month, which the default per-run shards store about twice as slowly.
 telemetry:
   enabled: false
 event_log_storage:
@@ -83,8 +83,8 @@ def main() -> None:
 def _progress_poller(instance, run_id: str, stop: threading.Event) -> Callable[[], None]:
     """Print step and check events of ``run_id`` as the instance records them.
 
-    A run over a range of daily partitions records one materialization per day: those are
-    summed into one line per asset instead of thousands.
+    A run over a range of monthly partitions records one materialization per month: those are
+    summed into one line per asset instead of hundreds.
     """
     from dagster import DagsterEventType
 

@@ -2,8 +2,8 @@
 
 Each partition is one file. It is written to a hidden temporary file in the partition folder and
 renamed over ``data.parquet``, so a reader (or a crash) only ever sees the old file or the new one,
-and re-writing a partition replaces it exactly. Partition columns are kept inside the files too,
-so readers never depend on inferring types from folder names.
+and re-writing a partition replaces it exactly. Partition columns are kept inside the files too
+(a monthly partition's rows carry their date), so readers never depend on folder names.
 
 An unpartitioned table too big to build in memory is written in parts (``PartsWriter``):
 ``<table>/part-00000.parquet``, ... are written into a hidden sibling folder, which then replaces
@@ -18,7 +18,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -84,24 +84,38 @@ class Lake:
         sort_by: list[str],
         progress: Callable[[int, int, int], None] | None = None,
     ) -> tuple[int, int]:
-        """Rewrite every daily partition ``start``..``end`` from ``frame`` (keyed by ``column``).
+        """Replace the days ``start``..``end`` of a table kept in monthly partitions
+        (``month=YYYY-MM``, keyed by the date ``column``) with ``frame``'s rows of those days.
 
-        Days without rows lose their partition, so re-running a range reproduces it exactly.
-        Returns (days written, days emptied); ``progress(done, total, written)`` is called yearly.
+        Each month the range touches is rewritten once: its rows of other days are kept, those
+        of the range replaced (a day without rows in ``frame`` loses its rows; a month left
+        empty loses its file), so re-running a range reproduces it exactly. Returns (months
+        written, months emptied); ``progress(done, total, written)`` is called per year of
+        months.
         """
-        by_day = {key[0]: part for key, part in frame.partition_by(column, as_dict=True).items()}
-        total = (end - start).days + 1
+        in_range = pl.col(column).is_between(start, end)
+        month = pl.col(column).dt.strftime("%Y-%m")
+        by_month = {
+            key[0]: part
+            for key, part in frame.with_columns(month.alias("_month"))
+            .partition_by("_month", as_dict=True, include_key=False)
+            .items()
+        }
+        months = _months(start, end)
         written = removed = 0
-        for i in range(total):
-            day = start + timedelta(days=i)
-            partition = (column, day.isoformat())
-            if day in by_day:
-                self.write(by_day[day].sort(sort_by), layer, table, partition)
+        for i, key in enumerate(months):
+            partition = ("month", key)
+            path = self.partition_dir(layer, table, partition) / DATA_FILE
+            kept = pl.read_parquet(path).filter(~in_range) if path.exists() else None
+            parts = [p for p in (kept, by_month.get(key)) if p is not None and p.height]
+            if parts:
+                rows = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
+                self.write(rows.sort(sort_by, maintain_order=True), layer, table, partition)
                 written += 1
             elif self.delete_partition(layer, table, partition):
                 removed += 1
-            if progress and ((i + 1) % 365 == 0 or i + 1 == total):
-                progress(i + 1, total, written)
+            if progress and ((i + 1) % 12 == 0 or i + 1 == len(months)):
+                progress(i + 1, len(months), written)
         return written, removed
 
     def delete_partition(self, layer: str, table: str, partition: tuple[str, str] | None) -> bool:
@@ -217,3 +231,12 @@ class PartsWriter:
             os.replace(self.base, aside)
         os.replace(self.staging, self.base)
         shutil.rmtree(aside, ignore_errors=True)
+
+
+def _months(start: date, end: date) -> list[str]:
+    """``YYYY-MM`` of every month from ``start``'s to ``end``'s."""
+    months, year, month = [], start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months

@@ -1,7 +1,7 @@
 """The node tables built in batches: nodes enriched offline, then their distribution and
 dispersion per snapshot and dimension (used by ``pipelines/defs/node_dispersion.py``).
 
-``build_node_tables`` reads ``raw/node_snapshots`` a batch of daily partitions at a time (at most
+``build_node_tables`` reads ``raw/node_snapshots`` a batch of monthly partitions at a time (at most
 ``batch_rows`` rows by the Parquet footers, a bigger day alone), enriches each batch from the
 offline IP databases and measures it (every metric is per snapshot, so per batch is exact), and
 appends the results as parts of the unpartitioned lake tables ``intermediate/nodes``,
@@ -67,7 +67,7 @@ def enrich(nodes: pl.DataFrame, databases: Sequence[IpDatabase]) -> pl.DataFrame
 
 
 def day_batches(files: Sequence[Path], batch_rows: int = BATCH_ROWS) -> list[list[Path]]:
-    """Consecutive daily partition files grouped so a group has at most ``batch_rows`` rows
+    """Consecutive partition files grouped so a group has at most ``batch_rows`` rows
     (Parquet footer counts); a day with more is a group of its own."""
     batches: list[list[Path]] = []
     rows = 0

@@ -1,9 +1,9 @@
 """The one writer of raw tables: every raw asset reads its configured feeds and hands them here.
 
 For a raw table (its contract) and the feeds read this run, in config order, it
-- writes the rows: one lake partition per feed (``partition="feed"``), per UTC day over the run's
-  range (``partition="day"``: every day of the range rewritten, days without rows removed), or the
-  whole table (``partition=None``);
+- writes the rows: one lake partition per feed (``partition="feed"``), per UTC month for
+  day-stamped tables (``partition="month"``: the run's days replaced inside the months they fall
+  in, days without rows emptied, ``Lake.replace_days``), or the whole table (``partition=None``);
 - writes each feed's rejects as that feed's partition of the rejects table beside it;
 - prunes the partitions of feeds no longer configured, from the table and its rejects;
 - reloads both into the build database with the contracts' descriptions;
@@ -31,9 +31,9 @@ from pipelines.sources.registry import FeedRead
 class RawTable:
     contract: Contract
     rejects: Contract | None  # None: the table keeps its problems in its own columns
-    partition: Literal["feed", "day"] | None
+    partition: Literal["feed", "month"] | None
     sort_by: tuple[str, ...] = ()
-    day_column: str = ""  # for partition="day"
+    day_column: str = ""  # the date column of partition="month"
 
 
 def write_raw_table(
@@ -57,7 +57,7 @@ def write_raw_table(
         for feed, read in reads.items():
             lake.write(_sorted(read.rows, table), layer, name, ("feed", feed))
         rows = _stack([r.rows for r in reads.values()], table.contract)
-    elif table.partition == "day":
+    elif table.partition == "month":
         if days is None:
             raise ValueError(f"{table.contract.relation}: a daily table needs the run's days")
         rows = _stack([r.rows for r in reads.values()], table.contract)
@@ -66,7 +66,7 @@ def write_raw_table(
 
         def progress(done: int, total: int, with_rows: int) -> None:
             if log is not None:
-                log.info(f"{name}: {done:,}/{total:,} days ({with_rows:,} with rows)")
+                log.info(f"{name}: {done:,}/{total:,} months ({with_rows:,} with rows)")
 
         kept, emptied = lake.replace_days(
             rows,
@@ -78,7 +78,7 @@ def write_raw_table(
             sort_by=list(table.sort_by),
             progress=progress,
         )
-        written = f"{kept:,} days written, {emptied:,} emptied, {start}..{end}"
+        written = f"{start}..{end}: {kept:,} months written, {emptied:,} emptied"
     else:
         rows = (
             combine(reads) if combine else _stack([r.rows for r in reads.values()], table.contract)

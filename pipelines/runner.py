@@ -9,6 +9,7 @@ from datetime import date
 
 import dagster as dg
 
+from pipelines.partitions import GENESIS, run_tags, yesterday
 from pipelines.serving import KEY as SERVING_KEY
 
 
@@ -60,22 +61,15 @@ def plan(
     partitions = {graph.get(k).partitions_def for k in ordered} - {None}
     if not partitions:
         if start or end:
-            raise RunPlanError("--from/--to apply to daily-partitioned assets; none are selected")
+            raise RunPlanError("--from/--to apply to the day-stamped raw tables; none are selected")
         return ordered, {}
     if len(partitions) > 1:
         raise RunPlanError("the selection mixes assets with different partitions; split it")
-    (partitions_def,) = partitions
-    available = partitions_def.get_partition_keys()
-    if not available:
-        raise RunPlanError("no partitions exist yet for the selected assets")
-    first = start.isoformat() if start else available[0]
-    last = end.isoformat() if end else available[-1]
+    first = max(start or GENESIS, GENESIS)
+    last = min(end or yesterday(), yesterday())
     if first > last:
-        raise RunPlanError(f"--from {first} is after --to {last}")
-    return ordered, {
-        "dagster/asset_partition_range_start": max(first, available[0]),
-        "dagster/asset_partition_range_end": min(last, available[-1]),
-    }
+        raise RunPlanError(f"--from {first} is after --to {last} (the last complete day)")
+    return ordered, run_tags(first, last)
 
 
 def execute(

@@ -1,5 +1,6 @@
 """``raw/blocks`` as Dagster runs it: ranges of days, quarantine, idempotence, checks."""
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -7,13 +8,11 @@ import polars as pl
 
 from pipelines.defs.blocks import blocks, blocks_expectations
 from pipelines.lake import Lake
+from pipelines.partitions import run_tags
 from pipelines.resources import ObservatoryResource
 from tests.conftest import FIXTURES, write_config
 
-RANGE = {
-    "dagster/asset_partition_range_start": "2024-01-01",
-    "dagster/asset_partition_range_end": "2024-01-04",
-}
+RANGE = run_tags(date.fromisoformat("2024-01-01"), date.fromisoformat("2024-01-04"))
 
 
 def labelled_config(tmp_path: Path, csv: Path) -> Path:
@@ -42,25 +41,46 @@ def run(config: Path, tags: dict[str, str] = RANGE) -> dg.ExecuteInProcessResult
 
 
 def partitions(home: Path) -> dict[str, pl.DataFrame]:
+    """The stored blocks by day (read from the monthly partitions)."""
     lake = Lake(home / "lake")
-    return {
-        day: lake.read("raw", "blocks", ("date", day)) for day in lake.partitions("raw", "blocks")
-    }
+    if not lake.files("raw", "blocks"):
+        return {}
+    rows = lake.read("raw", "blocks")
+    return {str(day): part for (day,), part in rows.partition_by("date", as_dict=True).items()}
 
 
-def test_a_range_run_writes_one_partition_per_day_and_is_idempotent(tmp_path: Path) -> None:
+def test_a_range_run_writes_one_partition_per_month_and_is_idempotent(tmp_path: Path) -> None:
     config = labelled_config(tmp_path, FIXTURES / "blocks" / "labelled-sample.csv")
     first = run(config)
     assert first.success
+    lake = Lake(tmp_path / "warehouse" / "lake")
+    assert lake.partitions("raw", "blocks") == ["2024-01"]
     written = partitions(tmp_path / "warehouse")
     assert sorted(written) == ["2024-01-01", "2024-01-02", "2024-01-03"]  # 2024-01-04: no blocks
     assert sum(f.height for f in written.values()) == 27
-    assert all((f["date"].cast(pl.String) == day).all() for day, f in written.items())
     (check,) = first.get_asset_check_evaluations()
-    assert check.passed and check.metadata["partitions checked"].value == 3
+    assert check.passed and check.metadata["partitions checked"].value == 1
     assert run(config).success
     again = partitions(tmp_path / "warehouse")
     assert all(again[day].equals(written[day]) for day in written)
+
+
+def test_a_run_over_some_days_keeps_the_other_days_of_its_month(tmp_path: Path) -> None:
+    """Day-level replacement inside a monthly partition: re-running 2024-01-02 alone, from a
+    file that no longer has that day's blocks, empties that day and keeps the others."""
+    csv = tmp_path / "blocks.csv"
+    full = (FIXTURES / "blocks" / "labelled-sample.csv").read_text().splitlines()
+    csv.write_text("\n".join(full) + "\n")
+    config = labelled_config(tmp_path, csv)
+    assert run(config).success
+    before = partitions(tmp_path / "warehouse")
+    csv.write_text("\n".join(line for line in full if "2024-01-02" not in line) + "\n")
+    one_day = run_tags(date(2024, 1, 2), date(2024, 1, 2))
+    assert run(config, one_day).success
+    after = partitions(tmp_path / "warehouse")
+    assert sorted(after) == ["2024-01-01", "2024-01-03"]
+    assert after["2024-01-01"].equals(before["2024-01-01"])
+    assert after["2024-01-03"].equals(before["2024-01-03"])
 
 
 def test_bad_rows_are_quarantined_and_good_rows_kept(tmp_path: Path) -> None:
@@ -95,10 +115,14 @@ def test_a_misdated_partition_fails_the_check_and_names_it(tmp_path: Path) -> No
     config = labelled_config(tmp_path, FIXTURES / "blocks" / "labelled-sample.csv")
     assert run(config).success
     lake = Lake(tmp_path / "warehouse" / "lake")
-    day = lake.read("raw", "blocks", ("date", "2024-01-02"))
-    # a block whose header time is on another day, filed under 2024-01-02
-    moved = day.with_columns(pl.col("time").dt.offset_by("1d"))
-    lake.write(moved, "raw", "blocks", ("date", "2024-01-02"))
+    month = lake.read("raw", "blocks", ("month", "2024-01"))
+    # a block whose header time is on another day than its date, filed under 2024-01
+    moved = month.with_columns(
+        pl.when(pl.col("date") == date(2024, 1, 2))
+        .then(pl.col("time").dt.offset_by("1d"))
+        .otherwise(pl.col("time"))
+    )
+    lake.write(moved, "raw", "blocks", ("month", "2024-01"))
     result = dg.materialize(
         [blocks, blocks_expectations],
         selection=dg.AssetSelection.checks(blocks_expectations),
@@ -109,7 +133,7 @@ def test_a_misdated_partition_fails_the_check_and_names_it(tmp_path: Path) -> No
     (check,) = result.get_asset_check_evaluations()
     assert not check.passed
     summary = check.metadata["summary"].value
-    assert "1 failing: 2024-01-02" in summary
+    assert "1 failing: 2024-01" in summary
     assert "date_mismatch" in check.metadata["failures"].value
 
 

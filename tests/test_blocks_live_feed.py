@@ -3,6 +3,7 @@ cache, and a reorg replacing a block."""
 
 import copy
 import json
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -10,6 +11,7 @@ import polars as pl
 
 from pipelines.defs.blocks import blocks
 from pipelines.lake import Lake
+from pipelines.partitions import run_tags
 from pipelines.resources import ObservatoryResource
 from tests.conftest import FIXTURES, write_config
 from tests.fakeserver import FakeServer, RecordedRequest, json_response
@@ -20,10 +22,7 @@ REAL = {
     for b in json.loads((FIXTURES / "blocks" / "mempool-blocks-911248.json").read_text())
 }
 TIP = 911260
-DAYS = {
-    "dagster/asset_partition_range_start": "2025-08-22",
-    "dagster/asset_partition_range_end": "2025-08-23",
-}
+DAYS = run_tags(date.fromisoformat("2025-08-22"), date.fromisoformat("2025-08-23"))
 
 
 class Chain:
@@ -70,7 +69,8 @@ def run(cfg: Path) -> dg.ExecuteInProcessResult:
 
 
 def day_rows(home: Path, day: str) -> pl.DataFrame:
-    return Lake(home / "lake").read("raw", "blocks", ("date", day))
+    month = Lake(home / "lake").read("raw", "blocks", ("month", day[:7]))
+    return month.filter(pl.col("date") == date.fromisoformat(day))
 
 
 def test_days_are_fetched_by_height_and_cached(fake_server: FakeServer, tmp_path: Path) -> None:

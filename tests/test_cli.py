@@ -140,7 +140,9 @@ def test_run_plan_errors(built: Path) -> None:
     dates = run_cli(
         "run", "--config", str(built), "--select", "key:raw/pool_registry", "--from", "2024-01-01"
     )
-    assert dates.returncode == 1 and "--from/--to apply to daily-partitioned assets" in dates.stderr
+    assert (
+        dates.returncode == 1 and "--from/--to apply to the day-stamped raw tables" in dates.stderr
+    )
     backwards = run_cli("run", "--config", str(built), "--from", "2024-01-05", "--to", "2024-01-01")
     assert backwards.returncode == 1 and "is after --to" in backwards.stderr
 

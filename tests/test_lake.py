@@ -1,5 +1,6 @@
 """The Parquet lake: partitions are replaced whole, and a crashed write leaves the old data."""
 
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -74,3 +75,52 @@ def test_keep_partitions_removes_only_the_others(tmp_path: Path) -> None:
     assert lake.keep_partitions("raw", "t", "feed", ["b", "z"]) == ["a", "c"]
     assert lake.partitions("raw", "t") == ["b"]
     assert lake.keep_partitions("raw", "t", "feed", ["b"]) == []
+
+
+def test_replace_days_rewrites_only_the_range_inside_monthly_partitions(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+
+    def blocks(*days: str) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"date": [date.fromisoformat(d) for d in days], "height": list(range(len(days)))},
+            schema={"date": pl.Date, "height": pl.Int64},
+        )
+
+    def stored() -> list[str]:
+        return sorted(str(d) for d in lake.read("raw", "t")["date"].to_list())
+
+    written = lake.replace_days(
+        blocks("2024-01-30", "2024-01-31", "2024-02-01"),
+        "raw",
+        "t",
+        column="date",
+        start=date(2024, 1, 30),
+        end=date(2024, 2, 1),
+        sort_by=["date"],
+    )
+    assert written == (2, 0)
+    assert lake.partitions("raw", "t") == ["2024-01", "2024-02"]
+    # a later run over 2024-01-31..2024-02-01 only: 01-30 kept, 01-31 emptied, 02-01 replaced
+    again = blocks("2024-02-01", "2024-02-01")
+    assert lake.replace_days(
+        again,
+        "raw",
+        "t",
+        column="date",
+        start=date(2024, 1, 31),
+        end=date(2024, 2, 1),
+        sort_by=["date", "height"],
+    ) == (2, 0)
+    assert stored() == ["2024-01-30", "2024-02-01", "2024-02-01"]
+    # a month left without rows loses its file
+    empty = blocks()
+    assert lake.replace_days(
+        empty,
+        "raw",
+        "t",
+        column="date",
+        start=date(2024, 2, 1),
+        end=date(2024, 2, 29),
+        sort_by=["date"],
+    ) == (0, 1)
+    assert lake.partitions("raw", "t") == ["2024-01"]

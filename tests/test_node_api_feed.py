@@ -1,20 +1,19 @@
 """``raw/node_snapshots`` from a Bitnodes-shaped API on 127.0.0.1: listing, 429, cache reuse."""
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
 from pipelines.defs.node_snapshots import node_snapshots
 from pipelines.lake import Lake
+from pipelines.partitions import run_tags
 from pipelines.resources import ObservatoryResource
 from tests.conftest import FIXTURES, write_config
 from tests.fakeserver import FakeServer, json_response
 
 SNAPSHOT = (FIXTURES / "nodes" / "api-snapshot-1700000300.json").read_bytes()  # 2023-11-14
-DAY = {
-    "dagster/asset_partition_range_start": "2023-11-14",
-    "dagster/asset_partition_range_end": "2023-11-14",
-}
+DAY = run_tags(date.fromisoformat("2023-11-14"), date.fromisoformat("2023-11-14"))
 
 
 def serve(fake_server: FakeServer) -> None:
@@ -54,7 +53,7 @@ def test_snapshots_come_from_the_api_once(fake_server: FakeServer, tmp_path: Pat
     serve(fake_server)
     assert run(tmp_path, fake_server.base_url).success
     nodes = Lake(tmp_path / "warehouse" / "lake").read(
-        "raw", "node_snapshots", ("snapshot_date", "2023-11-14")
+        "raw", "node_snapshots", ("month", "2023-11")
     )
     assert nodes.height >= 5 and set(nodes["reachability"]) == {"crawled"}
     assert run(tmp_path, fake_server.base_url).success

@@ -1,6 +1,7 @@
 """The node assets as Dagster runs them: quarantine, gossip kept apart, the operator seeds and
 their checks, dispersion tables."""
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -21,15 +22,13 @@ from pipelines.defs.node_snapshots import (
     node_snapshots_expectations,
 )
 from pipelines.lake import Lake
+from pipelines.partitions import run_tags
 from pipelines.resources import ObservatoryResource
 from tests.conftest import FIXTURES, write_config
 
 NODES = FIXTURES / "nodes"
 # The export is of 2023-11-14; the address lists are of 2024-07-25 and 2024-07-26.
-RANGE = {
-    "dagster/asset_partition_range_start": "2023-11-14",
-    "dagster/asset_partition_range_end": "2024-07-26",
-}
+RANGE = run_tags(date.fromisoformat("2023-11-14"), date.fromisoformat("2024-07-26"))
 
 
 def run(tmp_path: Path) -> tuple[dg.ExecuteInProcessResult, Lake]:
@@ -67,7 +66,7 @@ def run(tmp_path: Path) -> tuple[dg.ExecuteInProcessResult, Lake]:
 def test_malformed_rows_are_quarantined_and_the_snapshot_kept(tmp_path: Path) -> None:
     result, lake = run(tmp_path)
     assert result.success
-    export = lake.read("raw", "node_snapshots", ("snapshot_date", "2023-11-14"))
+    export = lake.read("raw", "node_snapshots", ("month", "2023-11"))
     rejects = lake.read("raw", "node_rejects", ("feed", "export"))
     problems = {(r["record"], r["field"]) for r in rejects.iter_rows(named=True)}
     assert ("row 6", "port") in problems  # "83x3"

@@ -1,20 +1,19 @@
 """Node rejects: one writer per rejects table, and no rejects left behind by a dropped feed."""
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
 from pipelines.defs.node_snapshots import node_distributions, node_snapshots
 from pipelines.lake import Lake
+from pipelines.partitions import run_tags
 from pipelines.resources import ObservatoryResource
 from pipelines.warehouse import Warehouse
 from tests.conftest import FIXTURES, write_config
 
 NODES = FIXTURES / "nodes"
-RANGE = {
-    "dagster/asset_partition_range_start": "2023-11-14",
-    "dagster/asset_partition_range_end": "2024-07-26",
-}
+RANGE = run_tags(date.fromisoformat("2023-11-14"), date.fromisoformat("2024-07-26"))
 FEEDS = {
     "nodes.export": {
         "kind": "bitnodes_export",

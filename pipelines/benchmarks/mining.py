@@ -4,7 +4,7 @@
 
 A synthetic chain (pools from the real registry, skewed and drifting shares, a few percent
 unknown blocks, real tags and payout addresses in realistic coinbases) is written as a BigQuery
-``crypto_bitcoin`` NDJSON export and, through the pipeline's own reader, into a lake of daily
+``crypto_bitcoin`` NDJSON export and, through the pipeline's own reader, into a lake of monthly
 ``raw/blocks`` partitions. Each stage then runs in a fresh subprocess, so its peak RSS is its own:
 
 1. ``ndjson``: NDJSON file → every concentration table (read, merge, attribute, windows, metrics);
@@ -432,8 +432,15 @@ def setup(data: Path, n_blocks: int) -> dict[str, Any]:
         raise RuntimeError(f"reader: {blocks.height} blocks, {rejects.height} rejects: {rejects}")
     lake = Lake(paths["lake"])
     clock = time.perf_counter()
-    for (day,), frame in blocks.partition_by("date", as_dict=True).items():
-        lake.write(frame.sort("feed", "height"), "raw", "blocks", ("date", day.isoformat()))
+    lake.replace_days(
+        blocks,
+        "raw",
+        "blocks",
+        column="date",
+        start=blocks["date"].min(),
+        end=blocks["date"].max(),
+        sort_by=["feed", "height"],
+    )
     lake_seconds = time.perf_counter() - clock
     merged, _ = merge_feeds(lake.read("raw", "blocks"), [FEED])
     attributed = _attribute(merged, _reference())

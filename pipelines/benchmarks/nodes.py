@@ -142,10 +142,19 @@ def population(size: int, seed: int = SEED) -> pl.DataFrame:
 
 
 def generate(lake: Lake, snapshots: int, nodes: int, seed: int = SEED) -> dict[str, Any]:
-    """Write ``snapshots`` daily partitions of ``nodes`` nodes each to ``lake``."""
+    """Write ``snapshots`` daily snapshots of ``nodes`` nodes each to ``lake`` (in its monthly
+    partitions, as ``raw/node_snapshots`` stores them)."""
     start = time.perf_counter()
     people = population(max(nodes * 3 // 2, 1), seed)
     rng = np.random.default_rng(seed + 1)
+    month: list[pl.DataFrame] = []
+
+    def flush() -> None:
+        if month:
+            key = month[0]["snapshot_date"][0].strftime("%Y-%m")
+            lake.write(pl.concat(month), "raw", "node_snapshots", ("month", key))
+            month.clear()
+
     for day_no in range(snapshots):
         day = FIRST_DAY + timedelta(days=day_no)
         picked = people[np.sort(rng.choice(people.height, nodes, replace=False))]
@@ -158,9 +167,10 @@ def generate(lake: Lake, snapshots: int, nodes: int, seed: int = SEED) -> dict[s
             pl.lit(1033).alias("services"),
             pl.lit(150_000 + 144 * day_no).alias("height"),
         )
-        lake.write(
-            conform_nodes(frame, SOURCE), "raw", "node_snapshots", ("snapshot_date", str(day))
-        )
+        if month and month[0]["snapshot_date"][0].month != day.month:
+            flush()
+        month.append(conform_nodes(frame, SOURCE))
+    flush()
     files = lake.files("raw", "node_snapshots")
     return {
         "snapshots": snapshots,

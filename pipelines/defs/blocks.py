@@ -1,24 +1,22 @@
-"""``raw/blocks``: blocks from every configured feed, one Parquet partition per UTC day.
+"""``raw/blocks``: blocks from every configured feed, one Parquet partition per UTC month.
 
-A run covers a range of days in one go (``BackfillPolicy.single_run``): each feed is read once
-for the whole range, and every day of the range is rewritten whole (days without blocks are
-removed), so re-running a range gives the same partitions. Rows a feed cannot use are kept in
-``raw.block_rejects`` with the reason.
+A run covers a range of days in one go (``BackfillPolicy.single_run`` over its months): each feed
+is read once for the whole range, and every day of the range is replaced inside its month (days
+without blocks are emptied), so re-running a range gives the same partitions. Rows a feed
+cannot use are kept in ``raw.block_rejects`` with the reason.
 """
-
-from datetime import date
 
 import dagster as dg
 import polars as pl
 
-from pipelines.checks import daily_expectations_check
-from pipelines.partitions import DAILY
+from pipelines.checks import monthly_expectations_check
+from pipelines.partitions import MONTHLY, run_days
 from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
 from pipelines.schemas.mining import BLOCK_REJECTS, BLOCKS
 
 KEY = dg.AssetKey(["raw", "blocks"])
-TABLE = RawTable(BLOCKS, BLOCK_REJECTS, "day", ("feed", "height"), day_column="date")
+TABLE = RawTable(BLOCKS, BLOCK_REJECTS, "month", ("feed", "height"), day_column="date")
 
 block_feeds = dg.AssetSpec(
     key=["source", "blocks"],
@@ -33,14 +31,13 @@ block_feeds = dg.AssetSpec(
 @dg.asset(
     key=KEY,
     deps=[block_feeds],
-    partitions_def=DAILY,
+    partitions_def=MONTHLY,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def blocks(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
 ) -> dg.MaterializeResult:
-    first, last = context.partition_key_range.start, context.partition_key_range.end
-    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    start, end = run_days(context)
     reads = {}
     for feed in observatory.config().feeds("blocks"):
         read = observatory.read(feed, start, end, context.log)
@@ -52,7 +49,7 @@ def blocks(
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _validation_frame(frame: pl.DataFrame, day: str) -> pl.DataFrame:
+def _validation_frame(frame: pl.DataFrame, month: str) -> pl.DataFrame:
     """The partition plus the derived columns the suite checks."""
     return frame.with_columns(
         pl.when(
@@ -64,13 +61,11 @@ def _validation_frame(frame: pl.DataFrame, day: str) -> pl.DataFrame:
         .alias("evidence_missing"),
         pl.when(
             (pl.col("date_source") == "header") & (pl.col("time").dt.date() != pl.col("date"))
-            | (pl.col("date") != date.fromisoformat(day))
+            | (pl.col("date").dt.strftime("%Y-%m") != month)
         )
-        .then(pl.format("height {}: dated {} in partition " + day, "height", "date"))
+        .then(pl.format("height {}: dated {} in partition " + month, "height", "date"))
         .alias("date_mismatch"),
     )
 
 
-blocks_expectations = daily_expectations_check(
-    KEY, suite="blocks", column="date", derive=_validation_frame
-)
+blocks_expectations = monthly_expectations_check(KEY, suite="blocks", derive=_validation_frame)

@@ -1,13 +1,11 @@
-"""``raw/node_snapshots`` (one partition per UTC day) and ``raw/node_distributions``."""
-
-from datetime import date
+"""``raw/node_snapshots`` (one partition per UTC month) and ``raw/node_distributions``."""
 
 import dagster as dg
 import polars as pl
 
-from pipelines.checks import daily_expectations_check
+from pipelines.checks import monthly_expectations_check
 from pipelines.metadata import markdown_table
-from pipelines.partitions import DAILY
+from pipelines.partitions import MONTHLY, run_days
 from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
 from pipelines.schemas.nodes import (
@@ -25,7 +23,7 @@ DISTRIBUTIONS = dg.AssetKey(["raw", "node_distributions"])
 SNAPSHOTS_TABLE = RawTable(
     NODE_SNAPSHOTS,
     NODE_REJECTS,
-    "day",
+    "month",
     ("source", "snapshot_time", "address", "port"),
     day_column="snapshot_date",
 )
@@ -54,14 +52,13 @@ def _feeds(observatory: ObservatoryResource, table: str) -> list[Feed]:
 @dg.asset(
     key=SNAPSHOTS,
     deps=[node_feeds],
-    partitions_def=DAILY,
+    partitions_def=MONTHLY,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def node_snapshots(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
 ) -> dg.MaterializeResult:
-    start = date.fromisoformat(context.partition_key_range.start)
-    end = date.fromisoformat(context.partition_key_range.end)
+    start, end = run_days(context)
     reads = {}
     for feed in _feeds(observatory, NODE_SNAPSHOTS.relation):
         reads[feed.name] = observatory.read(feed, start, end, context.log)
@@ -80,7 +77,7 @@ def node_snapshots(
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _validation_frame(frame: pl.DataFrame, day: str) -> pl.DataFrame:
+def _validation_frame(frame: pl.DataFrame, month: str) -> pl.DataFrame:
     """The partition plus the derived columns the suite checks."""
     overlay = pl.col("network").is_in(OVERLAY_NETWORKS)
     located = pl.col("latitude").is_not_null() | pl.col("longitude").is_not_null()
@@ -88,14 +85,14 @@ def _validation_frame(frame: pl.DataFrame, day: str) -> pl.DataFrame:
         pl.when(overlay & located)
         .then(pl.format("{}: overlay node with a location", "address"))
         .alias("overlay_located"),
-        pl.when(pl.col("snapshot_date") != date.fromisoformat(day))
-        .then(pl.format("{}: snapshot of {} in partition " + day, "address", "snapshot_date"))
+        pl.when(pl.col("snapshot_date").dt.strftime("%Y-%m") != month)
+        .then(pl.format("{}: snapshot of {} in partition " + month, "address", "snapshot_date"))
         .alias("date_mismatch"),
     )
 
 
-node_snapshots_expectations = daily_expectations_check(
-    SNAPSHOTS, suite="node_snapshots", column="snapshot_date", derive=_validation_frame
+node_snapshots_expectations = monthly_expectations_check(
+    SNAPSHOTS, suite="node_snapshots", derive=_validation_frame
 )
 
 

@@ -1,8 +1,11 @@
-"""The nightly run: every asset, with yesterday's (UTC) partition for daily-partitioned ones."""
+"""The nightly run: every asset; day-stamped raw tables read and replace yesterday (UTC) only,
+inside its month's partition."""
 
 from datetime import UTC, timedelta
 
 import dagster as dg
+
+from pipelines.partitions import FROM_DAY, TO_DAY, month_key
 
 nightly_job = dg.define_asset_job(
     "nightly",
@@ -18,12 +21,17 @@ nightly_job = dg.define_asset_job(
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 def nightly_at_0200_utc(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """At 02:00 UTC, materialise the previous day's partition and everything downstream."""
-    day = (context.scheduled_execution_time.astimezone(UTC) - timedelta(days=1)).date().isoformat()
+    """At 02:00 UTC, materialise the previous day (in its month's partition) and everything
+    downstream."""
+    day = (context.scheduled_execution_time.astimezone(UTC) - timedelta(days=1)).date()
     job = context.repository_def.get_job(nightly_job.name)
     partitioned = job.partitions_def is not None
     return dg.RunRequest(
-        run_key=f"nightly-{day}",
-        partition_key=day if partitioned else None,
-        tags={"observatory/data_day": day},
+        run_key=f"nightly-{day.isoformat()}",
+        partition_key=month_key(day) if partitioned else None,
+        tags={
+            "observatory/data_day": day.isoformat(),
+            FROM_DAY: day.isoformat(),
+            TO_DAY: day.isoformat(),
+        },
     )

@@ -11,7 +11,7 @@ BLOCKS = table(
     "raw.blocks",
     "Blocks from every configured feed (node RPC, mempool/esplora API, BigQuery export, labelled "
     "files): height, hash, time, coinbase scriptSig and outputs, fees, labels. One partition per "
-    "UTC day; a height may appear once per feed (feeds are reconciled in block_attribution).",
+    "UTC month; a height may appear once per feed (feeds are reconciled in block_attribution).",
     ("height", pl.Int64(), "block height"),
     ("hash", pl.String(), "block hash (null for labelled files without hashes)"),
     ("time", pl.Datetime("us", "UTC"), "block header time, UTC (null when the feed has none)"),

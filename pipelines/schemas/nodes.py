@@ -13,7 +13,7 @@ NODE_SNAPSHOTS = table(
     "raw.node_snapshots",
     "Bitcoin nodes per snapshot, one row per node: address, port, network, user agent, services, "
     "height and, where the source knows them, location and AS. Crawled (reachable) nodes and "
-    "unverified gossip addresses are told apart by `reachability`. One partition per UTC day.",
+    "unverified gossip addresses are told apart by `reachability`. One partition per UTC month.",
     ("snapshot_date", pl.Date(), "UTC day of the snapshot"),
     ("snapshot_time", pl.Datetime("us", "UTC"), "time the snapshot was taken, UTC"),
     ("source", pl.String(), "configured feed the row came from"),
