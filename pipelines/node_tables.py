@@ -66,7 +66,7 @@ def enrich(nodes: pl.DataFrame, databases: Sequence[IpDatabase]) -> pl.DataFrame
     return enriched
 
 
-def day_batches(files: Sequence[Path], batch_rows: int = BATCH_ROWS) -> list[list[Path]]:
+def partition_batches(files: Sequence[Path], batch_rows: int = BATCH_ROWS) -> list[list[Path]]:
     """Consecutive partition files grouped so a group has at most ``batch_rows`` rows
     (Parquet footer counts); a day with more is a group of its own."""
     batches: list[list[Path]] = []
@@ -93,7 +93,7 @@ def build_node_tables(
     """Write the three node tables to ``lake`` from all of ``raw/node_snapshots`` (and
     ``raw/node_distributions``), batch by batch, with the operator seeds ``organizations`` and
     ``hosting``; ``progress(done, batches, rows)`` per batch."""
-    batches = day_batches(lake.files("raw", "node_snapshots"), batch_rows)
+    batches = partition_batches(lake.files("raw", "node_snapshots"), batch_rows)
     result = NodeTables(batches=len(batches), days=sum(map(len, batches)))
     totals: dict[str, dict[str, Any]] = {}
     hosting_ases = hosting_asns(organizations, hosting)

@@ -8,18 +8,18 @@ from polars.testing import assert_frame_equal
 
 from pipelines.benchmarks.nodes import generate
 from pipelines.lake import Lake
-from pipelines.node_tables import TABLES, build_node_tables, day_batches
+from pipelines.node_tables import TABLES, build_node_tables, partition_batches
 from pipelines.sources.ip_databases import default_databases
 from pipelines.sources.seeds import read_hosting_providers, read_node_organizations
 
 
-def test_batches_of_days_give_the_same_tables(tmp_path: Path) -> None:
+def test_batches_of_months_give_the_same_tables(tmp_path: Path) -> None:
     one, many = Lake(tmp_path / "one"), Lake(tmp_path / "many")
     for lake in (one, many):
-        generate(lake, snapshots=5, nodes=400)
+        generate(lake, snapshots=5, nodes=400, every_days=31)  # five months, a file each
     files = many.files("raw", "node_snapshots")
-    assert [len(b) for b in day_batches(files, 900)] == [2, 2, 1]
-    assert [len(b) for b in day_batches(files, 1)] == [1] * 5  # a big day is a batch alone
+    assert [len(b) for b in partition_batches(files, 900)] == [2, 2, 1]
+    assert [len(b) for b in partition_batches(files, 1)] == [1] * 5  # a big month is a batch alone
     seeds = read_node_organizations(), read_hosting_providers()
     whole = build_node_tables(one, default_databases(), *seeds, batch_rows=10**9)
     batched = build_node_tables(many, default_databases(), *seeds, batch_rows=900)

@@ -37,7 +37,7 @@ import polars as pl
 
 from pipelines.benchmarks import run_child
 from pipelines.lake import Lake
-from pipelines.node_tables import BATCH_ROWS, build_node_tables, day_batches, enrich
+from pipelines.node_tables import BATCH_ROWS, build_node_tables, enrich, partition_batches
 from pipelines.nodes.dispersion import node_dispersion, node_distribution, spatial_spread
 from pipelines.schemas.nodes import conform_nodes
 from pipelines.sources.ip_databases import default_databases
@@ -141,9 +141,11 @@ def population(size: int, seed: int = SEED) -> pl.DataFrame:
     )
 
 
-def generate(lake: Lake, snapshots: int, nodes: int, seed: int = SEED) -> dict[str, Any]:
-    """Write ``snapshots`` daily snapshots of ``nodes`` nodes each to ``lake`` (in its monthly
-    partitions, as ``raw/node_snapshots`` stores them)."""
+def generate(
+    lake: Lake, snapshots: int, nodes: int, seed: int = SEED, every_days: int = 1
+) -> dict[str, Any]:
+    """Write ``snapshots`` snapshots of ``nodes`` nodes each, ``every_days`` apart, to ``lake``
+    (in its monthly partitions, as ``raw/node_snapshots`` stores them)."""
     start = time.perf_counter()
     people = population(max(nodes * 3 // 2, 1), seed)
     rng = np.random.default_rng(seed + 1)
@@ -156,7 +158,7 @@ def generate(lake: Lake, snapshots: int, nodes: int, seed: int = SEED) -> dict[s
             month.clear()
 
     for day_no in range(snapshots):
-        day = FIRST_DAY + timedelta(days=day_no)
+        day = FIRST_DAY + timedelta(days=day_no * every_days)
         picked = people[np.sort(rng.choice(people.height, nodes, replace=False))]
         when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
         frame = picked.with_columns(
@@ -215,7 +217,7 @@ def run_build(lake: Lake, batch_rows: int) -> dict[str, Any]:
 
 def run_profile(lake: Lake, batch_rows: int) -> dict[str, Any]:
     """Time each step on the first batch."""
-    files = day_batches(lake.files("raw", "node_snapshots"), batch_rows)[0]
+    files = partition_batches(lake.files("raw", "node_snapshots"), batch_rows)[0]
     steps: dict[str, float] = {}
     clock = time.perf_counter()
 
