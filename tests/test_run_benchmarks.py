@@ -67,7 +67,7 @@ def test_breakdown_splits_the_wall_time() -> None:
     run = {"seconds": 12.0, "peak_rss_mb": 100.0, **result}
     assert [key for key, _ in slowest_steps(run, 1)] == ["a"]
     lines = describe_run("blocks", run)
-    assert "(2 planned events)" in lines[2]
+    assert "(2 planned events)" in lines[2] and "in steps (2 steps)" in lines[3]
     assert "step a" in lines[6] and "3 materializations; 2.0 s from the first" in lines[6]
 
 

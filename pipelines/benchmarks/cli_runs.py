@@ -202,6 +202,8 @@ def describe_run(name: str, run: dict[str, Any], steps: int = 5) -> list[str]:
         note = ""
         if phase == "before_run_start":
             note = f" ({run['planned_events']:,} planned events)"
+        elif phase == "in_steps":
+            note = f" ({len(run['steps']):,} steps)"
         lines.append(f"  {seconds:7.1f} s  {PHASE_TITLES[phase]}{note}")
     for key, step in slowest_steps(run, steps):
         note = ""
