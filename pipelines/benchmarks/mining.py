@@ -345,7 +345,9 @@ def _outputs(rng: np.random.Generator, heights: np.ndarray, addresses: pl.Series
     )
 
 
-def generate_chain(n_blocks: int, seed: int = SEED) -> tuple[pl.DataFrame, pl.DataFrame]:
+def generate_chain(
+    n_blocks: int, seed: int = SEED, genesis: datetime = GENESIS
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """BigQuery-shaped records (shuffled, as exports are) and the truth (height, pool)."""
     rng = np.random.default_rng(seed)
     pools = choose_pools(load_registry(), rng)
@@ -354,8 +356,8 @@ def generate_chain(n_blocks: int, seed: int = SEED) -> tuple[pl.DataFrame, pl.Da
     mined = np.cumsum(rng.exponential(BLOCK_SECONDS, n_blocks))
     mined -= mined[0]
     jitter = rng.integers(-HEADER_JITTER_SECONDS, HEADER_JITTER_SECONDS + 1, n_blocks)
-    seconds = int(GENESIS.timestamp()) + mined.astype(np.int64) + jitter
-    seconds[0] = int(GENESIS.timestamp())
+    seconds = int(genesis.timestamp()) + mined.astype(np.int64) + jitter
+    seconds[0] = int(genesis.timestamp())
     records = pl.DataFrame(
         {
             "number": pl.Series(heights).cast(pl.String),
@@ -374,7 +376,8 @@ def generate_chain(n_blocks: int, seed: int = SEED) -> tuple[pl.DataFrame, pl.Da
 # --- set-up and stages (each run in a child process) -----------------------------------------
 
 
-def _paths(data: Path) -> dict[str, Path]:
+def chain_paths(data: Path) -> dict[str, Path]:
+    """Where a chain's NDJSON export, generated truth and lake are written under ``data``."""
     return {
         "ndjson": data / "bigquery-coinbase.ndjson",
         "truth": data / "truth.parquet",
@@ -382,7 +385,7 @@ def _paths(data: Path) -> dict[str, Path]:
     }
 
 
-def _reference() -> tuple[Any, pl.DataFrame, pl.DataFrame]:
+def reference_tables() -> tuple[Any, pl.DataFrame, pl.DataFrame]:
     """The lookup (registry + aliases), the owner and the template-builder tables."""
     from pipelines.mining.attribution import build_lookup
     from pipelines.sources.pool_registry import combine_registries
@@ -400,7 +403,7 @@ def _reference() -> tuple[Any, pl.DataFrame, pl.DataFrame]:
     )
 
 
-def _attribute(
+def attribute_blocks(
     merged: pl.DataFrame, reference: tuple[Any, pl.DataFrame, pl.DataFrame]
 ) -> pl.DataFrame:
     """``attribute`` then the template builders, as the ``block_attribution`` asset does."""
@@ -417,7 +420,7 @@ def setup(data: Path, n_blocks: int) -> dict[str, Any]:
     from pipelines.mining.attribution import merge_feeds
     from pipelines.sources.block_files import read_bigquery_coinbase_ndjson
 
-    paths = _paths(data)
+    paths = chain_paths(data)
     data.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
     records, truth = generate_chain(n_blocks)
@@ -443,18 +446,9 @@ def setup(data: Path, n_blocks: int) -> dict[str, Any]:
     )
     lake_seconds = time.perf_counter() - clock
     merged, _ = merge_feeds(lake.read("raw", "blocks"), [FEED])
-    attributed = _attribute(merged, _reference())
+    attributed = attribute_blocks(merged, reference_tables())
     lake.write(attributed, "intermediate", "block_attribution")
 
-    checked = attributed.join(truth, on="height", how="full", coalesce=True)
-    right = checked.filter(pl.col("pool") == pl.col("true_pool")).height
-    mismatches = (
-        checked.filter(pl.col("pool").ne_missing(pl.col("true_pool")))
-        .group_by("true_pool", "pool", "method")
-        .len()
-        .sort("len", descending=True)
-        .head(10)
-    )
     return {
         "blocks": n_blocks,
         "days": blocks["date"].n_unique(),
@@ -466,7 +460,23 @@ def setup(data: Path, n_blocks: int) -> dict[str, Any]:
         "generate_seconds": generated,
         "write_ndjson_seconds": written,
         "write_lake_seconds": lake_seconds,
-        "accuracy": right / n_blocks,
+        **attribution_accuracy(attributed, truth),
+    }
+
+
+def attribution_accuracy(attributed: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
+    """Share of generated blocks attributed to their true pool, methods and the worst misses."""
+    checked = attributed.join(truth, on="height", how="full", coalesce=True)
+    right = checked.filter(pl.col("pool") == pl.col("true_pool")).height
+    mismatches = (
+        checked.filter(pl.col("pool").ne_missing(pl.col("true_pool")))
+        .group_by("true_pool", "pool", "method")
+        .len()
+        .sort("len", descending=True)
+        .head(10)
+    )
+    return {
+        "accuracy": right / truth.height,
         "methods": dict(attributed.group_by("method").len().sort("method").iter_rows()),
         "unknown_share": float((attributed["pool"] == "unknown").mean()),
         "top_mismatches": mismatches.to_dicts(),
@@ -519,11 +529,11 @@ def run_stage(stage: str, data: Path) -> dict[str, Any]:
     from pipelines.mining.attribution import merge_feeds
     from pipelines.sources.block_files import read_bigquery_coinbase_ndjson
 
-    paths = _paths(data)
+    paths = chain_paths(data)
     lake = Lake(paths["lake"])
     base_rss_mb = _current_rss_mb()
     clock = time.perf_counter()
-    reference = _reference()
+    reference = reference_tables()
     reference_seconds = time.perf_counter() - clock
 
     steps, mark = _steps()
@@ -535,7 +545,7 @@ def run_stage(stage: str, data: Path) -> dict[str, Any]:
         merged, _ = merge_feeds(blocks, [FEED])
         del blocks
         mark("merge_feeds")
-        attributed = _attribute(merged, reference)
+        attributed = attribute_blocks(merged, reference)
         del merged
         mark("attribute")
         rows = {"blocks": attributed.height, **_metrics(attributed, mark)}
@@ -545,7 +555,7 @@ def run_stage(stage: str, data: Path) -> dict[str, Any]:
         merged, _ = merge_feeds(blocks, [FEED])
         del blocks
         mark("merge_feeds")
-        attributed = _attribute(merged, reference)
+        attributed = attribute_blocks(merged, reference)
         mark("attribute")
         rows = {"blocks": attributed.height}
     elif stage == "metrics":
