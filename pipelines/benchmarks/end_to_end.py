@@ -4,8 +4,8 @@
 [--keep] [--repeat 3] [--repeat-orchestrated 1]``
 
 The chain of ``pipelines.benchmarks.mining`` (dated from the real genesis, 2009-01-03, so that
-every block falls in a daily partition) is written as a BigQuery ``crypto_bitcoin`` NDJSON
-export, then timed three ways, each in fresh processes:
+every block falls in a partition of the raw tables) is written as a BigQuery ``crypto_bitcoin``
+NDJSON export, then timed three ways, each in fresh processes:
 
 - pure: stage (1) of the mining benchmark (``read_bigquery_coinbase_ndjson`` → ``merge_feeds`` →
   ``attribute`` → windows → ``mining_concentration``; reference tables loaded before the clock);
