@@ -289,7 +289,9 @@ def _parse_source(
         if key_ in ("kind", "location"):
             continue
         if key_ not in fields:
-            raise _unknown(f"{where} (kind {kind})", key_, ["kind", "location", *fields])
+            error = _unknown(f"{where} (kind {kind})", key_, ["kind", "location", *fields])
+            helps = "; ".join(f"{name}: {f.metadata['help']}" for name, f in fields.items())
+            raise ConfigError(f"{error} ({helps})" if helps else str(error))
         default, meta = options[key_], fields[key_].metadata
         expected = (int, float) if isinstance(default, float) else type(default)
         if not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool):

@@ -13,7 +13,6 @@ Re-running with the same feeds gives the same files; each file is replaced atomi
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -42,25 +41,25 @@ def write_raw_table(
     reads: dict[str, FeedRead],
     *,
     days: tuple[date, date] | None = None,
-    combine: Callable[[dict[str, FeedRead]], pl.DataFrame] | None = None,
+    whole: pl.DataFrame | None = None,
     log: Any = None,
 ) -> dict[str, Any]:
     """Store the feeds' rows and rejects (see the module docstring); returns Dagster metadata.
 
-    ``combine`` builds an unpartitioned table from all reads (default: stack them in order).
+    ``whole`` is an unpartitioned table built from the reads, when it is more than the reads
+    stacked in order (e.g. the pool registries with their precedence).
     """
     lake = observatory.lake()
     layer, name = table.contract.layer, table.contract.table
     feeds = list(reads)
     written = ""
+    rows = whole if whole is not None else _stack([r.rows for r in reads.values()], table.contract)
     if table.partition == "feed":
         for feed, read in reads.items():
             lake.write(_sorted(read.rows, table), layer, name, ("feed", feed))
-        rows = _stack([r.rows for r in reads.values()], table.contract)
     elif table.partition == "month":
         if days is None:
-            raise ValueError(f"{table.contract.relation}: a daily table needs the run's days")
-        rows = _stack([r.rows for r in reads.values()], table.contract)
+            raise ValueError(f"{table.contract.relation}: day-stamped rows need the run's days")
         start, end = days
         rows = rows.filter(pl.col(table.day_column).is_between(start, end))
 
@@ -81,7 +80,7 @@ def write_raw_table(
         written = f"{start}..{end}: {kept:,} months written, {emptied:,} emptied"
     else:
         rows = (
-            combine(reads) if combine else _stack([r.rows for r in reads.values()], table.contract)
+            whole if whole is not None else _stack([r.rows for r in reads.values()], table.contract)
         )
         lake.write(_sorted(rows, table), layer, name)
     contracts = [table.contract]

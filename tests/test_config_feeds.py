@@ -158,13 +158,15 @@ def test_label_scheme_must_be_a_known_choice(tmp_path: Path) -> None:
 
 
 def test_unknown_feed_option_lists_the_valid_ones(tmp_path: Path) -> None:
-    """An option the kind does not take is named, with the kind's valid keys."""
+    """An option the kind does not take is named, with the kind's valid keys and what each is."""
     path = write(tmp_path, MEMPOOL.format(name="m") + "cookie_file = 'x'\n")
     assert_config_error(
         path,
         "[sources.blocks.m] (kind mempool_rest): unknown key 'cookie_file'",
         "concurrency",
         "min_interval_seconds",
+        "(min_interval_seconds: least time between two requests; concurrency: requests in "
+        "flight at once)",
     )
 
 

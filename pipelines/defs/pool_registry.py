@@ -60,7 +60,7 @@ def pool_registry(
     reads = {feed.name: observatory.read(feed, log=context.log) for feed in feeds}
     kinds = {feed.name: feed.kind for feed in feeds}
     frame = _combined(reads, kinds)
-    stored = write_raw_table(observatory, TABLE, reads, combine=lambda _: frame, log=context.log)
+    stored = write_raw_table(observatory, TABLE, reads, whole=frame, log=context.log)
     bad = frame.filter(frame["record_errors"].is_not_null() | frame["tag_errors"].is_not_null())
     if bad.height:
         context.log.warning(f"pool_registry: {bad.height} records with errors (see the check)")

@@ -20,7 +20,7 @@ _CONTRACTS: dict[str, Contract] = {}
 @dataclass(frozen=True)
 class Column:
     name: str
-    dtype: pl.DataType | None  # None: typed by the code that builds the table (SQL or Polars)
+    dtype: pl.DataType
     description: str
 
 
@@ -58,10 +58,6 @@ class Contract:
 
     @property
     def schema(self) -> dict[str, pl.DataType]:
-        """Column types; every column must declare one."""
-        untyped = [c.name for c in self.columns if c.dtype is None]
-        if untyped:
-            raise TypeError(f"contract {self.relation}: no type for {', '.join(untyped)}")
         return {c.name: c.dtype for c in self.columns}
 
     def empty(self) -> pl.DataFrame:

@@ -39,20 +39,19 @@ class Source:
 
     name: str
     multi_feed: bool
-    description: str
 
 
 # Every source the pipeline reads. Feeds of a multi-feed source are in precedence order.
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
-        Source("pool_registry", True, "pool registries; earlier ones win conflicts"),
-        Source("blocks", True, "block feeds; earlier feeds win for a height"),
-        Source("nodes", True, "node snapshots, address lists and published distributions"),
-        Source("market", True, "daily market and network values"),
-        Source("hashrate_geography", False, "hash rate by country (Cambridge mining map)"),
-        Source("ai_models", True, "Epoch AI model databases, one feed per file"),
-        Source("ai_chip_owners", False, "Epoch AI's AI-chip stock by owner"),
+        Source("pool_registry", True),
+        Source("blocks", True),
+        Source("nodes", True),
+        Source("market", True),
+        Source("hashrate_geography", False),
+        Source("ai_models", True),
+        Source("ai_chip_owners", False),
     )
 }
 
