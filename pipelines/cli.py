@@ -165,8 +165,17 @@ def _progress_poller(instance, run_id: str, stop: threading.Event) -> Callable[[
     help="Dagster asset selection, e.g. 'key:raw/pool_registry+' (default: every asset). "
     "The serving database is always republished at the end.",
 )
-def run(config_file: Path | None, start, end, selection: str | None) -> None:
-    """Materialise assets through Dagster, recorded in the instance the UI reads."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Rebuild every selected asset, even those whose inputs did not change.",
+)
+def run(config_file: Path | None, start, end, selection: str | None, force: bool) -> None:
+    """Materialise what is out of date through Dagster, recorded in the instance the UI reads.
+
+    Raw tables are re-read when their sources, the code or the config changed, when their source
+    is live, or for days not read yet; everything else is rebuilt when an upstream table changed.
+    """
     from pipelines.runner import RunPlanError, execute
 
     config = _load(config_file)
@@ -177,6 +186,7 @@ def run(config_file: Path | None, start, end, selection: str | None) -> None:
             selection=selection,
             start=start.date() if start else None,
             end=end.date() if end else None,
+            force=force,
             progress=_progress_poller,
         )
     except RunPlanError as exc:

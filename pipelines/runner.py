@@ -1,4 +1,4 @@
-"""Plan and execute one Dagster run of the observatory's assets, in the persistent instance."""
+"""Plan and execute the Dagster runs of ``observatory run``, in the persistent instance."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from datetime import date
 
 import dagster as dg
 
-from pipelines.partitions import GENESIS, run_tags, yesterday
+from pipelines.freshness import Planner, Rebuild, is_ingest
+from pipelines.partitions import FROM_DAY, GENESIS, TO_DAY, run_tags, yesterday
 from pipelines.serving import KEY as SERVING_KEY
 
 
@@ -19,18 +20,58 @@ class RunPlanError(ValueError):
 
 @dataclass
 class RunOutcome:
-    run_id: str
-    success: bool
+    """What an ``observatory run`` did: its Dagster runs (none when nothing changed), what they
+    materialized, what failed, and what was rebuilt why."""
+
+    run_ids: list[str] = field(default_factory=list)
+    success: bool = True
     materialized: list[str] = field(default_factory=list)
     failed_steps: list[tuple[str, str]] = field(default_factory=list)
     failed_checks: list[tuple[str, str]] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)
+    rebuilt: list[Rebuild] = field(default_factory=list)
+    unchanged: int = 0
+
+    def add(self, result: dg.ExecuteInProcessResult, keys: list[str]) -> set[str]:
+        """Fold in one run of ``keys``; returns the keys not to trust: not materialized, or
+        materialized with a failed check."""
+        self.run_ids.append(result.run_id)
+        materialized = [
+            e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+        ]
+        self.materialized += materialized
+        self.failed_steps += [
+            (e.step_key, e.step_failure_data.error.message.strip().splitlines()[-1])
+            for e in result.get_step_failure_events()
+            if e.step_failure_data.error is not None
+        ]
+        checks = [ev for ev in result.get_asset_check_evaluations() if not ev.passed]
+        self.failed_checks += [
+            (
+                f"{ev.asset_key.to_user_string()}:{ev.check_name}",
+                str(ev.metadata.get("summary").value if "summary" in ev.metadata else "failed"),
+            )
+            for ev in checks
+        ]
+        done = set(materialized)
+        self.not_run += [k for k in keys if k not in done]
+        self.success = self.success and result.success and not checks
+        return {k for k in keys if k not in done} | {ev.asset_key.to_user_string() for ev in checks}
 
     def summary(self) -> str:
+        if not self.run_ids:
+            return f"up to date: none of the {self.unchanged} selected assets changed inputs"
         lines = [
-            f"run {self.run_id}: {'succeeded' if self.success else 'FAILED'} — "
-            f"{len(self.materialized)} materializations"
+            f"run {', '.join(self.run_ids)}: {'succeeded' if self.success else 'FAILED'} — "
+            f"{len(self.materialized)} materializations; "
+            f"{len(self.rebuilt)} assets out of date, {self.unchanged} unchanged"
         ]
+        reasons: dict[str, list[str]] = {}
+        for rebuild in self.rebuilt:
+            reasons.setdefault(rebuild.reason, []).append(rebuild.key)
+        for reason, keys in reasons.items():
+            more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+            lines.append(f"  {reason}: {', '.join(keys[:3])}{more}")
         for step, message in self.failed_steps:
             lines.append(f"  failed step {step}: {message}")
         for check, detail in self.failed_checks:
@@ -77,14 +118,64 @@ def execute(
     selection: str | None = None,
     start: date | None = None,
     end: date | None = None,
+    force: bool = False,
     progress: Callable[..., Callable[[], None]] | None = None,
 ) -> RunOutcome:
-    """Run the selected assets in one in-process run recorded in ``$DAGSTER_HOME``."""
-    from dagster._core.utils import make_new_run_id
-
+    """Rebuild what is out of date among the selected assets (everything with ``force``): an
+    ingest run for the raw tables, then a build run for what their changes reach, each one
+    in-process run recorded in ``$DAGSTER_HOME``; no run at all when nothing changed."""
+    from pipelines.config import load_config
     from pipelines.definitions import defs
 
     keys, tags = plan(defs, selection, start, end)
+    graph = defs.resolve_asset_graph()
+    planner = Planner(
+        config=load_config(),
+        parents={
+            k.to_user_string(): [p.to_user_string() for p in graph.get(k).parent_keys]
+            for k in graph.get_all_asset_keys()
+        },
+        partitioned={k.to_user_string() for k in keys if graph.get(k).partitions_def},
+        force=force,
+    )
+    wanted = [k.to_user_string() for k in keys]
+    days = (date.fromisoformat(tags[FROM_DAY]), date.fromisoformat(tags[TO_DAY])) if tags else None
+    outcome = RunOutcome()
+
+    ingest, span = planner.ingest([k for k in wanted if is_ingest(k)], days)
+    outcome.rebuilt += ingest
+    failed: set[str] = set()
+    if ingest:
+        result = _run(defs, [r.key for r in ingest], run_tags(*span) if span else {}, progress)
+        failed = outcome.add(result, [r.key for r in ingest])
+        planner.record([r.key for r in ingest if r.key not in failed], span, failed)
+
+    build, blocked = planner.build([k for k in wanted if not is_ingest(k)], failed)
+    outcome.rebuilt += build
+    outcome.not_run += blocked
+    if build:
+        # a multi-asset whose outputs cannot be built apart brings its siblings along
+        chosen = dg.AssetSelection.assets(*(dg.AssetKey.from_user_string(r.key) for r in build))
+        neighbours = chosen.required_multi_asset_neighbors().resolve(graph)
+        needed = {k.to_user_string() for k in neighbours}
+        order = [k for k in wanted if k in needed]
+        result = _run(defs, order, {}, progress)
+        built_failed = outcome.add(result, order)
+        planner.record([k for k in order if k not in built_failed], None, built_failed)
+    outcome.unchanged = len(wanted) - len(outcome.rebuilt) - len(blocked)
+    return outcome
+
+
+def _run(
+    defs: dg.Definitions,
+    keys: list[str],
+    tags: dict[str, str],
+    progress: Callable[..., Callable[[], None]] | None,
+) -> dg.ExecuteInProcessResult:
+    """One in-process Dagster run of ``keys`` (and their checks)."""
+    from dagster._core.utils import make_new_run_id
+
+    asset_keys = [dg.AssetKey.from_user_string(k) for k in keys]
     instance = dg.DagsterInstance.get()
     run_id = make_new_run_id()
     stop = threading.Event()
@@ -93,10 +184,10 @@ def execute(
         poller = threading.Thread(target=progress(instance, run_id, stop), daemon=True)
         poller.start()
     try:
-        job = defs.resolve_implicit_job_def_def_for_assets(keys)
-        result = job.execute_in_process(
+        job = defs.resolve_implicit_job_def_def_for_assets(asset_keys)
+        return job.execute_in_process(
             instance=instance,
-            asset_selection=keys,
+            asset_selection=asset_keys,
             run_id=run_id,
             # The CLI shows its own progress; Dagster's console logger only reports warnings.
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
@@ -107,31 +198,3 @@ def execute(
         stop.set()
         if poller is not None:
             poller.join()
-    return outcome_of(result, keys)
-
-
-def outcome_of(result: dg.ExecuteInProcessResult, keys: list[dg.AssetKey]) -> RunOutcome:
-    materialized = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
-    failed_steps = [
-        (e.step_key, e.step_failure_data.error.message.strip().splitlines()[-1])
-        for e in result.get_step_failure_events()
-        if e.step_failure_data.error is not None
-    ]
-    failed_checks = [
-        (
-            f"{ev.asset_key.to_user_string()}:{ev.check_name}",
-            str(ev.metadata.get("summary").value if "summary" in ev.metadata else "failed"),
-        )
-        for ev in result.get_asset_check_evaluations()
-        if not ev.passed
-    ]
-    done = set(materialized)
-    not_run = [k.to_user_string() for k in keys if k.to_user_string() not in done]
-    return RunOutcome(
-        run_id=result.run_id,
-        success=result.success and not failed_checks,
-        materialized=materialized,
-        failed_steps=failed_steps,
-        failed_checks=failed_checks,
-        not_run=not_run,
-    )
