@@ -270,8 +270,8 @@ class Planner:
         for key in keys:
             inputs, live = self._sources(key)
             entry = self.ledger.assets.get(key, {})
-            same = entry.get("inputs") == inputs and not self._missing(key)
-            if key in self.partitioned:
+            same = entry.get("inputs") == inputs
+            if key in self.partitioned:  # months without rows have no folder: nothing is missing
                 if days is None:
                     continue
                 todo = days if self.force or not same else uncovered(entry.get("days", []), *days)
@@ -280,8 +280,13 @@ class Planner:
                 reason = "forced" if self.force else ("new days" if same else self._why(entry))
                 rebuild.append(Rebuild(key, f"{reason} {todo[0]}..{todo[1]}"))
                 spans.append(todo)
-            elif self.force or not same or live:
-                reason = "forced" if self.force else (self._why(entry) if not same else "live")
+            elif self.force or not same or live or self._missing(key):
+                if self.force:
+                    reason = "forced"
+                elif not same:
+                    reason = self._why(entry)
+                else:
+                    reason = "live source" if live else "output missing"
                 rebuild.append(Rebuild(key, reason))
         span = (min(a for a, _ in spans), max(b for _, b in spans)) if spans else None
         return rebuild, span
@@ -297,8 +302,8 @@ class Planner:
         folder = lake_folder(self.lake, tuple(key.split("/")))
         if key not in self.ledger.assets:
             return None
-        if folder is not None:
-            return self.ledger.table_version(folder)
+        if folder is not None:  # no folder: a day-partitioned table without rows yet
+            return self.ledger.table_version(folder) or "no rows"
         return self.ledger.assets[key]["inputs"]
 
     def inputs(self, key: str) -> str | None:

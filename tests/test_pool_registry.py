@@ -290,3 +290,8 @@ def test_bad_registry_fails_the_check_and_stops_downstream(
     assert {"staging/stg_pools", "marts/dim_pool", "serving/observatory_duckdb"} <= set(bad.not_run)
     # analysts keep the last good data
     assert serving_pool_count(tmp_path / "warehouse") == SAMPLE_POOL_ENTITIES
+    # a failed check is not forgotten: the next run reads the registry again and fails again
+    again = execute(start=SAMPLE_DAYS[0], end=SAMPLE_DAYS[1])
+    assert not again.success
+    assert [c for c, _ in again.failed_checks] == ["raw/pool_registry:pool_registry_expectations"]
+    assert {"marts/dim_pool", "serving/observatory_duckdb"} <= set(again.not_run)
