@@ -38,8 +38,8 @@ from pipelines.warehouse import BUILD_DIR, Warehouse
 
 LEDGER_FILE = "asset_versions.json"
 LEDGER_FORMAT = 1
-# What the code fingerprint covers: the package, the SQL models and seeds, the suites and the
-# locked library versions (a new Polars can change a float).
+# What the code fingerprint covers: the package (less its benchmarks), the SQL models and seeds,
+# the suites and the locked library versions (a new Polars can change a float).
 CODE_DIRS = ("pipelines", "dbt_like_sql", "expectations")
 CODE_FILES = ("pyproject.toml", "uv.lock")
 CODE_SUFFIXES = (".py", ".sql", ".json", ".csv", ".yml", ".yaml", ".toml")
@@ -57,7 +57,9 @@ def code_fingerprint(root: Path = PROJECT_ROOT) -> str:
         files += sorted(
             p
             for p in (root / folder).rglob("*")
-            if p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts and p.is_file()
+            if p.suffix in CODE_SUFFIXES
+            and not {"__pycache__", "benchmarks"} & set(p.parts)
+            and p.is_file()
         )
     for path in files:
         if path.is_file():

@@ -13,6 +13,8 @@ from pipelines.freshness import Planner, Rebuild, is_ingest
 from pipelines.partitions import FROM_DAY, GENESIS, TO_DAY, run_tags, yesterday
 from pipelines.serving import KEY as SERVING_KEY
 
+PHASE = "observatory/phase"  # "ingest" (raw tables) or "build" (everything downstream)
+
 
 class RunPlanError(ValueError):
     """The requested selection or date range cannot be run."""
@@ -146,7 +148,8 @@ def execute(
     outcome.rebuilt += ingest
     failed: set[str] = set()
     if ingest:
-        result = _run(defs, [r.key for r in ingest], run_tags(*span) if span else {}, progress)
+        tags = {PHASE: "ingest", **(run_tags(*span) if span else {})}
+        result = _run(defs, [r.key for r in ingest], tags, progress)
         failed = outcome.add(result, [r.key for r in ingest])
         planner.record([r.key for r in ingest if r.key not in failed], span, failed)
 
@@ -159,7 +162,7 @@ def execute(
         neighbours = chosen.required_multi_asset_neighbors().resolve(graph)
         needed = {k.to_user_string() for k in neighbours}
         order = [k for k in wanted if k in needed]
-        result = _run(defs, order, {}, progress)
+        result = _run(defs, order, {PHASE: "build"}, progress)
         built_failed = outcome.add(result, order)
         planner.record([k for k in order if k not in built_failed], None, built_failed)
     outcome.unchanged = len(wanted) - len(outcome.rebuilt) - len(blocked)

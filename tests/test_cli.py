@@ -29,9 +29,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_run_shows_progress_and_records_the_run(built: Path, monkeypatch) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(built.parent / "warehouse" / "dagster"))
     with dg.DagsterInstance.get() as instance:
-        (run,) = instance.get_runs()
-        assert run.status == dg.DagsterRunStatus.SUCCESS
-        assert run.tags["observatory/launched_by"] == "cli"
+        runs = instance.get_runs()
+        assert sorted(run.tags["observatory/phase"] for run in runs) == ["build", "ingest"]
+        for run in runs:
+            assert run.status == dg.DagsterRunStatus.SUCCESS
+            assert run.tags["observatory/launched_by"] == "cli"
         materialized = instance.get_latest_materialization_event(dg.AssetKey(["marts", "dim_pool"]))
         rows = materialized.asset_materialization.metadata["dagster/row_count"].value
         assert rows == SAMPLE_POOL_ENTITIES
