@@ -2,14 +2,15 @@
 
 ``uv run --frozen python -m pipelines.benchmarks.shared_data_runs [--workdir DIR] [--keep]``
 
-Three ``observatory run --config configs/shared-data.toml`` processes (what ``make run`` starts),
+``observatory run --config configs/shared-data.toml`` processes (what ``make run`` starts),
 against a fresh data home in the workdir (``$OBSERVATORY_DATA_HOME``; the config's own data home is
 left alone): every asset from an empty data home; the same again with nothing new; then the
-nightly run, which the schedule (``pipelines/defs/schedules.py``) makes every asset with one day's
-partition: here ``--from D --to D`` for D the last day of the shared blocks (the schedule's
-yesterday has no shared data). For each: wall time, peak RSS, and where the time went (start-up,
-steps, the run outside its steps; the 5 slowest steps) from the run's Dagster event log. Skips,
-saying so, when ``../shared/data`` is absent. Results go to ``<workdir>/results.json``.
+nightly run of one new day D, the last day of the shared blocks (the schedule's yesterday has no
+shared data): the data home is emptied and filled up to D - 1 (``--to``, also timed), then
+``--from D --to D`` reads D, new to it. For each: wall time, peak RSS, and where the time went
+(start-up, steps, the runs outside their steps; the 5 slowest steps) from the runs' Dagster
+event logs. Skips, saying so, when ``../shared/data`` is absent. Results go to
+``<workdir>/results.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("from empty", "nothing new"):
             print(f"== {name}: observatory {' '.join(run)}", flush=True)
             runs[name] = run_observatory(run, data_home=home)
+        # The nightly run reads one new day: a second data home holds every day before it.
         day = last_block_day(home)
+        before = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+        shutil.rmtree(home, ignore_errors=True)
+        setup = [*run, "--to", before]
+        print(f"== from empty to {before}: observatory {' '.join(setup)}", flush=True)
+        runs[f"from empty to {before}"] = run_observatory(setup, data_home=home)
         nightly = [*run, "--from", day, "--to", day]
         print(f"== nightly {day}: observatory {' '.join(nightly)}", flush=True)
         runs[f"nightly {day}"] = run_observatory(nightly, data_home=home)
