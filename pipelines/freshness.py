@@ -38,9 +38,11 @@ from pipelines.warehouse import BUILD_DIR, Warehouse
 
 LEDGER_FILE = "asset_versions.json"
 LEDGER_FORMAT = 1
-# What the code fingerprint covers: the package (less its benchmarks), the SQL models and seeds,
-# the suites and the locked library versions (a new Polars can change a float).
+# What the code fingerprint covers: the package, the SQL models and seeds, the suites and the
+# locked library versions (a new Polars can change a float); not the benchmarks, nor the modules
+# that only decide what runs and show it.
 CODE_DIRS = ("pipelines", "dbt_like_sql", "expectations")
+ORCHESTRATION = {"pipelines/cli.py", "pipelines/runner.py", "pipelines/freshness.py"}
 CODE_FILES = ("pyproject.toml", "uv.lock")
 CODE_SUFFIXES = (".py", ".sql", ".json", ".csv", ".yml", ".yaml", ".toml")
 
@@ -59,6 +61,7 @@ def code_fingerprint(root: Path = PROJECT_ROOT) -> str:
             for p in (root / folder).rglob("*")
             if p.suffix in CODE_SUFFIXES
             and not {"__pycache__", "benchmarks"} & set(p.parts)
+            and p.relative_to(root).as_posix() not in ORCHESTRATION
             and p.is_file()
         )
     for path in files:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -140,6 +141,7 @@ def execute(
         partitioned={k.to_user_string() for k in keys if graph.get(k).partitions_def},
         force=force,
     )
+    instance = functools.cache(dg.DagsterInstance.get)  # only opened when something runs
     wanted = [k.to_user_string() for k in keys]
     days = (date.fromisoformat(tags[FROM_DAY]), date.fromisoformat(tags[TO_DAY])) if tags else None
     outcome = RunOutcome()
@@ -149,7 +151,7 @@ def execute(
     failed: set[str] = set()
     if ingest:
         tags = {PHASE: "ingest", **(run_tags(*span) if span else {})}
-        result = _run(defs, [r.key for r in ingest], tags, progress)
+        result = _run(defs, instance(), [r.key for r in ingest], tags, progress)
         failed = outcome.add(result, [r.key for r in ingest])
         planner.record([r.key for r in ingest if r.key not in failed], span, failed)
 
@@ -162,7 +164,7 @@ def execute(
         neighbours = chosen.required_multi_asset_neighbors().resolve(graph)
         needed = {k.to_user_string() for k in neighbours}
         order = [k for k in wanted if k in needed]
-        result = _run(defs, order, {PHASE: "build"}, progress)
+        result = _run(defs, instance(), order, {PHASE: "build"}, progress)
         built_failed = outcome.add(result, order)
         planner.record([k for k in order if k not in built_failed], None, built_failed)
     outcome.unchanged = len(wanted) - len(outcome.rebuilt) - len(blocked)
@@ -171,6 +173,7 @@ def execute(
 
 def _run(
     defs: dg.Definitions,
+    instance: dg.DagsterInstance,
     keys: list[str],
     tags: dict[str, str],
     progress: Callable[..., Callable[[], None]] | None,
@@ -179,7 +182,6 @@ def _run(
     from dagster._core.utils import make_new_run_id
 
     asset_keys = [dg.AssetKey.from_user_string(k) for k in keys]
-    instance = dg.DagsterInstance.get()
     run_id = make_new_run_id()
     stop = threading.Event()
     poller = None

@@ -168,3 +168,20 @@ def test_a_removed_output_is_rebuilt(copied_sources: dict[str, Path], tmp_path: 
     assert again.success, again.summary()
     assert {r.key: r.reason for r in again.rebuilt}["intermediate/nodes"] == "output missing"
     assert (tmp_path / "warehouse" / "lake" / "intermediate" / "nodes").is_dir()
+
+
+def test_the_code_fingerprint_follows_the_code_that_makes_tables(tmp_path: Path) -> None:
+    from pipelines.freshness import code_fingerprint
+
+    for name in ("pipelines/metrics/x.py", "pipelines/cli.py", "dbt_like_sql/marts/m.sql"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("one")
+    (tmp_path / "uv.lock").write_text("lock")
+    before = code_fingerprint(tmp_path)
+    (tmp_path / "pipelines" / "cli.py").write_text("two")  # decides what runs, makes no table
+    assert code_fingerprint(tmp_path) == before
+    (tmp_path / "dbt_like_sql" / "marts" / "m.sql").write_text("two")
+    assert code_fingerprint(tmp_path) != before
+    changed = code_fingerprint(tmp_path)
+    (tmp_path / "uv.lock").write_text("another polars")
+    assert code_fingerprint(tmp_path) != changed
