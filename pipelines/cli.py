@@ -62,6 +62,10 @@ def prepare_environment(config: ObservatoryConfig) -> Path:
     os.environ[CONFIG_ENV_VAR] = str(config.path)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    # One "planned" event per asset with the run's partition range, not one per partition (216
+    # months each for blocks and node snapshots): ~8 s less before a backfill starts. Dagster's
+    # price: the months of a run that fails are not marked failed (the run itself is).
+    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     return dagster_home
 
 
