@@ -3,11 +3,13 @@ of the same step, on a small project and a temporary warehouse."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from pipelines.cli import _progress_poller
 from pipelines.resources import ObservatoryResource
 from pipelines.runner import outcome_of
 from pipelines.sql_assets import (
@@ -62,6 +64,7 @@ def run(
     ids: list[int],
     selection: list[dg.AssetKey] | None = None,
     python: tuple[dg.AssetsDefinition, ...] = (),
+    instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize the project (and ``python`` assets) over ``raw.t`` holding ``ids`` in a
     warehouse under ``tmp_path``: every asset but ``raw/t``, or ``selection``."""
@@ -75,6 +78,7 @@ def run(
         [*sql.assets, *others.assets],
         selection=selection or [key for a in [*sql.assets, *python] for key in a.keys],
         resources={"observatory": ObservatoryResource(config_file=str(config))},
+        instance=instance,
         raise_on_error=False,
     )
 
@@ -113,6 +117,29 @@ def test_one_step_builds_the_models_in_order_each_followed_by_its_tests(tmp_path
             "order by all"
         ).fetchall()
     assert ("staging", "stg_t", "VIEW") in kinds and ("main", "b", "BASE TABLE") in kinds
+
+
+def test_the_cli_progress_shows_each_model_and_test_of_the_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with dg.instance_for_test() as instance:
+        result = run(tmp_path, MODELS, [1, 2, 3], instance=instance)
+        capsys.readouterr()  # Dagster's own log lines
+        stopped = threading.Event()
+        stopped.set()
+        _progress_poller(instance, result.run_id, stopped)()  # prints the whole run, then returns
+    lines = [line.split(maxsplit=1)[1] for line in capsys.readouterr().err.splitlines()]
+    assert lines == [
+        f"start   {STAGE_PREFIX}0",
+        "wrote   marts/c (3 rows)",
+        "check   marts/c:ids_positive passed",
+        "wrote   staging/stg_t (3 rows)",
+        "wrote   marts/a (3 rows)",
+        "check   marts/a:ids_below_ten passed",
+        "wrote   marts/b (1 rows)",
+        "check   marts/b:some_rows passed",
+        f"done    {STAGE_PREFIX}0",
+    ]
 
 
 def test_a_failing_test_stops_its_downstream_models_in_the_step(tmp_path: Path) -> None:
