@@ -2,10 +2,10 @@
 
 Source and mart modules live in ``pipelines/defs/`` and are loaded from that folder. Two parts are
 derived from the whole graph and added here: the dbt-like SQL models (whose lake dependencies must
-be known assets) and the serving database, which depends on every table it publishes. Every
-asset's group is the first part of its key, its kinds those of that layer (unless the asset names
-its own) and a lake table's description that of its contract (``pipelines/schemas``): set here,
-once, not per asset.
+be known assets, and whose stages follow from what the other assets read) and the serving
+database, which depends on every table it publishes. Every asset's group is the first part of its
+key, its kinds those of that layer (unless the asset names its own) and a lake table's description
+that of its contract (``pipelines/schemas``): set here, once, not per asset.
 """
 
 import dagster as dg
@@ -14,7 +14,7 @@ from pipelines.config import PROJECT_ROOT
 from pipelines.lake import LAYERS
 from pipelines.schemas import contracts
 from pipelines.serving import serving_asset
-from pipelines.sql_assets import build_sql_definitions, model_key
+from pipelines.sql_assets import build_sql_definitions, model_key, step_inputs
 from pipelines.sql_models import SQL_ROOT, load_sql_project
 
 # Kinds shown in the UI for each layer; an asset that names its own kinds keeps them.
@@ -45,7 +45,7 @@ def build_definitions() -> dg.Definitions:
     lake_tables = {(k.path[0], k.path[1]) for k in lake_keys}
     contract_columns = {relation: c.descriptions for relation, c in contracts().items()}
     project = load_sql_project(SQL_ROOT, lake_tables, contract_columns)
-    sql = build_sql_definitions(project)
+    sql = build_sql_definitions(project, step_inputs(folder))
     table_keys = lake_keys + [model_key(m) for m in project.models]
     merged = dg.Definitions.merge(
         folder,
