@@ -137,24 +137,29 @@ def _be_unique(kwargs: Mapping[str, Any], schema: pl.Schema) -> Judgement:
 def _compound_unique(kwargs: Mapping[str, Any], schema: pl.Schema) -> Judgement:
     columns = kwargs["column_list"]
     missing = [pl.col(c).is_null() for c in columns]
-    kept = {
-        "all_values_are_missing": ~pl.all_horizontal(missing),
-        "any_value_is_missing": ~pl.any_horizontal(missing),
-        "never": pl.lit(True),
+    dropped = {
+        "all_values_are_missing": pl.all_horizontal(missing),
+        "any_value_is_missing": pl.any_horizontal(missing),
+        "never": pl.lit(False),
     }[kwargs.get("ignore_row_if", "all_values_are_missing")]
     # a dropped row can only equal other dropped rows, so the whole frame's duplicates serve
-    return Judgement(kept & pl.struct(columns).is_duplicated(), kept.sum())
+    return _kept_rows(dropped, pl.struct(columns).is_duplicated())
 
 
 def _a_greater_than_b(kwargs: Mapping[str, Any], schema: pl.Schema) -> Judgement:
     a, b = pl.col(kwargs["column_A"]), pl.col(kwargs["column_B"])
-    kept = {
-        "both_values_are_missing": ~(a.is_null() & b.is_null()),
-        "either_value_is_missing": a.is_not_null() & b.is_not_null(),
-        "neither": pl.lit(True),
+    dropped = {
+        "both_values_are_missing": a.is_null() & b.is_null(),
+        "either_value_is_missing": a.is_null() | b.is_null(),
+        "neither": pl.lit(False),
     }[kwargs.get("ignore_row_if", "both_values_are_missing")]
     greater = a >= b if kwargs.get("or_equal") else a > b
-    return Judgement(kept & ~greater.fill_null(False), kept.sum())
+    return _kept_rows(dropped, ~greater.fill_null(False))
+
+
+def _kept_rows(dropped: pl.Expr, fails: pl.Expr) -> Judgement:
+    """A pair or compound expectation: ``fails`` judged on the rows ``ignore_row_if`` keeps."""
+    return Judgement(~dropped & fails, pl.len() - dropped.sum())
 
 
 # --------------------------------------------------------------------------- kwargs
@@ -169,7 +174,7 @@ def _number(value: Any) -> bool:
 
 
 def _bound(value: Any) -> bool:
-    return value is None or _number(value) or isinstance(value, str)
+    return value is None or _number(value)
 
 
 def _flag(value: Any) -> bool:
