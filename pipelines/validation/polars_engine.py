@@ -206,10 +206,11 @@ _COLUMN_MAP_KWARGS = {"column": _column, "mostly": _mostly}
 class ExpectationType:
     """How the Polars engine evaluates one GX expectation type."""
 
-    judge: Callable[[Mapping[str, Any], pl.Schema], Judgement] | None  # None: a table metric
+    judge: Callable[[Mapping[str, Any], pl.Schema], Judgement] | None  # None: the row count
     kwargs: Mapping[str, Callable[[Any], bool]]  # the kwargs it takes, each with its check
     required: tuple[str, ...]
-    example: Callable[[pl.DataFrame, Mapping[str, Any]], list]  # unexpected rows -> values
+    # unexpected rows -> the values GX lists for them (None with judge)
+    example: Callable[[pl.DataFrame, Mapping[str, Any]], list] | None
 
 
 def _column_values(rows: pl.DataFrame, kwargs: Mapping[str, Any]) -> list:
@@ -285,7 +286,7 @@ EXPECTATION_TYPES: dict[str, ExpectationType] = {
             "strict_max": _flag,
         },
         (),
-        _column_values,
+        None,
     ),
 }
 
