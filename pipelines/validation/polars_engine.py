@@ -92,16 +92,15 @@ def _be_in_set(kwargs: Mapping[str, Any], schema: pl.Schema) -> Judgement:
     name, members = kwargs["column"], kwargs["value_set"]
     dtype, value = schema[name], pl.col(name)
     if dtype == pl.String:  # pandas' isin: a number never equals a string
-        member = value.is_in(pl.Series([m for m in members if isinstance(m, str)], dtype=dtype))
+        member_set = pl.Series([m for m in members if isinstance(m, str)], dtype=dtype)
     elif dtype.is_numeric():
         numbers = [m for m in members if isinstance(m, int | float)]
-        if dtype.is_integer() and all(isinstance(m, int) for m in numbers):
-            member = value.is_in(numbers)
-        else:  # compare as numbers, like numpy: 1 == 1.0
-            member = value.cast(pl.Float64).is_in(pl.Series(numbers, dtype=pl.Float64))
+        member_set = pl.Series(numbers)
+        if not (dtype.is_integer() and member_set.dtype.is_integer()):
+            value, member_set = value.cast(pl.Float64), member_set.cast(pl.Float64)  # 1 == 1.0
     else:
-        member = value.is_in(members)
-    return _column_map(name, ~member)
+        member_set = pl.Series(members)
+    return _column_map(name, ~value.is_in(member_set.implode()))
 
 
 def _searched(name: str, schema: pl.Schema, pattern: str) -> pl.Expr:
@@ -420,15 +419,16 @@ def evaluate(
     """Every expectation of ``suite`` on ``frame`` (a Polars or pandas frame), in suite order,
     and the frame's row count."""
     data, rows = _prepared(frame, suite)
+    schema = data.schema
     judgements: dict[int, Judgement] = {}
     errors: dict[int, str] = {}
     for i, exp in enumerate(suite.expectations):
-        missing = [c for c in exp.columns() if c not in data.schema]
+        missing = [c for c in exp.columns() if c not in schema]
         if missing:  # GX's words
             errors[i] = f'Error: The column "{missing[0]}" in BatchData does not exist.'
         elif exp.spec.judge is not None:
             try:
-                judgements[i] = exp.spec.judge(exp.kwargs, data.schema)
+                judgements[i] = exp.spec.judge(exp.kwargs, schema)
             except (TypeError, ValueError) as error:
                 errors[i] = str(error)
     counts = _counts(data, judgements)
