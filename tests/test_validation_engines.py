@@ -96,13 +96,8 @@ def write_suite(folder: Path, *expectations: dict) -> str:
 
 def suite_schema(name: str) -> pl.Schema:
     frame = VALIDATION_FRAMES.get(name, lambda f: f)(contract(f"raw.{name}").empty())
-    used = {c for e in SUITES[name]["expectations"] for c in polars_columns(e["kwargs"])}
+    used = {c for e in polars_engine.load_suite(name).expectations for c in e.columns()}
     return pl.Schema({c: t for c, t in frame.schema.items() if c in used})
-
-
-def polars_columns(kwargs: dict) -> list[str]:
-    named = [kwargs.get(k) for k in ("column", "column_A", "column_B")]
-    return [c for c in named if c] + list(kwargs.get("column_list", []))
 
 
 def candidates(name: str, column: str, dtype: pl.DataType) -> list[Any]:
