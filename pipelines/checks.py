@@ -1,4 +1,4 @@
-"""Blocking checks shared by assets: GX suites on monthly partitions, month by month, and the
+"""Blocking checks shared by assets: suites on monthly partitions, month by month, and the
 result of a check that one table's names all match another's."""
 
 from collections.abc import Callable
@@ -9,7 +9,7 @@ import polars as pl
 from pipelines.metadata import markdown_table
 from pipelines.partitions import MONTHLY
 from pipelines.resources import ObservatoryResource
-from pipelines.validation import gx_partitions_check_result
+from pipelines.validation import suite_partitions_check_result
 
 
 def monthly_expectations_check(
@@ -30,7 +30,7 @@ def monthly_expectations_check(
         name=f"{suite}_expectations",
         blocking=True,
         partitions_def=MONTHLY,
-        description=f"GX suite expectations/{suite}.json on each month of the run's range",
+        description=f"Suite expectations/{suite}.json on each month of the run's range",
     )
     def _check(
         context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource
@@ -41,7 +41,8 @@ def monthly_expectations_check(
         partitions = (
             (month, derive(lake.read(layer, table, ("month", month)), month)) for month in months
         )
-        return gx_partitions_check_result(suite, partitions)
+        engine = observatory.config().validation_engine
+        return suite_partitions_check_result(suite, partitions, engine=engine)
 
     return _check
 

@@ -63,7 +63,21 @@ TRENDS_DEFAULTS: dict[str, Any] = {
     "min_points": 6,  # fewer points than this: no test, no verdict
 }
 
-TOP_LEVEL_KEYS = ("data_home", "sources", "http", "mining", "nodes", "market", "trends")
+# Engines that run the expectation suites of the blocking checks: Polars (GX 1.x's semantics,
+# no GX import) or Great Expectations itself, the reference.
+VALIDATION_ENGINES = ("polars", "great_expectations")
+DEFAULT_VALIDATION_ENGINE = "polars"
+
+TOP_LEVEL_KEYS = (
+    "data_home",
+    "sources",
+    "http",
+    "mining",
+    "nodes",
+    "market",
+    "trends",
+    "validation",
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,7 @@ class ObservatoryConfig:
     nodes: dict[str, Any]
     market_tolerances: dict[str, float] = field(default_factory=lambda: dict(MARKET_TOLERANCES))
     trends: dict[str, Any] = field(default_factory=lambda: dict(TRENDS_DEFAULTS))
+    validation_engine: str = DEFAULT_VALIDATION_ENGINE
 
     def source(self, name: str) -> Feed:
         try:
@@ -163,6 +178,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
 
     market_tolerances = _market_tolerances(path, raw.get("market", {}))
     trends = _trends(path, raw.get("trends", {}))
+    validation_engine = _validation_engine(path, raw.get("validation", {}))
 
     sources: dict[str, Feed] = {}
     for name, table in raw.get("sources", {}).items():
@@ -192,7 +208,25 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         nodes=nodes,
         market_tolerances=market_tolerances,
         trends=trends,
+        validation_engine=validation_engine,
     )
+
+
+def _validation_engine(path: Path, table: Any) -> str:
+    """``[validation]``: the engine that runs the expectation suites."""
+    where = f"{path} [validation]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    for key in table:
+        if key != "engine":
+            raise _unknown(where, key, ["engine"])
+    engine = table.get("engine", DEFAULT_VALIDATION_ENGINE)
+    if engine not in VALIDATION_ENGINES:
+        raise ConfigError(
+            f"{where} engine: {engine!r} is not a valid choice; valid choices: "
+            f"{', '.join(VALIDATION_ENGINES)}"
+        )
+    return engine
 
 
 def _trends(path: Path, table: Any) -> dict[str, Any]:

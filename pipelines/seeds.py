@@ -1,7 +1,7 @@
 """Curated seed tables (``dbt_like_sql/seeds/<table>.csv``) as raw assets with a blocking check.
 
 Every seed is read through the asset graph: downstream assets read ``raw/<table>``, never the
-CSV, so each seed has lineage, a GX check (``expectations/<table>.json``) and a materialisation
+CSV, so each seed has lineage, a suite check (``expectations/<table>.json``) and a materialisation
 time.
 """
 
@@ -14,13 +14,13 @@ import polars as pl
 from pipelines.resources import ObservatoryResource
 from pipelines.schemas import Contract
 from pipelines.sources.seeds import SEEDS
-from pipelines.validation import gx_check_result
+from pipelines.validation import suite_check_result
 
 
 def seed_table(
     contract: Contract, read: Callable[[Path], pl.DataFrame]
 ) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
-    """The asset loading the seed of ``contract`` (``raw.<table>``) and its blocking GX check."""
+    """The asset loading the seed of ``contract`` (``raw.<table>``) and its blocking suite check."""
     name = contract.table
     path = SEEDS / f"{name}.csv"
 
@@ -34,9 +34,16 @@ def seed_table(
         return dg.MaterializeResult(metadata={**metadata, "seed": dg.MetadataValue.path(str(path))})
 
     @dg.asset_check(
-        asset=_load, name=f"{name}_expectations", blocking=True, description=f"GX suite {name}"
+        asset=_load,
+        name=f"{name}_expectations",
+        blocking=True,
+        description=f"Suite {name}",
     )
     def _check(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-        return gx_check_result(name, observatory.lake().read("raw", name))
+        return suite_check_result(
+            name,
+            observatory.lake().read("raw", name),
+            engine=observatory.config().validation_engine,
+        )
 
     return _load, _check

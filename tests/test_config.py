@@ -140,6 +140,12 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
         ),
         ("[nodes]\nip_database = 1\n", "[nodes] ip_database: expected a string, got 1"),
         ("[nodes]\ngeo = 1\n", "[nodes]: unknown key 'geo'; valid keys: asmap, ip_database"),
+        (
+            '[validation]\nengine = "pandas"\n',
+            "[validation] engine: 'pandas' is not a valid choice; valid choices: polars, "
+            "great_expectations",
+        ),
+        ("[validation]\nspeed = 1\n", "[validation]: unknown key 'speed'; valid keys: engine"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -173,6 +179,12 @@ def test_trend_settings(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[trends]\nalpha = 0.01\nrecent_years = [5, 3, 3]\n"))
     assert config.trends == {"fdr": 0.05, "alpha": 0.01, "recent_years": [3, 5], "min_points": 6}
     assert load_config(write(tmp_path, "[trends]\nfdr = 0.1\n")).trends["fdr"] == 0.1
+
+
+def test_validation_engine_defaults_to_polars(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).validation_engine == "polars"
+    chosen = load_config(write(tmp_path, '[validation]\nengine = "great_expectations"\n'))
+    assert chosen.validation_engine == "great_expectations"
 
 
 def test_ip_database_defaults_to_dbip_city_lite(tmp_path: Path) -> None:

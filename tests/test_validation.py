@@ -1,4 +1,4 @@
-"""Tests for pipelines.validation (GX suites from JSON, run against frames)."""
+"""Tests for pipelines.validation (suites from JSON, run against frames by either engine)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ import polars as pl
 import pytest
 
 from pipelines import validation as v
+from pipelines.config import VALIDATION_ENGINES
+from pipelines.validation import gx_engine
 
 ROOT = Path(__file__).resolve().parent.parent
+engines = pytest.mark.parametrize("engine", VALIDATION_ENGINES)
 
 
 def registry(**overrides: list) -> pl.DataFrame:
@@ -67,8 +70,9 @@ def test_suite_file_shape() -> None:
     assert "every coinbase tag must compile as a regex" in notes["tag_errors"]
 
 
-def test_good_frame_passes() -> None:
-    outcome = v.validate_frame("pool_registry", registry())
+@engines
+def test_good_frame_passes(engine: str) -> None:
+    outcome = v.validate_frame("pool_registry", registry(), engine=engine)
     assert outcome.success, outcome.summary()
     assert outcome.failed == []
     assert outcome.evaluated == len(v.load_suite_json("pool_registry")["expectations"])
@@ -77,45 +81,52 @@ def test_good_frame_passes() -> None:
 
 
 def test_context_is_built_once() -> None:
-    assert v._runtime() is v._runtime()
+    assert gx_engine._runtime() is gx_engine._runtime()
 
 
-def test_duplicate_id_fails_and_names_value() -> None:
+@engines
+def test_duplicate_id_fails_and_names_value(engine: str) -> None:
     """An id twice in one registry fails; the same id in two registries, or no id, does not."""
-    outcome = v.validate_frame("pool_registry", registry(id=[1, 2, 2, 2]))
+    outcome = v.validate_frame("pool_registry", registry(id=[1, 2, 2, 2]), engine=engine)
     assert not outcome.success
     f = failure(outcome, "expect_compound_columns_to_be_unique", "registry,id")
     assert f.unexpected_count == 2
     assert "expect_compound_columns_to_be_unique(registry,id)" in outcome.summary()
     json.dumps([f.examples, f.kwargs, f.observed_value])  # JSON-serialisable
-    assert v.validate_frame("pool_registry", registry(id=[None, 2, 3, None])).success
+    assert v.validate_frame("pool_registry", registry(id=[None, 2, 3, None]), engine=engine).success
 
 
-def test_empty_and_blank_names_fail() -> None:
-    outcome = v.validate_frame("pool_registry", registry(name=["Foundry USA", "", "  ", "X"]))
+@engines
+def test_empty_and_blank_names_fail(engine: str) -> None:
+    outcome = v.validate_frame(
+        "pool_registry", registry(name=["Foundry USA", "", "  ", "X"]), engine=engine
+    )
     f = failure(outcome, "expect_column_values_to_not_match_regex", "name")
     assert f.unexpected_count == 2
     assert set(f.examples) == {"", "  "}
 
 
-def test_tag_errors_must_be_null() -> None:
+@engines
+def test_tag_errors_must_be_null(engine: str) -> None:
     bad = registry(tag_errors=[None, "bad tags: '(['", None, None])
-    outcome = v.validate_frame("pool_registry", bad)
+    outcome = v.validate_frame("pool_registry", bad, engine=engine)
     f = failure(outcome, "expect_column_values_to_be_null", "tag_errors")
     assert f.examples == ["bad tags: '(['"]
     assert [x.label() for x in outcome.failed] == ["expect_column_values_to_be_null(tag_errors)"]
 
 
-def test_pandas_input_negative_counts_and_missing_column() -> None:
+@engines
+def test_pandas_input_negative_counts_and_missing_column(engine: str) -> None:
     frame = registry(n_tags=[1, -1, 2, None]).to_pandas().drop(columns=["n_addresses"])
     assert isinstance(frame, pd.DataFrame)
-    outcome = v.validate_frame("pool_registry", frame)
+    outcome = v.validate_frame("pool_registry", frame, engine=engine)
     assert failure(outcome, "expect_column_values_to_be_between", "n_tags").examples == [-1]
     missing = failure(outcome, "expect_column_values_to_be_between", "n_addresses")
     assert missing.error and "n_addresses" in missing.error
 
 
-def test_unknown_expectation_type_is_a_clear_error(tmp_path: Path) -> None:
+@engines
+def test_unknown_expectation_type_is_a_clear_error(tmp_path: Path, engine: str) -> None:
     path = tmp_path / "broken.json"
     suite = {
         "name": "broken",
@@ -126,7 +137,7 @@ def test_unknown_expectation_type_is_a_clear_error(tmp_path: Path) -> None:
     }
     path.write_text(json.dumps(suite))
     with pytest.raises(v.SuiteDefinitionError) as err:
-        v.validate_frame("broken", registry(), expectations_dir=tmp_path)
+        v.validate_frame("broken", registry(), engine=engine, expectations_dir=tmp_path)
     message = str(err.value)
     assert str(path) in message
     assert "expect_column_values_to_be_uniqe" in message
@@ -147,7 +158,7 @@ def test_no_progress_bars_or_info_logs(
     big = pl.concat([registry(id=[i, i + 1, i + 2, i + 3]) for i in range(0, 2000, 4)])
     capfd.readouterr()
     with caplog.at_level(logging.DEBUG):
-        v.validate_frame("pool_registry", big)
+        v.validate_frame("pool_registry", big, engine="great_expectations")
     out, err = capfd.readouterr()
     for text in (out, err):
         assert "Calculating Metrics" not in text
@@ -157,8 +168,10 @@ def test_no_progress_bars_or_info_logs(
     assert all(r.levelno >= logging.WARNING for r in noisy), noisy[:3]
 
 
-def test_gx_check_result_metadata() -> None:
-    result = v.gx_check_result("pool_registry", registry(id=[7, 7, 3, 4]), partition="2024-05")
+@engines
+def test_check_result_metadata(engine: str) -> None:
+    bad = registry(id=[7, 7, 3, 4])
+    result = v.suite_check_result("pool_registry", bad, engine=engine, partition="2024-05")
     assert isinstance(result, dg.AssetCheckResult)
     assert result.passed is False
     assert result.severity == dg.AssetCheckSeverity.ERROR
@@ -170,7 +183,7 @@ def test_gx_check_result_metadata() -> None:
     assert "| expect_compound_columns_to_be_unique | registry,id |" in meta["failures"].value
     assert meta["failures json"].value[0]["unexpected_count"] == 2
 
-    ok = v.gx_check_result("pool_registry", registry())
+    ok = v.suite_check_result("pool_registry", registry(), engine=engine)
     assert ok.passed is True
     assert "partition" not in ok.metadata
 

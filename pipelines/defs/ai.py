@@ -29,7 +29,7 @@ from pipelines.schemas.ai import (
     AI_MODELS,
     AI_OPENNESS,
 )
-from pipelines.validation import gx_check_result
+from pipelines.validation import suite_check_result
 
 MODELS = dg.AssetKey(["raw", "ai_models"])
 CHIP_OWNERS = dg.AssetKey(["raw", "ai_chip_owners"])
@@ -72,13 +72,13 @@ def ai_models(
     asset=MODELS,
     name="ai_models_expectations",
     blocking=True,
-    description="GX suite ai_models: named models, known datasets and accessibility classes, "
+    description="Suite ai_models: named models, known datasets and accessibility classes, "
     "non-negative compute, cost and parameters, one row per file row",
 )
 def ai_models_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
     models = observatory.lake().read("raw", "ai_models")
     scalar = models.drop("organizations", "countries", "organization_categories")
-    return gx_check_result("ai_models", scalar)
+    return suite_check_result("ai_models", scalar, engine=observatory.config().validation_engine)
 
 
 @dg.asset(
@@ -125,11 +125,15 @@ def with_rule_changes(problems: pl.DataFrame, changes: pl.DataFrame, feed: str) 
     asset=CHIP_OWNERS,
     name="ai_chip_owners_expectations",
     blocking=True,
-    description="GX suite ai_chip_owners: owners and makers named, stock non-negative, "
+    description="Suite ai_chip_owners: owners and makers named, stock non-negative, "
     "5th percentile <= median <= 95th percentile",
 )
 def ai_chip_owners_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-    return gx_check_result("ai_chip_owners", observatory.lake().read("raw", "ai_chip_owners"))
+    return suite_check_result(
+        "ai_chip_owners",
+        observatory.lake().read("raw", "ai_chip_owners"),
+        engine=observatory.config().validation_engine,
+    )
 
 
 @dg.multi_asset(

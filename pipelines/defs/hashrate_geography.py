@@ -17,7 +17,7 @@ from pipelines.schemas.market import (
 from pipelines.seeds import seed_table
 from pipelines.sources.cbeci import month_share_totals
 from pipelines.sources.seeds import read_hashrate_point_estimates
-from pipelines.validation import gx_check_result
+from pipelines.validation import suite_check_result
 
 GEOGRAPHY = dg.AssetKey(["raw", "hashrate_geography"])
 CONCENTRATION = dg.AssetKey(["intermediate", "hashrate_geography_concentration"])
@@ -65,12 +65,16 @@ def hashrate_geography(
     asset=GEOGRAPHY,
     name="hashrate_geography_expectations",
     blocking=True,
-    description="GX suite hashrate_geography: ISO codes, shares in 0-1, one row per month and "
+    description="Suite hashrate_geography: ISO codes, shares in 0-1, one row per month and "
     "country, months on the first day",
 )
 def hashrate_geography_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
     rows = observatory.lake().read("raw", "hashrate_geography")
-    return gx_check_result("hashrate_geography", _validation_frame(rows))
+    return suite_check_result(
+        "hashrate_geography",
+        _validation_frame(rows),
+        engine=observatory.config().validation_engine,
+    )
 
 
 def _validation_frame(frame: pl.DataFrame) -> pl.DataFrame:

@@ -19,7 +19,7 @@ from pipelines.schemas.market import (
     MARKET_OBSERVATIONS,
     MARKET_REJECTS,
 )
-from pipelines.validation import gx_check_result
+from pipelines.validation import suite_check_result
 
 OBSERVATIONS = dg.AssetKey(["raw", "market_observations"])
 DAILY = dg.AssetKey(["intermediate", "market_daily"])
@@ -85,12 +85,14 @@ def _feed_summary(
     asset=OBSERVATIONS,
     name="market_observations_expectations",
     blocking=True,
-    description="GX suite market_observations: known metrics and kinds, values finite and >= 0, "
+    description="Suite market_observations: known metrics and kinds, values finite and >= 0, "
     "one value per day, metric and feed",
 )
 def market_observations_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-    return gx_check_result(
-        "market_observations", observatory.lake().read("raw", "market_observations")
+    return suite_check_result(
+        "market_observations",
+        observatory.lake().read("raw", "market_observations"),
+        engine=observatory.config().validation_engine,
     )
 
 

@@ -16,7 +16,7 @@ from pipelines.schemas.nodes import (
     OVERLAY_NETWORKS,
 )
 from pipelines.sources.registry import Feed, kind_of
-from pipelines.validation import gx_check_result
+from pipelines.validation import suite_check_result
 
 SNAPSHOTS = dg.AssetKey(["raw", "node_snapshots"])
 DISTRIBUTIONS = dg.AssetKey(["raw", "node_distributions"])
@@ -115,9 +115,11 @@ def node_distributions(
 @dg.asset_check(
     asset=DISTRIBUTIONS,
     blocking=True,
-    description="GX suite expectations/node_distributions.json",
+    description="Suite expectations/node_distributions.json",
 )
 def node_distributions_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-    return gx_check_result(
-        "node_distributions", observatory.lake().read("raw", "node_distributions")
+    return suite_check_result(
+        "node_distributions",
+        observatory.lake().read("raw", "node_distributions"),
+        engine=observatory.config().validation_engine,
     )

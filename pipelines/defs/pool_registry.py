@@ -14,7 +14,7 @@ from pipelines.resources import ObservatoryResource
 from pipelines.schemas.mining import POOL_ENTITIES, POOL_IDENTIFIERS, POOL_REGISTRY
 from pipelines.sources.pool_registry import combine_registries
 from pipelines.sources.registry import FeedRead
-from pipelines.validation import gx_check_result
+from pipelines.validation import suite_check_result
 
 KEY = dg.AssetKey(["raw", "pool_registry"])
 ENTITIES = dg.AssetKey(["intermediate", "pool_entities"])
@@ -79,9 +79,13 @@ def pool_registry(
     )
 
 
-@dg.asset_check(asset=KEY, blocking=True, description="GX suite expectations/pool_registry.json")
+@dg.asset_check(asset=KEY, blocking=True, description="Suite expectations/pool_registry.json")
 def pool_registry_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-    return gx_check_result("pool_registry", observatory.lake().read("raw", "pool_registry"))
+    return suite_check_result(
+        "pool_registry",
+        observatory.lake().read("raw", "pool_registry"),
+        engine=observatory.config().validation_engine,
+    )
 
 
 def conflict_summary(identifiers: pl.DataFrame) -> pl.DataFrame:

@@ -3,7 +3,8 @@
 A contract is declared once, in the module of its domain (``schemas/mining.py``, ...). Readers
 conform their frames to it, the raw-table writer and ``store_table`` load it into DuckDB with its
 comments, Dagster shows its columns, SQL marts that pass a table through inherit its column
-descriptions, and the GX suites' column lists are checked against it (``tests/test_schemas.py``).
+descriptions, and the expectation suites' column lists are checked against it
+(``tests/test_schemas.py``).
 """
 
 from __future__ import annotations
