@@ -368,7 +368,9 @@ def attribute(
     ``merge_feeds``; the pool from the strongest evidence (``block_evidence``).
     """
     order = feed_order if feed_order is not None else blocks["feed"].unique(maintain_order=True)
-    merged, _ = merge_feeds(blocks, list(order))
+    # only the columns the output takes from the merged blocks, and those merge_feeds ranks by
+    needed = ["height", "hash", "time", "date", "date_source", "label", "label_scheme", "feed"]
+    merged, _ = merge_feeds(blocks.select(needed), list(order))
     evidence = block_evidence(blocks, lookup, list(order))
     joined = merged.drop("label").join(evidence, on="height", how="left")
     attributed = joined.with_columns(
