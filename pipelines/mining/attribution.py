@@ -200,7 +200,7 @@ def _address_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
 def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
     """``row, tag_pool``: the pool of the longest registry tag found in the coinbase."""
     texts = rows.select("row", "coinbase_hex").drop_nulls("coinbase_hex")
-    texts = texts.with_columns(lossy_utf8_from_hex(texts["coinbase_hex"]).alias("text"))
+    texts = texts.with_columns(lossy_utf8_from_hex(texts["coinbase_hex"]).alias("text")).lazy()
     candidates = []
     # One Aho-Corasick pass for the tags matched ignoring ASCII case, one for the case-sensitive
     # (EDI's). The tags go in as written: a tag lower-cased beforehand would no longer match its
@@ -223,7 +223,7 @@ def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
             .explode("match")
             .drop_nulls("match")
             .select("row", match.alias(key))
-            .join(tags, on=key, how="inner")
+            .join(tags.lazy(), on=key, how="inner")
             .select("row", "tag_len", "pool", "pool_order")
         )
         candidates.append(found)
@@ -238,9 +238,10 @@ def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
         )
     if not candidates:
         return pl.DataFrame(schema={"row": pl.UInt32, "tag_pool": pl.String})
+    # the searches on every core (the default engine runs each on one)
+    found = pl.concat(candidates, how="vertical_relaxed").collect(engine="streaming")
     return (
-        pl.concat(candidates, how="vertical_relaxed")
-        .sort("row", "tag_len", "pool_order", descending=[False, True, False])
+        found.sort("row", "tag_len", "pool_order", descending=[False, True, False])
         .group_by("row")
         .agg(pl.col("pool").first().alias("tag_pool"))
     )
