@@ -238,8 +238,8 @@ def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
         )
     if not candidates:
         return pl.DataFrame(schema={"row": pl.UInt32, "tag_pool": pl.String})
-    # the searches on every core (the default engine runs each on one)
-    found = pl.concat(candidates, how="vertical_relaxed").collect(engine="streaming")
+    # one lazy query, so that Polars runs the searches in parallel (eagerly, each took one core)
+    found = pl.concat(candidates, how="vertical_relaxed").collect()
     return (
         found.sort("row", "tag_len", "pool_order", descending=[False, True, False])
         .group_by("row")

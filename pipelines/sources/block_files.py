@@ -213,15 +213,14 @@ def read_bigquery_coinbase_ndjson(path: str | Path, feed: str) -> tuple[pl.DataF
     file order; blank lines are skipped. Rejects name the line and the field (``number``,
     ``timestamp``, ``outputs[2].value``, or ``line`` for a line that is not a block record).
 
-    The lines are decoded with ``str.json_decode`` in one pass of Polars' streaming engine, on
-    every core (several times faster than ``scan_ndjson``). Only if a line fails is the file read
-    again in batches of lines: lines that are not JSON objects are set aside first, then a batch
-    that still fails (a record of the wrong shape) is halved until the culprits are found.
+    The lines are decoded with ``str.json_decode`` in one streaming pass (several times faster
+    than ``scan_ndjson``). Only if a line fails is the file read again in batches of lines: lines
+    that are not JSON objects are set aside first, then a batch that still fails (a record of the
+    wrong shape) is halved until the culprits are found.
     """
     path = Path(path)
     try:
-        decoded = _bigquery_columns(_decode(_lines(path, check_syntax=False)))
-        frame = decoded.collect(engine="streaming")  # decodes on every core (the default: one)
+        frame = _bigquery_columns(_decode(_lines(path, check_syntax=False))).collect()
     except (pl.exceptions.ComputeError, pl.exceptions.ShapeError):  # a line is no record
         batches = _lines(path, check_syntax=True).collect_batches(chunk_size=FALLBACK_BATCH_LINES)
         frame = pl.concat(
