@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-CHUNK_BYTES = 1 << 17  # decoded bytes per numpy pass: small enough to stay in cache
+CHUNK_BYTES = 1 << 18  # decoded bytes per numpy pass: small enough to stay in cache
 
 
 def normalise_key(expr: pl.Expr) -> pl.Expr:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -114,6 +115,41 @@ def test_bigquery_lines_of_the_wrong_shape_or_with_nul_bytes(tmp_path: Path) -> 
     assert rejects["problem"][0].startswith("not a block record")
     assert rejects["problem"].to_list()[1:] == ["not a JSON object", "line contains a NUL byte"]
     assert rejects["value"][2] == (good[:40] + r"\x00" + good[40:])[:200]
+
+
+def test_bigquery_fractional_seconds_and_outputs_in_any_order(tmp_path: Path) -> None:
+    """Fractions of a second are kept; outputs are put in index order however long the list,
+    unparseable indexes first, ties in file order."""
+    record = json.loads((BLOCKS / "bigquery-coinbase.ndjson").read_text().splitlines()[1])
+
+    def block(number: int, indexes: list[str], timestamp: str = "2021-09-11 04:21:05 UTC") -> str:
+        outputs = [
+            {"index": index, "addresses": [f"1Payout{i}"], "value": i}
+            for i, index in enumerate(indexes)
+        ]
+        return json.dumps(
+            {**record, "number": str(number), "timestamp": timestamp, "outputs": outputs}
+        )
+
+    path = tmp_path / "export.ndjson"
+    lines = [
+        block(1, ["0", "1"], "2021-09-11 04:21:05.25 UTC"),
+        block(2, ["5", "0", "3", "1", "4", "2"]),
+        block(3, ["0", "1", "2", "3", "5", "4"]),  # in order as far as a first look goes
+        block(4, ["1", "x", "0", "1"]),
+    ]
+    path.write_text("\n".join(lines))
+    blocks, rejects = read_bigquery_coinbase_ndjson(path, "bq")
+    check_shapes(blocks, rejects)
+    assert rejects.is_empty()
+    assert blocks["time"][0] == datetime(2021, 9, 11, 4, 21, 5, 250_000, tzinfo=UTC)
+    assert blocks["coinbase_values_sats"].to_list() == [
+        [0, 1],
+        [1, 3, 5, 2, 4, 0],
+        [0, 1, 2, 3, 5, 4],
+        [1, 2, 0, 3],
+    ]
+    assert blocks["coinbase_addresses"][1].to_list() == [f"1Payout{i}" for i in (1, 3, 5, 2, 4, 0)]
 
 
 def test_bigquery_empty_file(tmp_path: Path) -> None:

@@ -331,6 +331,13 @@ def test_outputs_are_sorted_and_complete(tables: tuple[pl.DataFrame, pl.DataFram
     assert per_kind == {"day": 4, "week": 2, "month": 2, "year": 1, "30d": 2}
 
 
+def test_tables_have_their_contract_types(tables: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    """Grouping, policy and window are text in the tables (Enums only while computing)."""
+    concentration_table, shares = tables
+    assert concentration_table.schema == pl.Schema(MINING_CONCENTRATION.schema)
+    assert shares.schema == pl.Schema(POOL_SHARES.schema)
+
+
 def test_daily_counts_cover_every_grouping() -> None:
     """daily_counts gives (date, entity, count, grouping) rows for every grouping alike."""
     counts = daily_counts(attributed()).collect()

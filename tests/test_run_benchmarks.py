@@ -24,6 +24,7 @@ from pipelines.benchmarks.end_to_end import (
     orchestrated_runs,
     problems_of,
     ratios,
+    step_lines,
     tag_pattern,
     write_config,
 )
@@ -245,6 +246,27 @@ def test_ratios_of_best_and_median() -> None:
         "orchestrated/pure": {"best": 10.0, "median": 5.0},
         "pure/floor": {"best": 2.0, "median": 4.0},
     }
+
+
+def test_pure_path_and_floor_alone() -> None:
+    """With --repeat-orchestrated 0: the pure/floor ratio, no orchestrated checks, the steps."""
+    steps = {"read_ndjson": 2.0, "attribute": 1.0}
+    pure_runs = [
+        {"seconds": s, "peak_rss_mb": 900.0, "rows": {"blocks": 4}, "steps": steps}
+        for s in (3.0, 4.0)
+    ]
+    pure_runs[0]["step_peak_rss_mb"] = {"read_ndjson": 600.0, "attribute": 800.0}
+    pure_runs[1]["step_peak_rss_mb"] = {"read_ndjson": 700.0, "attribute": 750.0}
+    summaries = {
+        "pure": {"best_seconds": 3.0, "median_seconds": 3.5, "runs": pure_runs},
+        "floor": {"best_seconds": 1.0, "median_seconds": 1.0, "runs": [{"rows": {"blocks": 4}}]},
+    }
+    assert ratios(summaries) == {"pure/floor": {"best": 3.0, "median": 3.5}}
+    assert problems_of({"blocks": 4, "accuracy": 1.0}, summaries) == []
+    assert step_lines(pure_runs) == [
+        "  read_ndjson                2.00 s  peak    700 MB",
+        "  attribute                  1.00 s  peak    800 MB",
+    ]
 
 
 def test_shared_data_runs_skip_without_the_shared_data(

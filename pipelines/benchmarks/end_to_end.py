@@ -16,9 +16,10 @@ NDJSON export, then timed three ways, each in fresh processes:
 - floor: one DuckDB scan of the file counting blocks per 30-day window and coinbase tag (the
   first registry tag in the coinbase, else the first payout address).
 
-Attribution is checked against the generated pools, for the pure functions on the same file and
-for the table the orchestrated runs published (≥ 99%, exit code 1 otherwise), and both paths must
-produce tables of the same size. Results go to ``<workdir>/results.json``; the chain and the data
+``--repeat-orchestrated 0`` times only the pure path and the floor. Attribution is checked
+against the generated pools, for the pure functions on the same file and for the table the
+orchestrated runs published (≥ 99%, exit code 1 otherwise), and both paths must produce tables of
+the same size. Results go to ``<workdir>/results.json``; the chain and the data
 home are removed afterwards unless ``--keep``.
 """
 
@@ -146,7 +147,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def ratios(summaries: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """orchestrated/pure and pure/floor, of the best and of the median times."""
+    """orchestrated/pure and pure/floor, of the best and of the median times (of the paths
+    timed)."""
     pairs = {"orchestrated/pure": ("orchestrated", "pure"), "pure/floor": ("pure", "floor")}
     return {
         name: {
@@ -154,6 +156,7 @@ def ratios(summaries: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
             for stat in ("best", "median")
         }
         for name, (top, bottom) in pairs.items()
+        if top in summaries and bottom in summaries
     }
 
 
@@ -283,7 +286,7 @@ def problems_of(prepared: dict, summaries: dict[str, dict[str, Any]]) -> list[st
     n_blocks = prepared["blocks"]
     if prepared["accuracy"] < ACCURACY_TARGET:
         found.append(f"pure attribution accuracy {prepared['accuracy']:.4%}")
-    for run in summaries["orchestrated"]["runs"]:
+    for run in summaries.get("orchestrated", {"runs": []})["runs"]:
         published = run["published"]
         if published["accuracy"] < ACCURACY_TARGET:
             found.append(f"orchestrated attribution accuracy {published['accuracy']:.4%}")
@@ -297,6 +300,15 @@ def problems_of(prepared: dict, summaries: dict[str, dict[str, Any]]) -> list[st
     return sorted(set(found))
 
 
+def step_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """The pure path's steps: median seconds and the highest peak RSS reached by each step's end."""
+    return [
+        f"  {step:<24} {statistics.median(run['steps'][step] for run in runs):6.2f} s  "
+        f"peak {max(run['step_peak_rss_mb'][step] for run in runs):6,.0f} MB"
+        for step in runs[0]["steps"]
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     """The summary table, the ratios and where the orchestrated runs' time went."""
     summaries = results["paths"]
@@ -304,7 +316,7 @@ def table(results: dict[str, Any]) -> str:
         f"{'path':<48} {'best s':>8} {'median s':>9} {'process s':>10} {'peak MB':>8} {'runs':>5}",
         "-" * 93,
     ]
-    for path in PATHS:
+    for path in summaries:
         summary = summaries[path]
         lines.append(
             f"{PATH_TITLES[path]:<48} {summary['best_seconds']:8.2f} "
@@ -317,6 +329,10 @@ def table(results: dict[str, Any]) -> str:
     )
     for name, ratio in results["ratios"].items():
         lines.append(f"{name}: {ratio['best']:.1f}× (best), {ratio['median']:.1f}× (median)")
+    lines.append("\npure path by step (median s; peak RSS so far):")
+    lines += step_lines(summaries["pure"]["runs"])
+    if "orchestrated" not in summaries:
+        return "\n".join(lines)
     fastest = min(summaries["orchestrated"]["runs"], key=lambda run: run["seconds"])
     lines.append("\nwhere the orchestrated time went (fastest attempt):")
     for name, run in fastest["runs"].items():
@@ -333,7 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the chain and the data home")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the pure path and floor")
     parser.add_argument(
-        "--repeat-orchestrated", type=int, default=1, help="attempts of the orchestrated path"
+        "--repeat-orchestrated",
+        type=int,
+        default=1,
+        help="attempts of the orchestrated path (0: time only the pure path and the floor)",
     )
     parser.add_argument("--child", choices=("setup", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -344,8 +363,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.child == "floor":
         print(json.dumps(floor(args.data)))
         return 0
-    if args.blocks < MIN_BLOCKS or min(args.repeat, args.repeat_orchestrated) < 1:
-        parser.error(f"--blocks must be at least {MIN_BLOCKS:,} and the repeats at least 1")
+    if args.blocks < MIN_BLOCKS or args.repeat < 1 or args.repeat_orchestrated < 0:
+        parser.error(
+            f"--blocks must be at least {MIN_BLOCKS:,}, --repeat at least 1 and "
+            "--repeat-orchestrated at least 0"
+        )
 
     load_registry()  # fail early, with the message, when the shared data is absent
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="end-to-end-benchmark-"))
@@ -390,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"(load average before: {result['load_before']:.1f})",
                     flush=True,
                 )
-        summaries = {path: summarise(runs[path]) for path in PATHS}
+        summaries = {path: summarise(runs[path]) for path in PATHS if runs[path]}
         results = {
             "command": " ".join([f"python -m {MODULE}", *(argv or sys.argv[1:])]),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),

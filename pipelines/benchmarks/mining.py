@@ -483,17 +483,20 @@ def attribution_accuracy(attributed: pl.DataFrame, truth: pl.DataFrame) -> dict[
     }
 
 
-def _steps() -> tuple[dict[str, float], Callable[[str], None]]:
-    """A dict of step durations and the function recording the time since the previous step."""
+def _steps() -> tuple[dict[str, float], dict[str, float], Callable[[str], None]]:
+    """Step durations, the process's peak RSS (MB) at each step's end, and the function
+    recording both for the step since the previous one."""
     steps: dict[str, float] = {}
+    peaks: dict[str, float] = {}
     last = [time.perf_counter()]
 
     def mark(name: str) -> None:
         now = time.perf_counter()
         steps[name] = now - last[0]
-        last[0] = now
+        peaks[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        last[0] = time.perf_counter()
 
-    return steps, mark
+    return steps, peaks, mark
 
 
 def _metrics(attributed: pl.DataFrame, mark: Callable[[str], None]) -> dict[str, int]:
@@ -536,7 +539,7 @@ def run_stage(stage: str, data: Path) -> dict[str, Any]:
     reference = reference_tables()
     reference_seconds = time.perf_counter() - clock
 
-    steps, mark = _steps()
+    steps, step_peaks, mark = _steps()
     start = time.perf_counter()
     cpu = time.process_time()
     if stage == "ndjson":
@@ -569,6 +572,7 @@ def run_stage(stage: str, data: Path) -> dict[str, Any]:
         "seconds": wall,
         "cpu_seconds": time.process_time() - cpu,
         "steps": steps,
+        "step_peak_rss_mb": step_peaks,
         "reference_seconds": reference_seconds,
         "base_rss_mb": base_rss_mb,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -200,7 +200,7 @@ def _address_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
 def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
     """``row, tag_pool``: the pool of the longest registry tag found in the coinbase."""
     texts = rows.select("row", "coinbase_hex").drop_nulls("coinbase_hex")
-    texts = texts.with_columns(lossy_utf8_from_hex(texts["coinbase_hex"]).alias("text"))
+    texts = texts.with_columns(lossy_utf8_from_hex(texts["coinbase_hex"]).alias("text")).lazy()
     candidates = []
     # One Aho-Corasick pass for the tags matched ignoring ASCII case, one for the case-sensitive
     # (EDI's). The tags go in as written: a tag lower-cased beforehand would no longer match its
@@ -223,7 +223,7 @@ def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
             .explode("match")
             .drop_nulls("match")
             .select("row", match.alias(key))
-            .join(tags, on=key, how="inner")
+            .join(tags.lazy(), on=key, how="inner")
             .select("row", "tag_len", "pool", "pool_order")
         )
         candidates.append(found)
@@ -238,9 +238,10 @@ def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
         )
     if not candidates:
         return pl.DataFrame(schema={"row": pl.UInt32, "tag_pool": pl.String})
+    # one lazy query, so that Polars runs the searches in parallel (eagerly, each took one core)
+    found = pl.concat(candidates, how="vertical_relaxed").collect()
     return (
-        pl.concat(candidates, how="vertical_relaxed")
-        .sort("row", "tag_len", "pool_order", descending=[False, True, False])
+        found.sort("row", "tag_len", "pool_order", descending=[False, True, False])
         .group_by("row")
         .agg(pl.col("pool").first().alias("tag_pool"))
     )
@@ -368,7 +369,9 @@ def attribute(
     ``merge_feeds``; the pool from the strongest evidence (``block_evidence``).
     """
     order = feed_order if feed_order is not None else blocks["feed"].unique(maintain_order=True)
-    merged, _ = merge_feeds(blocks, list(order))
+    # only the columns the output takes from the merged blocks, and those merge_feeds ranks by
+    needed = ["height", "hash", "time", "date", "date_source", "label", "label_scheme", "feed"]
+    merged, _ = merge_feeds(blocks.select(needed), list(order))
     evidence = block_evidence(blocks, lookup, list(order))
     joined = merged.drop("label").join(evidence, on="height", how="left")
     attributed = joined.with_columns(

@@ -1,8 +1,10 @@
 """Mining concentration per time window: shares and metrics by pool, owner and template builder.
 
-Cost is linear in blocks: blocks are first counted per (day, entity), the daily counts are copied
+Cost is linear in blocks: blocks are first counted per (day, entity), the daily counts are summed
 once per window kind, and every metric is computed from window counts with vectorised Polars
-expressions (``pipelines.metrics``).
+expressions (``pipelines.metrics``). While computing, grouping, policy and window kind are Enums
+(categories in text order, so they sort as their text) and a window is keyed by its kind and first
+day (its end and label follow from those); the tables hold them as text.
 
 Unknown blocks (``pool = 'unknown'``) under two policies, both kept in the tables:
 
@@ -20,9 +22,10 @@ from __future__ import annotations
 from datetime import date
 
 import polars as pl
+import polars.selectors as cs
 
 from pipelines.metrics.concentration import concentration_table, share_table
-from pipelines.metrics.windows import WINDOWS, assign_windows
+from pipelines.metrics.windows import WINDOWS, assign_windows, window_bounds, window_label
 from pipelines.schemas.mining import MINING_CONCENTRATION, POOL_SHARES
 
 # grouping → the block_attribution column holding each block's entity
@@ -36,37 +39,54 @@ POLICIES = ("entity", "excluded")
 UNKNOWN = "unknown"
 WINDOW_KEYS = ["window", "window_start", "window_end", "window_label"]
 GROUP_KEYS = ["grouping", "unknown_policy", *WINDOW_KEYS]
+GROUPING_ENUM = pl.Enum(sorted(GROUPINGS))
+POLICY_ENUM = pl.Enum(sorted(POLICIES))
+WINDOW_ENUM = pl.Enum(sorted(WINDOWS))
+WINDOW_ID = ["window", "window_start"]  # what identifies a window; end and label follow
+GROUP_ID = ["grouping", "unknown_policy", *WINDOW_ID]
 
 
 def daily_counts(attribution: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-    """Blocks per (grouping, date, entity) for every grouping."""
-    lazy = attribution.lazy()
+    """Blocks per (grouping, date, entity) for every grouping (``grouping`` an Enum)."""
+    entities = attribution.lazy().group_by("date", *GROUPINGS.values()).agg(pl.len())
     return pl.concat(
         [
-            lazy.group_by("date", pl.col(column).alias("entity"))
-            .agg(pl.len().cast(pl.Int64).alias("count"))
-            .with_columns(pl.lit(grouping).alias("grouping"))
+            entities.group_by("date", pl.col(column).alias("entity"))
+            .agg(pl.col("len").sum().cast(pl.Int64).alias("count"))
+            .with_columns(pl.lit(grouping, GROUPING_ENUM).alias("grouping"))
             for grouping, column in GROUPINGS.items()
         ]
     )
 
 
 def window_counts(daily: pl.LazyFrame, anchor: date) -> pl.DataFrame:
-    """Blocks per (grouping, window, entity) over every window kind."""
-    return (
-        assign_windows(daily, date_col="date", windows=WINDOWS, anchor=anchor)
-        .group_by("grouping", *WINDOW_KEYS, "entity")
-        .agg(pl.col("count").sum())
-        .collect()
-    )
+    """Blocks per (grouping, window, entity) over every window kind (``window`` an Enum)."""
+    parts = []
+    for window in WINDOWS:
+        start, _ = window_bounds(pl.col("date"), window, anchor)
+        _, end = window_bounds(pl.col("window_start"), window, anchor)
+        parts.append(
+            daily.group_by("grouping", start.alias("window_start"), "entity")
+            .agg(pl.col("count").sum())
+            .select(
+                "grouping",
+                pl.lit(window, WINDOW_ENUM).alias("window"),
+                "window_start",
+                end.alias("window_end"),
+                window_label(window, pl.col("window_start")).alias("window_label"),
+                "entity",
+                "count",
+            )
+        )
+    return pl.concat(parts).collect()
 
 
 def _with_policies(counts: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(
         [
-            counts.with_columns(pl.lit("entity").alias("unknown_policy")),
+            counts.with_columns(pl.lit("entity", POLICY_ENUM).alias("unknown_policy")),
             counts.filter(pl.col("entity") != UNKNOWN).with_columns(
-                pl.lit("excluded").alias("unknown_policy")
+                pl.lit("excluded", POLICY_ENUM).alias("unknown_policy")
             ),
         ]
     )
@@ -90,23 +110,31 @@ def days_covered(attribution: pl.DataFrame | pl.LazyFrame, anchor: date) -> pl.D
 
 def pool_shares(counts: pl.DataFrame) -> pl.DataFrame:
     """Each entity's share of each window, with its Wilson interval."""
-    shares = share_table(_with_policies(counts), GROUP_KEYS, entity="entity", count="count")
+    shares = share_table(_with_policies(counts), GROUP_ID, entity="entity", count="count")
     # share_table already sorts by group, then share descending, then entity
-    return shares.rename({"count": "blocks"}).select(list(POOL_SHARES.descriptions))
+    return (
+        shares.rename({"count": "blocks"})
+        .select(list(POOL_SHARES.descriptions))
+        .with_columns(cs.enum().cast(pl.String))
+    )
 
 
 def mining_concentration(counts: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
     """The metric set per (grouping, unknown policy, window)."""
-    table = concentration_table(
-        _with_policies(counts), GROUP_KEYS, entity="entity", count="count", unknown_entity=UNKNOWN
-    ).rename({"total": "blocks"})
+    table = (
+        concentration_table(
+            _with_policies(counts), GROUP_ID, entity="entity", count="count", unknown_entity=UNKNOWN
+        )
+        .rename({"total": "blocks"})
+        .with_columns(cs.enum().cast(pl.String))
+    )
     unknown = table.filter(pl.col("unknown_policy") == "entity").select(
-        "grouping", *WINDOW_KEYS, pl.col("unknown_share").alias("all_unknown_share")
+        "grouping", *WINDOW_ID, pl.col("unknown_share").alias("all_unknown_share")
     )
     return (
-        table.join(unknown, on=["grouping", *WINDOW_KEYS], how="left")
+        table.join(unknown, on=["grouping", *WINDOW_ID], how="left")
         .with_columns(pl.col("all_unknown_share").alias("unknown_share"))
-        .join(days, on=WINDOW_KEYS, how="left")
+        .join(days, on=WINDOW_ID, how="left")
         .select(list(MINING_CONCENTRATION.descriptions))
         .sort(GROUP_KEYS)
     )
