@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.cli import _progress_poller
 from pipelines.resources import ObservatoryResource
-from pipelines.runner import outcome_of
+from pipelines.runner import RunOutcome
 from pipelines.sql_assets import (
     STAGE_PREFIX,
     build_sql_definitions,
@@ -152,7 +152,8 @@ def test_a_failing_test_stops_its_downstream_models_in_the_step(tmp_path: Path) 
         dg.AssetCheckKey(A, "ids_below_ten"): False,
         dg.AssetCheckKey(C, "ids_positive"): True,
     }
-    outcome = outcome_of(result, [STG, A, B, C])
+    outcome = RunOutcome()
+    outcome.add(result, [k.to_user_string() for k in (STG, A, B, C)])
     assert outcome.failed_steps == [(f"{STAGE_PREFIX}0", "marts/a: ids_below_ten")]
     ((check, summary),) = outcome.failed_checks
     assert check == "marts/a:ids_below_ten" and "1 failing rows" in summary
@@ -165,7 +166,9 @@ def test_a_model_that_fails_to_build_stops_only_its_downstream(tmp_path: Path) -
     result = run(tmp_path, files, [1])
     assert not result.success
     assert materialized(result) == [C, STG]
-    ((step, message),) = outcome_of(result, [STG, A, B, C]).failed_steps
+    outcome = RunOutcome()
+    outcome.add(result, [k.to_user_string() for k in (STG, A, B, C)])
+    ((step, message),) = outcome.failed_steps
     assert step == f"{STAGE_PREFIX}0"
     assert message.startswith("dagster._core.definitions.events.Failure: marts/a failed to build")
     assert "Conversion Error" in message
