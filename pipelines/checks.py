@@ -9,7 +9,6 @@ import polars as pl
 from pipelines.metadata import markdown_table
 from pipelines.partitions import MONTHLY
 from pipelines.resources import ObservatoryResource
-from pipelines.validation import suite_partitions_check_result
 
 
 def monthly_expectations_check(
@@ -41,8 +40,7 @@ def monthly_expectations_check(
         partitions = (
             (month, derive(lake.read(layer, table, ("month", month)), month)) for month in months
         )
-        engine = observatory.config().validation_engine
-        return suite_partitions_check_result(suite, partitions, engine=engine)
+        return observatory.check_suite_by_partition(suite, partitions)
 
     return _check
 

@@ -92,6 +92,11 @@ class ObservatoryConfig:
     trends: dict[str, Any] = field(default_factory=lambda: dict(TRENDS_DEFAULTS))
     validation_engine: str = DEFAULT_VALIDATION_ENGINE
 
+    @property
+    def report_dir(self) -> Path:
+        """Where the report is written (``index.html`` and its charts)."""
+        return self.data_home / "report"
+
     def source(self, name: str) -> Feed:
         try:
             return self.sources[name]
@@ -212,14 +217,20 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
     )
 
 
-def _validation_engine(path: Path, table: Any) -> str:
-    """``[validation]``: the engine that runs the expectation suites."""
-    where = f"{path} [validation]"
+def _checked_table(where: str, table: Any, keys: list[str]) -> dict[str, Any]:
+    """``table`` if it is a TOML table with only ``keys``; else a ConfigError naming ``where``."""
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table")
     for key in table:
-        if key != "engine":
-            raise _unknown(where, key, ["engine"])
+        if key not in keys:
+            raise _unknown(where, key, keys)
+    return table
+
+
+def _validation_engine(path: Path, table: Any) -> str:
+    """``[validation]``: the engine that runs the expectation suites."""
+    where = f"{path} [validation]"
+    _checked_table(where, table, ["engine"])
     engine = table.get("engine", DEFAULT_VALIDATION_ENGINE)
     if engine not in VALIDATION_ENGINES:
         raise ConfigError(
@@ -232,13 +243,7 @@ def _validation_engine(path: Path, table: Any) -> str:
 def _trends(path: Path, table: Any) -> dict[str, Any]:
     """``[trends]``: fdr and alpha in (0, 0.5], recent_years positive integers, min_points >= 3."""
     where = f"{path} [trends]"
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: expected a table")
-    trends = dict(TRENDS_DEFAULTS)
-    for key, value in table.items():
-        if key not in TRENDS_DEFAULTS:
-            raise _unknown(where, key, TRENDS_DEFAULTS)
-        trends[key] = value
+    trends = {**TRENDS_DEFAULTS, **_checked_table(where, table, list(TRENDS_DEFAULTS))}
     years, points = trends["recent_years"], trends["min_points"]
     for key in ("fdr", "alpha"):
         level = trends[key]
@@ -263,11 +268,7 @@ def _trends(path: Path, table: Any) -> dict[str, Any]:
 def _market_tolerances(path: Path, market: Any) -> dict[str, float]:
     """``[market.tolerances]``: per-column overrides of MARKET_TOLERANCES (fractions, 0–1)."""
     where = f"{path} [market]"
-    if not isinstance(market, dict):
-        raise ConfigError(f"{where}: expected a table")
-    for key in market:
-        if key != "tolerances":
-            raise _unknown(where, key, ["tolerances"])
+    _checked_table(where, market, ["tolerances"])
     tolerances = dict(MARKET_TOLERANCES)
     overrides = market.get("tolerances", {})
     if not isinstance(overrides, dict):

@@ -32,6 +32,7 @@ from typing import Any
 
 from pipelines.atomic import replace_with
 from pipelines.config import PROJECT_ROOT, ObservatoryConfig
+from pipelines.http import is_url
 from pipelines.lake import LAYERS, Lake
 from pipelines.sources.registry import Feed, kind_of
 from pipelines.warehouse import BUILD_DIR, Warehouse
@@ -107,10 +108,9 @@ def feed_stamp(feed: Feed) -> tuple[list[Any], bool]:
         value = getattr(feed.options, name)
         if (option.metadata.get("path") or option.metadata.get("location")) and value:
             locations += value if isinstance(value, list) else [value]
-    live = any(str(loc).startswith(("http://", "https://")) for loc in locations)
+    live = any(is_url(str(loc)) for loc in locations)
     stamps = [feed.key, feed.kind] + [
-        [loc] if str(loc).startswith(("http://", "https://")) else path_stamp(loc)
-        for loc in locations
+        [loc] if is_url(str(loc)) else path_stamp(loc) for loc in locations
     ]
     return stamps, live
 
@@ -264,7 +264,7 @@ class Planner:
         if key.startswith("serving/"):
             return not self.warehouse.serving_path.exists()
         if key.startswith("report/"):
-            return not (self.config.data_home / "report").is_dir()
+            return not self.config.report_dir.is_dir()
         return False
 
     def ingest(
@@ -277,8 +277,7 @@ class Planner:
             entry = self.ledger.assets.get(key, {})
             same = entry.get("inputs") == inputs
             if key in self.partitioned:  # months without rows have no folder: nothing is missing
-                if days is None:
-                    continue
+                assert days is not None, "a run of day-partitioned tables has days (runner.plan)"
                 todo = days if self.force or not same else uncovered(entry.get("days", []), *days)
                 if todo is None:
                     continue
@@ -302,11 +301,9 @@ class Planner:
     def version(self, key: str) -> str | None:
         """What a downstream asset was built from: a lake table's content hash, else the inputs
         recorded for the asset (None: not built, or its build is not trusted)."""
-        if key.startswith("source/"):
-            return None
-        folder = lake_folder(self.lake, tuple(key.split("/")))
         if key not in self.ledger.assets:
             return None
+        folder = lake_folder(self.lake, tuple(key.split("/")))
         if folder is not None:  # no folder: a day-partitioned table without rows yet
             return self.ledger.table_version(folder) or "no rows"
         return self.ledger.assets[key]["inputs"]

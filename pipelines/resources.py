@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -15,6 +16,7 @@ from pipelines.lake import Lake
 from pipelines.metadata import frame_metadata
 from pipelines.schemas import Contract
 from pipelines.sources.registry import Feed, FeedRead, ReadScope, read_feed
+from pipelines.validation import suite_check_result, suite_partitions_check_result
 from pipelines.warehouse import Warehouse, load_parquet_table
 
 
@@ -80,3 +82,15 @@ class ObservatoryResource(dg.ConfigurableResource):
             "dagster/row_count": dg.MetadataValue.int(rows),
             "lake_path": dg.MetadataValue.path(str(lake.table_dir(contract.layer, contract.table))),
         }
+
+    def check_suite(self, suite: str, frame: pl.DataFrame) -> dg.AssetCheckResult:
+        """``expectations/<suite>.json`` on ``frame``, with the configured engine."""
+        return suite_check_result(suite, frame, engine=self.config().validation_engine)
+
+    def check_suite_by_partition(
+        self, suite: str, partitions: Iterable[tuple[str, pl.DataFrame]]
+    ) -> dg.AssetCheckResult:
+        """The suite on each ``(partition, frame)``, with the configured engine; a failure names
+        its partitions."""
+        engine = self.config().validation_engine
+        return suite_partitions_check_result(suite, partitions, engine=engine)

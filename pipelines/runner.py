@@ -167,7 +167,8 @@ def execute(
         result = _run(defs, instance(), order, {PHASE: "build"}, progress)
         built_failed = outcome.add(result, order)
         planner.record([k for k in order if k not in built_failed], None, built_failed)
-    outcome.unchanged = len(wanted) - len(outcome.rebuilt) - len(blocked)
+    ran = {r.key for r in ingest} | (set(order) if build else set())
+    outcome.unchanged = len([k for k in wanted if k not in ran and k not in blocked])
     return outcome
 
 

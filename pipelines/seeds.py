@@ -14,7 +14,6 @@ import polars as pl
 from pipelines.resources import ObservatoryResource
 from pipelines.schemas import Contract
 from pipelines.sources.seeds import SEEDS
-from pipelines.validation import suite_check_result
 
 
 def seed_table(
@@ -40,10 +39,6 @@ def seed_table(
         description=f"Suite {name}",
     )
     def _check(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-        return suite_check_result(
-            name,
-            observatory.lake().read("raw", name),
-            engine=observatory.config().validation_engine,
-        )
+        return observatory.check_suite(name, observatory.lake().read("raw", name))
 
     return _load, _check

@@ -96,12 +96,16 @@ SAMPLE_SOURCES = {
 @pytest.fixture
 def registry_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A config reading the sample registry and blocks, data home and Dagster home in tmp."""
-    path = write_config(tmp_path, SAMPLE_SOURCES)
+    return use_config(write_config(tmp_path, SAMPLE_SOURCES), monkeypatch)
+
+
+def use_config(path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make ``path`` the config of runs in this test, with a Dagster home beside it."""
     monkeypatch.setenv("OBSERVATORY_CONFIG", str(path))
     monkeypatch.delenv("OBSERVATORY_DATA_HOME", raising=False)
-    (tmp_path / "dagster_home").mkdir()
-    (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (path.parent / "dagster_home").mkdir()
+    (path.parent / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(path.parent / "dagster_home"))
     return path
 
 

@@ -13,7 +13,7 @@ import pytest
 from pipelines.freshness import Ledger, _merge, feed_stamp, path_stamp, uncovered
 from pipelines.sources.registry import Feed
 from pipelines.warehouse import Warehouse
-from tests.conftest import FIXTURES, SAMPLE_SOURCES, write_config
+from tests.conftest import FIXTURES, SAMPLE_SOURCES, use_config, write_config
 
 D = date.fromisoformat
 
@@ -106,12 +106,7 @@ def copied_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str,
         "market.coinmetrics": {**SAMPLE_SOURCES["market.coinmetrics"], "location": str(market)},
         "blocks.sample": {**SAMPLE_SOURCES["blocks.sample"], "location": str(blocks)},
     }
-    config = write_config(tmp_path, sources)
-    monkeypatch.setenv("OBSERVATORY_CONFIG", str(config))
-    monkeypatch.delenv("OBSERVATORY_DATA_HOME", raising=False)
-    (tmp_path / "dagster_home").mkdir()
-    (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    use_config(write_config(tmp_path, sources), monkeypatch)
     return {"market": market, "blocks": blocks}
 
 

@@ -29,7 +29,6 @@ from pipelines.schemas.ai import (
     AI_MODELS,
     AI_OPENNESS,
 )
-from pipelines.validation import suite_check_result
 
 MODELS = dg.AssetKey(["raw", "ai_models"])
 CHIP_OWNERS = dg.AssetKey(["raw", "ai_chip_owners"])
@@ -78,7 +77,7 @@ def ai_models(
 def ai_models_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
     models = observatory.lake().read("raw", "ai_models")
     scalar = models.drop("organizations", "countries", "organization_categories")
-    return suite_check_result("ai_models", scalar, engine=observatory.config().validation_engine)
+    return observatory.check_suite("ai_models", scalar)
 
 
 @dg.asset(
@@ -129,10 +128,8 @@ def with_rule_changes(problems: pl.DataFrame, changes: pl.DataFrame, feed: str) 
     "5th percentile <= median <= 95th percentile",
 )
 def ai_chip_owners_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-    return suite_check_result(
-        "ai_chip_owners",
-        observatory.lake().read("raw", "ai_chip_owners"),
-        engine=observatory.config().validation_engine,
+    return observatory.check_suite(
+        "ai_chip_owners", observatory.lake().read("raw", "ai_chip_owners")
     )
 
 

@@ -113,7 +113,7 @@ def decentralization_report(
     with observatory.warehouse().reader() as con:
         path = render_report(
             con,
-            config.data_home / "report",
+            config.report_dir,
             provenance=rows,
             generated_at=datetime.now(UTC),
         )

@@ -17,7 +17,6 @@ from pipelines.schemas.market import (
 from pipelines.seeds import seed_table
 from pipelines.sources.cbeci import month_share_totals
 from pipelines.sources.seeds import read_hashrate_point_estimates
-from pipelines.validation import suite_check_result
 
 GEOGRAPHY = dg.AssetKey(["raw", "hashrate_geography"])
 CONCENTRATION = dg.AssetKey(["intermediate", "hashrate_geography_concentration"])
@@ -70,11 +69,7 @@ def hashrate_geography(
 )
 def hashrate_geography_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
     rows = observatory.lake().read("raw", "hashrate_geography")
-    return suite_check_result(
-        "hashrate_geography",
-        _validation_frame(rows),
-        engine=observatory.config().validation_engine,
-    )
+    return observatory.check_suite("hashrate_geography", _validation_frame(rows))
 
 
 def _validation_frame(frame: pl.DataFrame) -> pl.DataFrame:

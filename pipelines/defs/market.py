@@ -19,7 +19,6 @@ from pipelines.schemas.market import (
     MARKET_OBSERVATIONS,
     MARKET_REJECTS,
 )
-from pipelines.validation import suite_check_result
 
 OBSERVATIONS = dg.AssetKey(["raw", "market_observations"])
 DAILY = dg.AssetKey(["intermediate", "market_daily"])
@@ -89,10 +88,8 @@ def _feed_summary(
     "one value per day, metric and feed",
 )
 def market_observations_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-    return suite_check_result(
-        "market_observations",
-        observatory.lake().read("raw", "market_observations"),
-        engine=observatory.config().validation_engine,
+    return observatory.check_suite(
+        "market_observations", observatory.lake().read("raw", "market_observations")
     )
 
 

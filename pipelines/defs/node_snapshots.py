@@ -16,7 +16,6 @@ from pipelines.schemas.nodes import (
     OVERLAY_NETWORKS,
 )
 from pipelines.sources.registry import Feed, kind_of
-from pipelines.validation import suite_check_result
 
 SNAPSHOTS = dg.AssetKey(["raw", "node_snapshots"])
 DISTRIBUTIONS = dg.AssetKey(["raw", "node_distributions"])
@@ -118,8 +117,6 @@ def node_distributions(
     description="Suite expectations/node_distributions.json",
 )
 def node_distributions_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-    return suite_check_result(
-        "node_distributions",
-        observatory.lake().read("raw", "node_distributions"),
-        engine=observatory.config().validation_engine,
+    return observatory.check_suite(
+        "node_distributions", observatory.lake().read("raw", "node_distributions")
     )

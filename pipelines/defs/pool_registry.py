@@ -14,7 +14,6 @@ from pipelines.resources import ObservatoryResource
 from pipelines.schemas.mining import POOL_ENTITIES, POOL_IDENTIFIERS, POOL_REGISTRY
 from pipelines.sources.pool_registry import combine_registries
 from pipelines.sources.registry import FeedRead
-from pipelines.validation import suite_check_result
 
 KEY = dg.AssetKey(["raw", "pool_registry"])
 ENTITIES = dg.AssetKey(["intermediate", "pool_entities"])
@@ -81,11 +80,7 @@ def pool_registry(
 
 @dg.asset_check(asset=KEY, blocking=True, description="Suite expectations/pool_registry.json")
 def pool_registry_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-    return suite_check_result(
-        "pool_registry",
-        observatory.lake().read("raw", "pool_registry"),
-        engine=observatory.config().validation_engine,
-    )
+    return observatory.check_suite("pool_registry", observatory.lake().read("raw", "pool_registry"))
 
 
 def conflict_summary(identifiers: pl.DataFrame) -> pl.DataFrame:

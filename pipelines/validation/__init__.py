@@ -5,16 +5,9 @@ by blocking asset checks, with either engine:
   expressions with GX 1.x's semantics; Great Expectations is never imported;
 - ``great_expectations``: the reference, ``gx_engine`` runs the suite through GX on pandas.
 
-The engine comes from the config (``[validation] engine``) through the observatory resource; the
-differential tests (``tests/test_validation_engines.py``) keep the two in agreement.
-
-Typical use::
-
-    @dg.asset_check(asset=KEY, blocking=True)
-    def pool_registry_expectations(observatory: ObservatoryResource) -> dg.AssetCheckResult:
-        frame = observatory.lake().read("raw", "pool_registry")
-        engine = observatory.config().validation_engine
-        return suite_check_result("pool_registry", frame, engine=engine)
+The engine comes from the config (``[validation] engine``): checks call the observatory
+resource's ``check_suite``/``check_suite_by_partition``, which pass it here. The differential
+tests (``tests/test_validation_engines.py``) keep the two engines in agreement.
 """
 
 from __future__ import annotations
