@@ -17,7 +17,7 @@ from pipelines.metadata import frame_metadata
 from pipelines.schemas import Contract
 from pipelines.sources.registry import Feed, FeedRead, ReadScope, read_feed
 from pipelines.validation import suite_check_result, suite_partitions_check_result
-from pipelines.warehouse import Warehouse, load_parquet_table
+from pipelines.warehouse import Warehouse, load_parquet_table, load_parquet_view
 
 
 class ObservatoryResource(dg.ConfigurableResource):
@@ -60,23 +60,36 @@ class ObservatoryResource(dg.ConfigurableResource):
         self.lake().write(frame, contract.layer, contract.table)
         return self.load_table(contract, preview=frame)
 
-    def load_table(self, contract: Contract, *, preview: pl.DataFrame) -> dict[str, Any]:
+    def load_table(
+        self, contract: Contract, *, preview: pl.DataFrame, in_place: bool = False
+    ) -> dict[str, Any]:
         """Replace the build database's copy of a lake table (all its files, e.g. parts), with
-        the contract's descriptions.
+        the contract's descriptions; ``in_place``: a view reading the lake's files where they
+        lie instead of a copy (for the day-partitioned raw tables, which grow every day).
 
         Returns Dagster metadata: row count (of the loaded table), schema and preview (of
         ``preview``, e.g. the table's first rows) and the lake path.
         """
         lake = self.lake()
+        files = lake.files(contract.layer, contract.table)
         with self.warehouse().writer() as con:
-            rows = load_parquet_table(
-                con,
-                contract.relation,
-                lake.files(contract.layer, contract.table),
-                description=contract.description,
-                column_descriptions=contract.descriptions,
-                empty_schema=preview.schema,
-            )
+            if in_place and files:
+                rows = load_parquet_view(
+                    con,
+                    contract.relation,
+                    lake.glob(contract.layer, contract.table),
+                    description=contract.description,
+                    column_descriptions=contract.descriptions,
+                )
+            else:
+                rows = load_parquet_table(
+                    con,
+                    contract.relation,
+                    files,
+                    description=contract.description,
+                    column_descriptions=contract.descriptions,
+                    empty_schema=preview.schema,
+                )
         return {
             **frame_metadata(preview, descriptions=contract.descriptions),
             "dagster/row_count": dg.MetadataValue.int(rows),

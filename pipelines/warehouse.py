@@ -149,8 +149,7 @@ def load_parquet_table(
 
     With no files the table is empty, with the columns of ``empty_schema``.
     """
-    schema, table = relation.split(".", 1)
-    target = f"{quote_ident(schema)}.{quote_ident(table)}"
+    target = _replaceable(con, relation, "TABLE")
     if files:
         file_list = "[" + ", ".join(quote_literal(str(f)) for f in files) + "]"
         con.execute(
@@ -163,6 +162,47 @@ def load_parquet_table(
         con.unregister("_empty_lake_table")
     comment_relation(con, "TABLE", target, description, column_descriptions)
     return con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
+
+
+def load_parquet_view(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    pattern: str,
+    *,
+    description: str = "",
+    column_descriptions: Mapping[str, str] | None = None,
+) -> int:
+    """Replace ``relation`` (schema.table) in the build database with a view reading the Parquet
+    files matching ``pattern`` where they lie, so they are not copied; returns its row count.
+
+    For partitioned lake tables that grow with every day: a run replaces a few of their
+    partitions, and copying all of them into the database each time would cost more than the run.
+    """
+    target = _replaceable(con, relation, "VIEW")
+    con.execute(
+        f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM "
+        f"read_parquet({quote_literal(pattern)}, union_by_name = true, hive_partitioning = false)"
+    )
+    comment_relation(con, "VIEW", target, description, column_descriptions)
+    return con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
+
+
+def _replaceable(con: duckdb.DuckDBPyConnection, relation: str, kind: str) -> str:
+    """``relation`` quoted, after dropping it if it exists as the other kind (a table where a view
+    is to be created, or a view where a table is)."""
+    schema, table = relation.split(".", 1)
+    target = f"{quote_ident(schema)}.{quote_ident(table)}"
+    other = "VIEW" if kind == "TABLE" else "TABLE"
+    catalog = "duckdb_views()" if other == "VIEW" else "duckdb_tables()"
+    name = "view_name" if other == "VIEW" else "table_name"
+    exists = con.execute(
+        f"SELECT count(*) FROM {catalog} WHERE database_name = current_database() "
+        f"AND schema_name = ? AND {name} = ?",
+        [schema, table],
+    ).fetchall()[0][0]
+    if exists:
+        con.execute(f"DROP {other} {target}")
+    return target
 
 
 def comment_relation(

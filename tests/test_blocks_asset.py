@@ -10,6 +10,7 @@ from pipelines.defs.blocks import blocks, blocks_expectations
 from pipelines.lake import Lake
 from pipelines.partitions import run_tags
 from pipelines.resources import ObservatoryResource
+from pipelines.warehouse import Warehouse, describe_relations
 from tests.conftest import FIXTURES, write_config
 
 RANGE = run_tags(date.fromisoformat("2024-01-01"), date.fromisoformat("2024-01-04"))
@@ -81,6 +82,10 @@ def test_a_run_over_some_days_keeps_the_other_days_of_its_month(tmp_path: Path) 
     assert sorted(after) == ["2024-01-01", "2024-01-03"]
     assert after["2024-01-01"].equals(before["2024-01-01"])
     assert after["2024-01-03"].equals(before["2024-01-03"])
+    with Warehouse(tmp_path / "warehouse").writer() as con:  # a view over the lake's months
+        (relation,) = [r for r in describe_relations(con) if r["name"] == "raw.blocks"]
+        assert relation["kind"] == "view"
+        assert relation["rows"] == sum(day.height for day in after.values())
 
 
 def test_bad_rows_are_quarantined_and_good_rows_kept(tmp_path: Path) -> None:

@@ -9,9 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
-from pipelines.warehouse import Warehouse, WarehouseNotBuilt, describe_relations
+from pipelines.lake import Lake
+from pipelines.warehouse import (
+    Warehouse,
+    WarehouseNotBuilt,
+    describe_relations,
+    load_parquet_table,
+    load_parquet_view,
+)
 
 READER = textwrap.dedent(
     """
@@ -134,3 +142,33 @@ def test_describe_relations_lists_comments_and_counts(tmp_path: Path) -> None:
     assert t["name"] == "t" and t["rows"] == 4 and t["description"] == "numbers"
     assert t["columns"] == [{"name": "v", "type": "BIGINT", "description": "a number"}]
     assert v["name"] == "staging.v" and v["kind"] == "view"
+
+
+def test_lake_view_reads_files_where_they_lie_and_replaces_a_copy(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    lake.write(pl.DataFrame({"day": [1, 2]}), "raw", "t", ("month", "2024-01"))
+    warehouse = Warehouse(tmp_path)
+    files = lake.files("raw", "t")
+    with warehouse.writer() as con:
+        assert load_parquet_table(con, "raw.t", files) == 2  # as an earlier version stored it
+        pattern = lake.glob("raw", "t")
+        rows = load_parquet_view(
+            con, "raw.t", pattern, description="days", column_descriptions={"day": "a day"}
+        )
+        assert rows == 2
+        (relation,) = describe_relations(con)
+        assert (relation["name"], relation["kind"], relation["description"]) == (
+            "raw.t",
+            "view",
+            "days",
+        )
+        assert relation["columns"][0]["description"] == "a day"
+    # a month written later is seen without reloading, and a month's rewrite replaces its rows
+    lake.write(pl.DataFrame({"day": [3]}), "raw", "t", ("month", "2024-02"))
+    lake.write(pl.DataFrame({"day": [10]}), "raw", "t", ("month", "2024-01"))
+    with warehouse.writer() as con:
+        assert con.sql("select day from raw.t order by day").fetchall() == [(3,), (10,)]
+        assert load_parquet_table(con, "raw.t", lake.files("raw", "t")) == 2  # a copy again
+        assert con.sql("select count(*) from duckdb_views() where view_name = 't'").fetchall() == [
+            (0,)
+        ]
