@@ -1,4 +1,4 @@
-"""Blocking checks shared by assets: suites on monthly partitions, month by month, and the
+"""Blocking checks shared by assets: suites on day-stamped tables, month by month, and the
 result of a check that one table's names all match another's."""
 
 from collections.abc import Callable
@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from pipelines.metadata import markdown_table
-from pipelines.partitions import MONTHLY
+from pipelines.partitions import YEARLY, days_of, months
 from pipelines.resources import ObservatoryResource
 
 
@@ -17,8 +17,9 @@ def monthly_expectations_check(
     suite: str,
     derive: Callable[[pl.DataFrame, str], pl.DataFrame],
 ) -> dg.AssetChecksDefinition:
-    """A blocking check running ``expectations/<suite>.json`` on each month of the run's range
-    (every row of each month; a failure names its month).
+    """A blocking check running ``expectations/<suite>.json`` on each month file of a table in
+    yearly partitions that the run's days fall in (every row of each month; a failure names its
+    month).
 
     ``derive(partition, month)`` adds the columns the suite checks beyond the stored ones.
     """
@@ -28,17 +29,18 @@ def monthly_expectations_check(
         asset=asset,
         name=f"{suite}_expectations",
         blocking=True,
-        partitions_def=MONTHLY,
-        description=f"Suite expectations/{suite}.json on each month of the run's range",
+        partitions_def=YEARLY,
+        description=f"Suite expectations/{suite}.json on each month of the run's days",
     )
     def _check(
         context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource
     ) -> dg.AssetCheckResult:
         lake = observatory.lake()
         present = set(lake.partitions(layer, table))
-        months = [k for k in context.partition_keys if k in present]
+        start, end = days_of(context.partition_keys, context.run.tags)
+        written = [month for month in months(start, end) if month in present]
         partitions = (
-            (month, derive(lake.read(layer, table, ("month", month)), month)) for month in months
+            (month, derive(lake.read(layer, table, ("month", month)), month)) for month in written
         )
         return observatory.check_suite_by_partition(suite, partitions)
 

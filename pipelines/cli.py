@@ -25,8 +25,8 @@ from pipelines.config import (
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 DAGSTER_YAML = """\
 # Dagster instance of the observatory (written by `observatory`; edits are overwritten).
-# One SQLite event log for all runs: a run over years of monthly partitions records events per
-# month, which the default per-run shards store about twice as slowly.
+# One SQLite event log for all runs: a run over many partitions records events per partition,
+# which the default per-run shards store about twice as slowly.
 telemetry:
   enabled: false
 event_log_storage:
@@ -62,9 +62,9 @@ def prepare_environment(config: ObservatoryConfig) -> Path:
     os.environ[CONFIG_ENV_VAR] = str(config.path)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    # One "planned" event per asset with the run's partition range, not one per partition (216
-    # months each for blocks and node snapshots): ~8 s less before a backfill starts. Dagster's
-    # price: the months of a run that fails are not marked failed (the run itself is).
+    # One "planned" event per asset with the run's partition range, not one per partition (18
+    # years each for blocks and node snapshots). Dagster's price: the years of a run that fails
+    # are not marked failed (the run itself is).
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     return dagster_home
 
@@ -87,8 +87,8 @@ def main() -> None:
 def _progress_poller(instance, run_id: str, stop: threading.Event) -> Callable[[], None]:
     """Print step and check events of ``run_id`` as the instance records them.
 
-    A run over a range of monthly partitions records one materialization per month: those are
-    summed into one line per asset instead of hundreds.
+    A run over a range of yearly partitions records one materialization per year: those are
+    summed into one line per asset instead of one per year.
     """
     from dagster import DagsterEventType
 

@@ -276,7 +276,7 @@ class Planner:
             inputs, live = self._sources(key)
             entry = self.ledger.assets.get(key, {})
             same = entry.get("inputs") == inputs
-            if key in self.partitioned:  # months without rows have no folder: nothing is missing
+            if key in self.partitioned:  # months without rows have no file: nothing is missing
                 assert days is not None, "a run of day-partitioned tables has days (runner.plan)"
                 todo = days if self.force or not same else uncovered(entry.get("days", []), *days)
                 if todo is None:

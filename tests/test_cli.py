@@ -34,7 +34,7 @@ def test_run_shows_progress_and_records_the_run(built: Path, monkeypatch) -> Non
         for run in runs:
             assert run.status == dg.DagsterRunStatus.SUCCESS
             assert run.tags["observatory/launched_by"] == "cli"
-        # a range of months is planned in one event per asset, its months materialized each
+        # a range of years is planned in one event per asset, its years materialized each
         (ingest,) = [run for run in runs if run.tags["observatory/phase"] == "ingest"]
         planned = [
             entry.dagster_event.event_specific_data
@@ -44,10 +44,10 @@ def test_run_shows_progress_and_records_the_run(built: Path, monkeypatch) -> Non
             if entry.dagster_event.asset_key == dg.AssetKey(["raw", "blocks"])
         ]
         assert [sorted(p.partitions_subset.get_partition_keys()) for p in planned] == [
-            ["2023-12", "2024-01"]
+            ["2023", "2024"]
         ]
         blocks = instance.fetch_materializations(dg.AssetKey(["raw", "blocks"]), limit=10).records
-        assert sorted(r.partition_key for r in blocks) == ["2023-12", "2024-01"]
+        assert sorted(r.partition_key for r in blocks) == ["2023", "2024"]
         materialized = instance.get_latest_materialization_event(dg.AssetKey(["marts", "dim_pool"]))
         rows = materialized.asset_materialization.metadata["dagster/row_count"].value
         assert rows == SAMPLE_POOL_ENTITIES

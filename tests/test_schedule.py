@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from pipelines.defs.schedules import nightly_at_0200_utc, nightly_job
-from pipelines.partitions import FROM_DAY, MONTHLY, TO_DAY
+from pipelines.partitions import FROM_DAY, TO_DAY, YEARLY
 
 
 def evaluate(defs: dg.Definitions, when: datetime) -> dg.RunRequest:
@@ -33,10 +33,10 @@ def test_real_definitions_run_everything_for_yesterday() -> None:
     )
 
 
-def test_monthly_partitioned_assets_get_the_previous_utc_day() -> None:
-    """The run is of yesterday's month, and its day tags bound it to yesterday."""
+def test_yearly_partitioned_assets_get_the_previous_utc_day() -> None:
+    """The run is of yesterday's year, and its day tags bound it to yesterday."""
 
-    @dg.asset(partitions_def=MONTHLY)
+    @dg.asset(partitions_def=YEARLY)
     def blocks() -> None: ...
 
     @dg.asset(deps=[blocks])
@@ -45,6 +45,6 @@ def test_monthly_partitioned_assets_get_the_previous_utc_day() -> None:
     defs = dg.Definitions(
         assets=[blocks, mart], jobs=[nightly_job], schedules=[nightly_at_0200_utc]
     )
-    request = evaluate(defs, datetime(2026, 3, 1, 2, 0, tzinfo=UTC))
-    assert request.partition_key == "2026-02"
-    assert request.tags[FROM_DAY] == request.tags[TO_DAY] == "2026-02-28"
+    request = evaluate(defs, datetime(2026, 1, 1, 2, 0, tzinfo=UTC))
+    assert request.partition_key == "2025"
+    assert request.tags[FROM_DAY] == request.tags[TO_DAY] == "2025-12-31"

@@ -1,16 +1,17 @@
-"""``raw/blocks``: blocks from every configured feed, one Parquet partition per UTC month.
+"""``raw/blocks``: blocks from every configured feed; a Dagster partition per UTC year, a lake
+file per UTC month.
 
-A run covers a range of days in one go (``BackfillPolicy.single_run`` over its months): each feed
+A run covers a range of days in one go (``BackfillPolicy.single_run`` over its years): each feed
 is read once for the whole range, and every day of the range is replaced inside its month (days
-without blocks are emptied), so re-running a range gives the same partitions. Rows a feed
-cannot use are kept in ``raw.block_rejects`` with the reason.
+without blocks are emptied), so re-running a range gives the same files. Rows a feed cannot use
+are kept in ``raw.block_rejects`` with the reason.
 """
 
 import dagster as dg
 import polars as pl
 
 from pipelines.checks import monthly_expectations_check
-from pipelines.partitions import MONTHLY, run_days
+from pipelines.partitions import YEARLY, run_days
 from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
 from pipelines.schemas.mining import BLOCK_REJECTS, BLOCKS
@@ -31,7 +32,7 @@ block_feeds = dg.AssetSpec(
 @dg.asset(
     key=KEY,
     deps=[block_feeds],
-    partitions_def=MONTHLY,
+    partitions_def=YEARLY,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def blocks(

@@ -1,11 +1,12 @@
-"""``raw/node_snapshots`` (one partition per UTC month) and ``raw/node_distributions``."""
+"""``raw/node_snapshots`` (a Dagster partition per UTC year, a lake file per month) and
+``raw/node_distributions``."""
 
 import dagster as dg
 import polars as pl
 
 from pipelines.checks import monthly_expectations_check
 from pipelines.metadata import markdown_table
-from pipelines.partitions import MONTHLY, run_days
+from pipelines.partitions import YEARLY, run_days
 from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
 from pipelines.schemas.nodes import (
@@ -51,7 +52,7 @@ def _feeds(observatory: ObservatoryResource, table: str) -> list[Feed]:
 @dg.asset(
     key=SNAPSHOTS,
     deps=[node_feeds],
-    partitions_def=MONTHLY,
+    partitions_def=YEARLY,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def node_snapshots(

@@ -1,11 +1,11 @@
 """The nightly run: every asset; day-stamped raw tables read and replace yesterday (UTC) only,
-inside its month's partition."""
+inside its year's partition."""
 
 from datetime import UTC, timedelta
 
 import dagster as dg
 
-from pipelines.partitions import FROM_DAY, TO_DAY, month_key
+from pipelines.partitions import FROM_DAY, TO_DAY, year_key
 
 nightly_job = dg.define_asset_job(
     "nightly",
@@ -21,14 +21,14 @@ nightly_job = dg.define_asset_job(
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 def nightly_at_0200_utc(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """At 02:00 UTC, materialise the previous day (in its month's partition) and everything
+    """At 02:00 UTC, materialise the previous day (in its year's partition) and everything
     downstream."""
     day = (context.scheduled_execution_time.astimezone(UTC) - timedelta(days=1)).date()
     job = context.repository_def.get_job(nightly_job.name)
     partitioned = job.partitions_def is not None
     return dg.RunRequest(
         run_key=f"nightly-{day.isoformat()}",
-        partition_key=month_key(day) if partitioned else None,
+        partition_key=year_key(day) if partitioned else None,
         tags={
             "observatory/data_day": day.isoformat(),
             FROM_DAY: day.isoformat(),
