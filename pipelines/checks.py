@@ -40,7 +40,8 @@ def monthly_expectations_check(
         start, end = days_of(context.partition_keys, context.run.tags)
         written = [month for month in months(start, end) if month in present]
         partitions = (
-            (month, derive(lake.read(layer, table, ("month", month)), month)) for month in written
+            (month, derive(rows, month))
+            for month, rows in lake.read_partitions(layer, table, "month", written)
         )
         return observatory.check_suite_by_partition(suite, partitions)
 

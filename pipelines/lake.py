@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -160,6 +161,19 @@ class Lake:
         """A glob matching every data file of the table, for DuckDB's ``read_parquet``."""
         base = self.table_dir(layer, table)
         return str(base / "**" / (PART_GLOB if self._parts(base) else DATA_FILE))
+
+    def read_partitions(
+        self, layer: str, table: str, key: str, values: list[str], batch: int = 12
+    ) -> Iterator[tuple[str, pl.DataFrame]]:
+        """``(value, rows)`` of the partitions ``key=value`` for each of ``values``, in order; a
+        batch of files is read at a time, in parallel (each file alone, with its own schema)."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for first in range(0, len(values), batch):
+                chunk = values[first : first + batch]
+                partitions = [(key, value) for value in chunk]
+                yield from zip(
+                    chunk, pool.map(lambda p: self.read(layer, table, p), partitions), strict=True
+                )
 
     def read(
         self, layer: str, table: str, partition: tuple[str, str] | None = None

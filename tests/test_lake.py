@@ -124,3 +124,18 @@ def test_replace_days_rewrites_only_the_range_inside_monthly_partitions(tmp_path
         sort_by=["date"],
     ) == (0, 1)
     assert lake.partitions("raw", "t") == ["2024-01"]
+
+
+def test_read_partitions_in_order_each_with_its_own_columns(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    months = [f"2024-{m:02d}" for m in range(1, 6)]
+    for i, month in enumerate(months):
+        frame = pl.DataFrame({"v": [i] * (i + 1)})
+        if month == "2024-03":  # a file written by an older version, without a later column
+            frame = frame.with_columns(extra=pl.lit("x"))
+        lake.write(frame, "raw", "t", ("month", month))
+    read = list(lake.read_partitions("raw", "t", "month", months[::-1], batch=2))
+    assert [month for month, _ in read] == months[::-1]
+    assert [rows["v"].to_list() for _, rows in read][-1] == [0]
+    assert dict(read)["2024-03"].columns == ["v", "extra"]
+    assert all(rows.height == int(month[-1]) for month, rows in read)

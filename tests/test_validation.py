@@ -197,3 +197,55 @@ def test_import_does_not_load_great_expectations() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def write_suite(folder: Path, *expectations: dict) -> str:
+    (folder / "parts.json").write_text(
+        json.dumps({"name": "parts", "expectations": list(expectations)})
+    )
+    return "parts"
+
+
+POSITIVE = {"type": "expect_column_values_to_be_between", "kwargs": {"column": "x", "min_value": 0}}
+UNIQUE = {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "x"}}
+
+
+def test_stackable_suites_judge_rows_without_tolerance() -> None:
+    mostly = {**POSITIVE, "kwargs": {**POSITIVE["kwargs"], "mostly": 0.5}}
+    rows = {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 3}}
+    assert v.polars_engine.stackable({"expectations": [POSITIVE, UNIQUE]})
+    assert not v.polars_engine.stackable({"expectations": [POSITIVE, mostly]})
+    assert not v.polars_engine.stackable({"expectations": [POSITIVE, rows]})
+    assert all(
+        v.polars_engine.stackable(v.load_suite_json(s)) for s in ("blocks", "node_snapshots")
+    )
+
+
+def months(*values: list[int]) -> list[tuple[str, pl.DataFrame]]:
+    return [(f"2024-{i + 1:02d}", pl.DataFrame({"x": xs})) for i, xs in enumerate(values)]
+
+
+@engines
+def test_stacked_partitions_name_each_failing_one(tmp_path: Path, engine: str) -> None:
+    suite = write_suite(tmp_path, POSITIVE, UNIQUE)
+    # a value repeated across months is no duplicate: the failing stack is checked month by month
+    parts = months([1, 2], [-1, 2], [2, 3], [4, 4], [5])
+    checked, rows, failures = v.validate_partitions(
+        suite, parts, engine=engine, expectations_dir=tmp_path
+    )
+    assert (checked, rows) == (5, 9)
+    assert [key for key, _ in failures] == ["2024-02", "2024-04"]
+    assert failures[0][1].failed[0].expectation == "expect_column_values_to_be_between"
+    assert failures[1][1].failed[0].expectation == "expect_column_values_to_be_unique"
+    good = months([1, 2], [2, 3])
+    assert v.validate_partitions(suite, good, engine=engine, expectations_dir=tmp_path)[2] == []
+
+
+@engines
+def test_a_tolerant_suite_judges_each_partition_alone(tmp_path: Path, engine: str) -> None:
+    """Stacked, 2 bad rows of 8 pass ``mostly: 0.7``; the month holding both (of 2) does not."""
+    tolerant = {**POSITIVE, "kwargs": {**POSITIVE["kwargs"], "mostly": 0.7}}
+    suite = write_suite(tmp_path, tolerant)
+    parts = months([1, 2, 3], [-1, -2], [4, 5, 6])
+    _, _, failures = v.validate_partitions(suite, parts, engine=engine, expectations_dir=tmp_path)
+    assert [key for key, _ in failures] == ["2024-02"]

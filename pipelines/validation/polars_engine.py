@@ -308,6 +308,19 @@ class Suite(NamedTuple):
     expectations: list[Expectation]
 
 
+def stackable(suite_json: Mapping[str, Any]) -> bool:
+    """Whether partitions stacked pass the suite exactly when each of them does: every
+    expectation judges rows one by one or looks for duplicates (a duplicate inside one partition
+    is one in the stack too), and none accepts a share of failures (``mostly`` below 1). A stack
+    failing only across partitions is then checked partition by partition."""
+    return all(
+        (spec := EXPECTATION_TYPES.get(exp["type"])) is not None
+        and spec.judge is not None
+        and exp.get("kwargs", {}).get("mostly", 1) >= 1
+        for exp in suite_json["expectations"]
+    )
+
+
 def load_suite(suite_name: str, expectations_dir: Path | None = None) -> Suite:
     """Load a suite file for the Polars engine; a type or kwarg it cannot evaluate is an error."""
     data = load_suite_json(suite_name, expectations_dir)
