@@ -176,18 +176,23 @@ class Lake:
                 )
 
     def read(
-        self, layer: str, table: str, partition: tuple[str, str] | None = None
+        self,
+        layer: str,
+        table: str,
+        partition: tuple[str, str] | None = None,
+        columns: list[str] | None = None,
     ) -> pl.DataFrame:
-        """Read one partition, or the whole table when ``partition`` is None."""
+        """Read one partition, or the whole table when ``partition`` is None; only ``columns``
+        if given."""
         if partition is not None:
             path = self.partition_dir(layer, table, partition) / DATA_FILE
             if not path.exists():
                 raise FileNotFoundError(f"lake table {layer}/{table} has no partition {partition}")
-            return pl.read_parquet(path)
+            return pl.read_parquet(path, columns=columns)
         files = self.files(layer, table)
         if not files:
             raise FileNotFoundError(f"lake table {layer}/{table} has no data under {self.root}")
-        return pl.read_parquet(files, hive_partitioning=False)
+        return pl.read_parquet(files, columns=columns, hive_partitioning=False)
 
 
 def _recover(base: Path) -> None:

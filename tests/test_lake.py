@@ -139,3 +139,10 @@ def test_read_partitions_in_order_each_with_its_own_columns(tmp_path: Path) -> N
     assert [rows["v"].to_list() for _, rows in read][-1] == [0]
     assert dict(read)["2024-03"].columns == ["v", "extra"]
     assert all(rows.height == int(month[-1]) for month, rows in read)
+
+
+def test_read_only_some_columns(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    lake.write(pl.DataFrame({"a": [1], "b": ["x"], "c": [2.0]}), "raw", "t", ("month", "2024-01"))
+    assert lake.read("raw", "t", columns=["c", "a"]).columns == ["c", "a"]
+    assert lake.read("raw", "t", ("month", "2024-01"), columns=["b"]).to_dicts() == [{"b": "x"}]

@@ -8,6 +8,7 @@ import polars as pl
 from pipelines.metadata import markdown_table
 from pipelines.mining.attribution import attribute, build_lookup, merge_feeds
 from pipelines.mining.concentration import (
+    GROUPINGS,
     daily_counts,
     days_covered,
     mining_concentration,
@@ -55,18 +56,18 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
     feeds = [feed.name for feed in observatory.config().feeds("blocks")]
     rows = lake.read("raw", "blocks")
     blocks, overlap = merge_feeds(rows, feeds)
+    merged_metadata = observatory.store_table(blocks, MERGED_BLOCKS)
+    del blocks  # a copy of every block: not held while attributing (peak memory)
     yield dg.MaterializeResult(
         asset_key=MERGED,
-        metadata={
-            **observatory.store_table(blocks, MERGED_BLOCKS),
-            **{f"feeds/{k}": v for k, v in overlap.items()},
-        },
+        metadata={**merged_metadata, **{f"feeds/{k}": v for k, v in overlap.items()}},
     )
     lookup = build_lookup(lake.read("raw", "pool_registry"), lake.read("raw", "pool_label_aliases"))
     attributed = with_template_builders(
         attribute(rows, lookup, lake.read("raw", "pool_owners"), feeds),
         lake.read("raw", "pool_template_builders"),
     )
+    del rows
     methods = attributed.group_by("method").len().sort("method")
     unmatched = (
         attributed.filter(pl.col("label_matched") == False)  # noqa: E712 (null = no label)
@@ -111,7 +112,9 @@ def attributed_blocks(context: dg.AssetExecutionContext, observatory: Observator
 def mining_windows(observatory: ObservatoryResource):
     """Shares and concentration for day, ISO week, month, year and 30-day windows."""
     anchor = date.fromisoformat(observatory.config().mining["anchor_30d"])
-    attributed = observatory.lake().read("intermediate", "block_attribution")
+    attributed = observatory.lake().read(
+        "intermediate", "block_attribution", columns=["date", *GROUPINGS.values()]
+    )
     counts = window_counts(daily_counts(attributed), anchor)
     shares = pool_shares(counts)
     concentration = mining_concentration(counts, days_covered(attributed, anchor))
