@@ -30,13 +30,14 @@ labels) are flagged (``conflict``). The owner of a pool is looked up in
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
 
 from pipelines.mining.pool_entities import resolve_registries
 from pipelines.schemas.mining import ATTRIBUTION_COLUMNS
-from pipelines.text import lossy_utf8_from_hex, normalise_key
+from pipelines.text import lossy_utf8_from_hex, normalise_key, nul_repaired_utf8_from_hex
 
 UNKNOWN = "unknown"
 UNKNOWN_LABELS = ("unknown", "failed", "")
@@ -197,17 +198,15 @@ def _address_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
     )
 
 
-def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
-    """``row, tag_pool``: the pool of the longest registry tag found in the coinbase."""
-    texts = rows.select("row", "coinbase_hex").drop_nulls("coinbase_hex")
-    texts = texts.with_columns(lossy_utf8_from_hex(texts["coinbase_hex"]).alias("text")).lazy()
+def _literal_matches(texts: pl.LazyFrame, tags: pl.DataFrame) -> list[pl.LazyFrame]:
+    """``row, tag_len, pool, pool_order`` for each of the literal ``tags`` found in ``texts``."""
     candidates = []
     # One Aho-Corasick pass for the tags matched ignoring ASCII case, one for the case-sensitive
     # (EDI's). The tags go in as written: a tag lower-cased beforehand would no longer match its
     # own non-ASCII capitals ("ÄPool"); tag_key only serves the join.
     for case_sensitive, key in ((False, "tag_key"), (True, "tag")):
-        tags = lookup.literal_tags.filter(pl.col("case_sensitive") == case_sensitive)
-        patterns = tags["tag"].unique().sort().to_list()
+        tags_of_case = tags.filter(pl.col("case_sensitive") == case_sensitive)
+        patterns = tags_of_case["tag"].unique().sort().to_list()
         if not patterns:
             continue
         match = pl.col("match") if case_sensitive else pl.col("match").str.to_lowercase()
@@ -223,19 +222,48 @@ def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
             .explode("match")
             .drop_nulls("match")
             .select("row", match.alias(key))
-            .join(tags.lazy(), on=key, how="inner")
+            .join(tags_of_case.lazy(), on=key, how="inner")
             .select("row", "tag_len", "pool", "pool_order")
         )
         candidates.append(found)
-    for tag, tag_len, pool, pool_order in lookup.regex_tags.iter_rows():
-        candidates.append(
-            texts.filter(pl.col("text").str.contains(f"(?i){tag}")).select(
-                "row",
-                pl.lit(tag_len, pl.UInt32).alias("tag_len"),
-                pl.lit(pool).alias("pool"),
-                pl.lit(pool_order, pl.UInt32).alias("pool_order"),
-            )
+    return candidates
+
+
+def _regex_matches(texts: pl.LazyFrame, tags: pl.DataFrame) -> list[pl.LazyFrame]:
+    """``row, tag_len, pool, pool_order`` for each of the regex ``tags`` found in ``texts``."""
+    return [
+        texts.filter(pl.col("text").str.contains(f"(?i){tag}")).select(
+            "row",
+            pl.lit(tag_len, pl.UInt32).alias("tag_len"),
+            pl.lit(pool).alias("pool"),
+            pl.lit(pool_order, pl.UInt32).alias("pool_order"),
         )
+        for tag, tag_len, pool, pool_order in tags.iter_rows()
+    ]
+
+
+def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
+    """``row, tag_pool``: the pool of the longest registry tag found in the coinbase.
+
+    Literal tags without NUL or U+FFFD are searched in the coinbase's text from
+    ``nul_repaired_utf8_from_hex`` (the same matches as in its lossy text, for less); the others
+    in its text from ``lossy_utf8_from_hex``, decoded only for them.
+    """
+    coinbases = rows.select("row", "coinbase_hex").drop_nulls("coinbase_hex")
+
+    def texts(decode: Callable[[pl.Series], pl.Series]) -> pl.LazyFrame:
+        return coinbases.with_columns(decode(coinbases["coinbase_hex"]).alias("text")).lazy()
+
+    plain = ~pl.col("tag").str.contains_any(["\x00", "\ufffd"])
+    plain_tags = lookup.literal_tags.filter(plain)
+    other_tags = lookup.literal_tags.filter(~plain)
+    candidates = []
+    if plain_tags.height:
+        candidates += _literal_matches(texts(nul_repaired_utf8_from_hex), plain_tags)
+    if other_tags.height or lookup.regex_tags.height:
+        decoded = texts(lossy_utf8_from_hex)
+        candidates += _literal_matches(decoded, other_tags)
+        candidates += _regex_matches(decoded, lookup.regex_tags)
     if not candidates:
         return pl.DataFrame(schema={"row": pl.UInt32, "tag_pool": pl.String})
     # one lazy query, so that Polars runs the searches in parallel (eagerly, each took one core)
