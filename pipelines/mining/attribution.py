@@ -138,6 +138,11 @@ def _feed_rank(feed_order: list[str]) -> pl.Expr:
     return pl.col("feed").replace_strict(ranks, default=len(feed_order), return_dtype=pl.Int64)
 
 
+def _one_row_per_height(blocks: pl.DataFrame) -> bool:
+    """Whether no height repeats (counted distinct: several times faster than is_duplicated)."""
+    return blocks["height"].n_unique() == blocks.height
+
+
 def merge_feeds(blocks: pl.DataFrame, feed_order: list[str]) -> tuple[pl.DataFrame, dict]:
     """One row per height, combining the evidence of every feed that holds it.
 
@@ -147,7 +152,7 @@ def merge_feeds(blocks: pl.DataFrame, feed_order: list[str]) -> tuple[pl.DataFra
     identifies the block. ``feed`` is the earliest feed holding the height. Returns the merged
     blocks and overlap figures.
     """
-    if not blocks["height"].is_duplicated().any():  # one feed per height: nothing to merge
+    if _one_row_per_height(blocks):  # one feed per height: nothing to merge
         report = {"rows": blocks.height, "blocks": blocks.height, "heights_in_several_feeds": 0}
         return blocks.sort("height").rechunk(), {**report, "heights_with_conflicting_hashes": 0}
     ranked = blocks.with_columns(
@@ -311,7 +316,7 @@ def block_evidence(blocks: pl.DataFrame, lookup: PoolLookup, feed_order: list[st
         .sort("height", "feed_rank")
     )
 
-    if not blocks["height"].is_duplicated().any():  # one row per height: nothing to combine
+    if _one_row_per_height(blocks):  # nothing to combine
         per_height = evidence.select(
             "height",
             "address_pool",
