@@ -75,19 +75,17 @@ def _counts_by_window(daily: pl.DataFrame, window: str, anchor: date) -> pl.Lazy
     """Blocks per (grouping, window of kind ``window``, entity)."""
     start, _ = window_bounds(pl.col("date"), window, anchor)
     _, end = window_bounds(pl.col("window_start"), window, anchor)
-    return (
-        daily.lazy()
-        .group_by("grouping", start.alias("window_start"), "entity")
-        .agg(pl.col("count").sum())
-        .select(
-            "grouping",
-            pl.lit(window, WINDOW_ENUM).alias("window"),
-            "window_start",
-            end.alias("window_end"),
-            window_label(window, pl.col("window_start")).alias("window_label"),
-            "entity",
-            "count",
-        )
+    counts = daily.lazy().with_columns(start.alias("window_start"))
+    if window != "day":  # the daily counts are one row per day already
+        counts = counts.group_by("grouping", "window_start", "entity").agg(pl.col("count").sum())
+    return counts.select(
+        "grouping",
+        pl.lit(window, WINDOW_ENUM).alias("window"),
+        "window_start",
+        end.alias("window_end"),
+        window_label(window, pl.col("window_start")).alias("window_label"),
+        "entity",
+        "count",
     )
 
 
@@ -110,7 +108,8 @@ def _with_policies(counts: pl.DataFrame) -> pl.DataFrame:
 
 
 def window_counts(daily: pl.LazyFrame, anchor: date) -> pl.DataFrame:
-    """Blocks per (grouping, unknown policy, window, entity) over every window kind, ranked.
+    """Blocks per (grouping, unknown policy, window, entity) over every window kind, ranked, from
+    ``daily_counts`` (one row per grouping, day and entity).
 
     Rows are sorted by ``GROUP_ID``, then count descending, then entity (an Enum in text order),
     and carry ``window_number`` (one per group) and their group's ``RANK_COLUMNS``: what
