@@ -148,12 +148,17 @@ def days_covered(attribution: pl.DataFrame | pl.LazyFrame, anchor: date) -> pl.D
 def pool_shares(counts: pl.DataFrame) -> pl.DataFrame:
     """Each entity's share of each window, with its Wilson interval (``counts`` from
     ``window_counts``, whose order it keeps: by group, then share descending, then entity)."""
-    return counts.select(
-        *GROUP_KEYS,
-        "entity",
-        pl.col("count").alias("blocks"),
-        *share_columns(pl.col("count"), pl.col(RANK_COLUMNS[0])),
-    ).with_columns(cs.enum().cast(pl.String))
+    return (
+        counts.lazy()
+        .select(
+            *GROUP_KEYS,
+            "entity",
+            pl.col("count").alias("blocks"),
+            *share_columns(pl.col("count"), pl.col(RANK_COLUMNS[0])),
+        )
+        .with_columns(cs.enum().cast(pl.String))
+        .collect()
+    )
 
 
 def mining_concentration(counts: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
