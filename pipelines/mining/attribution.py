@@ -203,47 +203,56 @@ def _address_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
     )
 
 
-def _literal_matches(texts: pl.LazyFrame, tags: pl.DataFrame) -> list[pl.LazyFrame]:
-    """``row, tag_len, pool, pool_order`` for each of the literal ``tags`` found in ``texts``."""
-    candidates = []
+def _ranked_tags(lookup: PoolLookup) -> pl.DataFrame:
+    """Every tag, literal and regex, with its ``rank`` among all: the longest first, then the
+    pool listed first (so the best tag found in a coinbase is the one of lowest rank)."""
+    columns = ["tag", "tag_key", "case_sensitive", "regex", "tag_len", "pool", "pool_order"]
+    regex_tags = lookup.regex_tags.with_columns(
+        pl.lit(None, pl.String).alias("tag_key"), pl.lit(False).alias("case_sensitive")
+    )
+    return (
+        pl.concat(
+            [
+                lookup.literal_tags.with_columns(pl.lit(False).alias("regex")).select(columns),
+                regex_tags.with_columns(pl.lit(True).alias("regex")).select(columns),
+            ],
+            how="vertical_relaxed",
+        )
+        .sort("tag_len", "pool_order", descending=[True, False])
+        .with_row_index("rank")
+    )
+
+
+def _literal_ranks(texts: pl.LazyFrame, tags: pl.DataFrame) -> list[pl.LazyFrame]:
+    """``row, rank``: the best of the literal ``tags`` found in each of ``texts``."""
+    found = []
     # One Aho-Corasick pass for the tags matched ignoring ASCII case, one for the case-sensitive
     # (EDI's). The tags go in as written: a tag lower-cased beforehand would no longer match its
-    # own non-ASCII capitals ("ÄPool"); tag_key only serves the join.
+    # own non-ASCII capitals ("ÄPool"); tag_key only looks up the rank of a match.
     for case_sensitive, key in ((False, "tag_key"), (True, "tag")):
         tags_of_case = tags.filter(pl.col("case_sensitive") == case_sensitive)
         patterns = tags_of_case["tag"].unique().sort().to_list()
         if not patterns:
             continue
-        match = pl.col("match") if case_sensitive else pl.col("match").str.to_lowercase()
-        found = (
-            texts.select(
-                "row",
-                pl.col("text")
-                .str.extract_many(
-                    patterns, ascii_case_insensitive=not case_sensitive, overlapping=True
-                )
-                .alias("match"),
-            )
-            .explode("match")
-            .drop_nulls("match")
-            .select("row", match.alias(key))
-            .join(tags_of_case.lazy(), on=key, how="inner")
-            .select("row", "tag_len", "pool", "pool_order")
+        best = tags_of_case.group_by(key).agg(pl.col("rank").min())
+        match = pl.element() if case_sensitive else pl.element().str.to_lowercase()
+        rank = match.replace_strict(best[key], best["rank"], default=None)
+        matches = pl.col("text").str.extract_many(
+            patterns, ascii_case_insensitive=not case_sensitive, overlapping=True
         )
-        candidates.append(found)
-    return candidates
+        found.append(
+            texts.select("row", matches.list.eval(rank).list.min().alias("rank")).drop_nulls()
+        )
+    return found
 
 
-def _regex_matches(texts: pl.LazyFrame, tags: pl.DataFrame) -> list[pl.LazyFrame]:
-    """``row, tag_len, pool, pool_order`` for each of the regex ``tags`` found in ``texts``."""
+def _regex_ranks(texts: pl.LazyFrame, tags: pl.DataFrame) -> list[pl.LazyFrame]:
+    """``row, rank`` for each of the regex ``tags`` found in ``texts``."""
     return [
         texts.filter(pl.col("text").str.contains(f"(?i){tag}")).select(
-            "row",
-            pl.lit(tag_len, pl.UInt32).alias("tag_len"),
-            pl.lit(pool).alias("pool"),
-            pl.lit(pool_order, pl.UInt32).alias("pool_order"),
+            "row", pl.lit(rank, pl.UInt32).alias("rank")
         )
-        for tag, tag_len, pool, pool_order in tags.iter_rows()
+        for tag, rank in tags.select("tag", "rank").iter_rows()
     ]
 
 
@@ -259,25 +268,22 @@ def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
     def texts(decode: Callable[[pl.Series], pl.Series]) -> pl.LazyFrame:
         return coinbases.with_columns(decode(coinbases["coinbase_hex"]).alias("text")).lazy()
 
-    plain = ~pl.col("tag").str.contains_any(["\x00", "\ufffd"])
-    plain_tags = lookup.literal_tags.filter(plain)
-    other_tags = lookup.literal_tags.filter(~plain)
-    candidates = []
+    tags = _ranked_tags(lookup)
+    plain = ~pl.col("regex") & ~pl.col("tag").str.contains_any(["\x00", "\ufffd"])
+    plain_tags = tags.filter(plain)
+    other_tags = tags.filter(~plain)
+    found = []
     if plain_tags.height:
-        candidates += _literal_matches(texts(nul_repaired_utf8_from_hex), plain_tags)
-    if other_tags.height or lookup.regex_tags.height:
+        found += _literal_ranks(texts(nul_repaired_utf8_from_hex), plain_tags)
+    if other_tags.height:
         decoded = texts(lossy_utf8_from_hex)
-        candidates += _literal_matches(decoded, other_tags)
-        candidates += _regex_matches(decoded, lookup.regex_tags)
-    if not candidates:
+        found += _literal_ranks(decoded, other_tags.filter(~pl.col("regex")))
+        found += _regex_ranks(decoded, other_tags.filter("regex"))
+    if not found:
         return pl.DataFrame(schema={"row": pl.UInt32, "tag_pool": pl.String})
     # one lazy query, so that Polars runs the searches in parallel (eagerly, each took one core)
-    found = pl.concat(candidates, how="vertical_relaxed").collect()
-    return (
-        found.sort("row", "tag_len", "pool_order", descending=[False, True, False])
-        .group_by("row")
-        .agg(pl.col("pool").first().alias("tag_pool"))
-    )
+    best = pl.concat(found).group_by("row").agg(pl.col("rank").min()).collect()
+    return best.join(tags.select("rank", pl.col("pool").alias("tag_pool")), on="rank").drop("rank")
 
 
 def _label_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
