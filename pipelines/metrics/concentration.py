@@ -289,7 +289,8 @@ def _threshold_rank_expr(cumulative: pl.Expr, threshold: float) -> pl.Expr:
     return pl.min_horizontal((cumulative < threshold - EPS).sum() + 1, pl.len())
 
 
-RANK_COLUMNS = ("_n", "_k", "_rank", "_cum")  # group total and size, entity rank, cumulative
+GROUP_TOTAL = "_n"
+RANK_COLUMNS = (GROUP_TOTAL, "_k", "_rank", "_cum")  # group total and size, rank, cumulative
 
 
 def rank_columns(group_by: list[str], count: str = "count") -> list[pl.Expr]:
@@ -297,7 +298,7 @@ def rank_columns(group_by: list[str], count: str = "count") -> list[pl.Expr]:
     and number of rows, and each row's rank in its group and cumulative count."""
     x = pl.col(count).cast(pl.Float64)
     return [
-        x.sum().over(group_by).alias("_n"),
+        x.sum().over(group_by).alias(GROUP_TOTAL),
         pl.len().over(group_by).alias("_k"),
         pl.int_range(1, pl.len() + 1).over(group_by).alias("_rank"),
         x.cum_sum().over(group_by).alias("_cum"),

@@ -26,7 +26,7 @@ import polars as pl
 import polars.selectors as cs
 
 from pipelines.metrics.concentration import (
-    RANK_COLUMNS,
+    GROUP_TOTAL,
     concentration_exprs,
     rank_columns,
     share_columns,
@@ -112,15 +112,14 @@ def window_counts(daily: pl.LazyFrame, anchor: date) -> pl.DataFrame:
     ``daily_counts`` (one row per grouping, day and entity).
 
     Rows are sorted by ``GROUP_ID``, then count descending, then entity (an Enum in text order),
-    and carry ``window_number`` (one per group) and their group's ``RANK_COLUMNS``: what
+    and carry ``window_number`` (one per group) and the ``rank_columns`` of their group: what
     ``pool_shares`` and ``mining_concentration`` both need, computed once.
     """
     daily = daily.collect()
     daily = daily.with_columns(pl.col("entity").cast(_entity_enum(daily)))
-    order = [*WINDOW_ID, "count", "entity"]
     counts = (
         pl.concat([_counts_by_window(daily, window, anchor) for window in WINDOWS])
-        .sort(["grouping", *order], descending=[False, False, False, True, False])
+        .sort(["grouping", *WINDOW_ID, "count", "entity"], descending=[False] * 3 + [True, False])
         .collect()
     )
     ranked = _with_policies(counts).with_columns(
@@ -154,7 +153,7 @@ def pool_shares(counts: pl.DataFrame) -> pl.DataFrame:
             *GROUP_KEYS,
             "entity",
             pl.col("count").alias("blocks"),
-            *share_columns(pl.col("count"), pl.col(RANK_COLUMNS[0])),
+            *share_columns(pl.col("count"), pl.col(GROUP_TOTAL)),
         )
         .with_columns(cs.enum().cast(pl.String))
         .collect()
