@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import polars as pl
+import polars.selectors as cs
 import pytest
+from polars.testing import assert_frame_equal
 
-from pipelines.metrics.concentration import concentration
+from pipelines.metrics.concentration import concentration, concentration_table, share_table
 from pipelines.mining.concentration import (
     GROUP_KEYS,
     GROUPINGS,
@@ -355,3 +357,50 @@ def test_daily_counts_cover_every_grouping() -> None:
         "template_observed",
         "template_inclusive",
     }
+
+
+def random_attribution(blocks: int, seed: int) -> pl.DataFrame:
+    """Blocks over 400 days from 2023-11-01, by 12 pools (one "unknown"), 5 owners, with one
+    pool's template built by another, drawn at random."""
+    pools = ["unknown", *(f"pool {i:02}" for i in range(11))]
+    frame = pl.DataFrame(
+        {
+            "date": pl.date_range(date(2023, 11, 1), date(2024, 12, 4), eager=True).sample(
+                blocks, with_replacement=True, seed=seed
+            ),
+            "pool": pl.Series(pools).sample(blocks, with_replacement=True, seed=seed + 1),
+        }
+    )
+    owner = pl.when(pl.col("pool") == "unknown").then(pl.col("pool"))
+    builder = pl.when(pl.col("pool") == "pool 03").then(pl.lit("pool 01"))
+    return frame.with_columns(
+        owner.otherwise(
+            pl.format("owner {}", pl.col("pool").str.slice(-1).cast(pl.Int8) % 5)
+        ).alias("owner"),
+        builder.otherwise(pl.col("pool")).alias("template_builder_observed"),
+        builder.otherwise(pl.col("pool")).alias("template_builder_inclusive"),
+    )
+
+
+@pytest.mark.parametrize("blocks", [0, 3_000])
+def test_ranked_tables_equal_the_generic_tables(blocks: int) -> None:
+    """pool_shares and mining_concentration, from window_counts' ranked rows, are the tables
+    share_table and concentration_table compute from the same counts in any order."""
+    frame = random_attribution(blocks, seed=7)
+    counts = window_counts(daily_counts(frame), ANCHOR)
+    plain = (
+        counts.select(*GROUP_KEYS, "entity", "count")
+        .with_columns(cs.enum().cast(pl.String))
+        .sample(fraction=1.0, shuffle=True, seed=1)
+    )
+    shares = share_table(plain, GROUP_KEYS).rename({"count": "blocks"})
+    assert_frame_equal(pool_shares(counts), shares.select(list(POOL_SHARES.descriptions)))
+    metrics = concentration_table(plain, GROUP_KEYS).rename({"total": "blocks"})
+    mining = mining_concentration(counts, days_covered(frame, ANCHOR))
+    assert mining.schema == pl.Schema(MINING_CONCENTRATION.schema)
+    # unknown_share is the entity policy's under both policies; the other metrics are the same
+    assert_frame_equal(
+        mining.select(metrics.columns).drop("unknown_share"),
+        metrics.drop("unknown_share"),
+        rel_tol=1e-12,
+    )

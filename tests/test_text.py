@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import re
 
@@ -10,7 +11,7 @@ import polars as pl
 import pytest
 
 from pipelines import text
-from pipelines.text import lossy_utf8_from_hex
+from pipelines.text import lossy_utf8_from_hex, nul_repaired_utf8_from_hex
 
 
 def python_decode(hexes: list[str | None]) -> list[str | None]:
@@ -63,6 +64,41 @@ def test_matches_python_on_random_bytes(monkeypatch: pytest.MonkeyPatch, chunk_b
     assert decoded.name == "coinbase_hex" and decoded.dtype == pl.String
     assert [collapse(v) for v in decoded.to_list()] == [collapse(v) for v in expected]
     assert decoded.to_list() == expected  # same maximal-subpart replacement as Python and Rust
+
+
+codecs.register_error("nul_per_byte", lambda error: ("\x00" * (error.end - error.start), error.end))
+
+
+def python_nul_repaired(hexes: list[str | None]) -> list[str | None]:
+    return [None if h is None else bytes.fromhex(h).decode("utf-8", "nul_per_byte") for h in hexes]
+
+
+@pytest.mark.parametrize("chunk_bytes", [text.CHUNK_BYTES, 64])
+def test_nul_repaired_matches_python(monkeypatch: pytest.MonkeyPatch, chunk_bytes: int) -> None:
+    """Every byte outside a valid UTF-8 sequence is NUL; nulls and bad hex give null."""
+    monkeypatch.setattr(text, "CHUNK_BYTES", chunk_bytes)
+    hexes = [b.hex() for b in random_byte_strings(4000, seed=7)]
+    assert nul_repaired_utf8_from_hex(pl.Series(hexes)).to_list() == python_nul_repaired(hexes)
+    bad = [None, "", "414", "zz", "41ff42", "e282ac", "f09f9841"]
+    expected = [None, "", None, None, "A\x00B", "€", "\x00\x00\x00A"]
+    assert nul_repaired_utf8_from_hex(bad).to_list() == expected
+
+
+def test_nul_repaired_text_has_the_lossy_texts_matches() -> None:
+    """Text without U+FFFD or NUL has the same matches, ASCII case ignored or not, in both."""
+    tags = ["/F2Pool/", "pool", "a", "Mined by", "\x7f", "七彩", "€", "é", "AB", "/"]
+    damaged = [b"\xff/f2pool/\xe2\x82", b"\xe2\x82\xacpool\xf0\x9f\x98", b"\x80AB\x00ab\xc3"]
+    strings = [*random_byte_strings(3000, seed=11), *damaged, "\xe4七彩\xe4".encode()]
+    hexes = pl.Series([b.hex() for b in strings])
+    for case_insensitive in (False, True):
+        found = [
+            decode(hexes).str.extract_many(
+                tags, ascii_case_insensitive=case_insensitive, overlapping=True
+            )
+            for decode in (nul_repaired_utf8_from_hex, lossy_utf8_from_hex)
+        ]
+        assert found[0].list.len().sum() > 300
+        assert found[0].to_list() == found[1].to_list()
 
 
 def test_every_two_and_three_byte_sequence_matches_python() -> None:

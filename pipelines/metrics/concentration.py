@@ -289,6 +289,72 @@ def _threshold_rank_expr(cumulative: pl.Expr, threshold: float) -> pl.Expr:
     return pl.min_horizontal((cumulative < threshold - EPS).sum() + 1, pl.len())
 
 
+GROUP_TOTAL = "_n"
+RANK_COLUMNS = (GROUP_TOTAL, "_k", "_rank", "_cum")  # group total and size, rank, cumulative
+
+
+def rank_columns(group_by: list[str], count: str = "count") -> list[pl.Expr]:
+    """``RANK_COLUMNS`` for rows sorted by group, then count descending: each group's total count
+    and number of rows, and each row's rank in its group and cumulative count."""
+    x = pl.col(count).cast(pl.Float64)
+    return [
+        x.sum().over(group_by).alias(GROUP_TOTAL),
+        pl.len().over(group_by).alias("_k"),
+        pl.int_range(1, pl.len() + 1).over(group_by).alias("_rank"),
+        x.cum_sum().over(group_by).alias("_cum"),
+    ]
+
+
+def concentration_exprs(
+    entity: str = "entity", count: str = "count", unknown_entity: str | None = "unknown"
+) -> list[pl.Expr]:
+    """Aggregations giving ``total`` and every ``Concentration`` field, in order, over groups of
+    rows ranked as ``rank_columns`` says (positive counts only)."""
+    x = pl.col(count).cast(pl.Float64)
+    n, k, rank, cumulative = (pl.col(name) for name in RANK_COLUMNS)
+    share = x / n
+    sum2 = share.pow(2).sum()
+    sum3 = share.pow(3).sum()
+    hhi_value = 10_000 * sum2
+    hhi_half = Z95 * 10_000 * (4 / n.first() * (sum3 - sum2.pow(2))).clip(0.0).sqrt()
+    wilson_low, wilson_high = wilson_exprs(cumulative, n)
+    entropy = 0.0 - (share * share.log(2)).sum()  # 0.0 − x: never −0.0
+    is_unknown = pl.col(entity) == unknown_entity if unknown_entity is not None else pl.lit(False)
+    unknown = pl.when(is_unknown).then(x).otherwise(0.0).sum() / n.first()
+
+    def top(m: int) -> pl.Expr:
+        top_m = pl.when(rank <= m).then(x).otherwise(0.0).sum() / n.first()
+        return pl.when(pl.len() <= m).then(1.0).otherwise(top_m)
+
+    return [
+        pl.col(count).sum().alias("total"),
+        pl.len().cast(pl.Int64).alias("entities"),
+        hhi_value.alias("hhi"),
+        (hhi_value - hhi_half).clip(lower_bound=0.0).alias("hhi_ci_low"),
+        (hhi_value + hhi_half).clip(upper_bound=10_000.0).alias("hhi_ci_high"),
+        _threshold_rank_expr(cumulative / n, 0.5).cast(pl.Int64).alias("nakamoto"),
+        _threshold_rank_expr(wilson_high, 0.5).cast(pl.Int64).alias("nakamoto_ci_low"),
+        _threshold_rank_expr(wilson_low, 0.5).cast(pl.Int64).alias("nakamoto_ci_high"),
+        _threshold_rank_expr(cumulative / n, TAU_033).cast(pl.Int64).alias("tau_033"),
+        _threshold_rank_expr(cumulative / n, TAU_066).cast(pl.Int64).alias("tau_066"),
+        top(1).alias("cr1"),
+        top(3).alias("cr3"),
+        top(5).alias("cr5"),
+        # the spec's Σ i·x_(i) over ascending i is (k+1)·Σx − Σ rank·x over descending ranks
+        pl.when(pl.len() == 1)
+        .then(0.0)
+        .otherwise((k.first() + 1) / k.first() - 2 * (rank * x).sum() / (k * n).first())
+        .alias("gini"),
+        entropy.alias("entropy_bits"),
+        pl.when(pl.len() > 1)
+        .then(entropy / k.first().cast(pl.Float64).log(2))
+        .alias("entropy_normalized"),
+        (share * (k * share).log()).sum().alias("theil"),
+        (1 / sum2).alias("effective_entities"),
+        unknown.alias("unknown_share"),
+    ]
+
+
 def concentration_table(
     counts: pl.DataFrame | pl.LazyFrame,
     group_by: list[str],
@@ -304,71 +370,34 @@ def concentration_table(
     the ``Concentration`` fields in order, sorted by the group columns. Entities are ranked by count
     descending, ties by entity ascending. Raises ValueError on negative or non-finite counts.
     """
-    x = pl.col(count).cast(pl.Float64)
-    n, k, rank, cumulative = pl.col("_n"), pl.col("_k"), pl.col("_rank"), pl.col("_cum")
     ranked = (
         counts.lazy()
         .group_by([*group_by, entity])
         .agg(pl.col(count).sum(), _invalid(pl.col(count)).any().alias("_invalid"))
         .filter((pl.col(count) > 0) | pl.col("_invalid"))
         .sort([*group_by, count, entity], descending=[False] * len(group_by) + [True, False])
-        .with_columns(
-            x.sum().over(group_by).alias("_n"),
-            pl.len().over(group_by).alias("_k"),
-            pl.int_range(1, pl.len() + 1).over(group_by).alias("_rank"),
-            x.cum_sum().over(group_by).alias("_cum"),
-        )
+        .with_columns(rank_columns(group_by, count))
     )
-    share = x / n
-    sum2 = share.pow(2).sum()
-    sum3 = share.pow(3).sum()
-    hhi_value = 10_000 * sum2
-    hhi_half = Z95 * 10_000 * (4 / n.first() * (sum3 - sum2.pow(2))).clip(0.0).sqrt()
-    wilson_low, wilson_high = wilson_exprs(cumulative, n)
-    entropy = 0.0 - (share * share.log(2)).sum()  # 0.0 − x: never −0.0
-    is_unknown = pl.col(entity) == unknown_entity if unknown_entity is not None else pl.lit(False)
-    unknown = pl.when(is_unknown).then(x).otherwise(0.0).sum() / n.first()
-
-    def top(m: int) -> pl.Expr:
-        top_m = pl.when(rank <= m).then(x).otherwise(0.0).sum() / n.first()
-        return pl.when(pl.len() <= m).then(1.0).otherwise(top_m)
-
     out = (
         ranked.group_by(group_by)
-        .agg(
-            pl.col(count).sum().alias("total"),
-            pl.len().cast(pl.Int64).alias("entities"),
-            hhi_value.alias("hhi"),
-            (hhi_value - hhi_half).clip(lower_bound=0.0).alias("hhi_ci_low"),
-            (hhi_value + hhi_half).clip(upper_bound=10_000.0).alias("hhi_ci_high"),
-            _threshold_rank_expr(cumulative / n, 0.5).cast(pl.Int64).alias("nakamoto"),
-            _threshold_rank_expr(wilson_high, 0.5).cast(pl.Int64).alias("nakamoto_ci_low"),
-            _threshold_rank_expr(wilson_low, 0.5).cast(pl.Int64).alias("nakamoto_ci_high"),
-            _threshold_rank_expr(cumulative / n, TAU_033).cast(pl.Int64).alias("tau_033"),
-            _threshold_rank_expr(cumulative / n, TAU_066).cast(pl.Int64).alias("tau_066"),
-            top(1).alias("cr1"),
-            top(3).alias("cr3"),
-            top(5).alias("cr5"),
-            # the spec's Σ i·x_(i) over ascending i is (k+1)·Σx − Σ rank·x over descending ranks
-            pl.when(pl.len() == 1)
-            .then(0.0)
-            .otherwise((k.first() + 1) / k.first() - 2 * (rank * x).sum() / (k * n).first())
-            .alias("gini"),
-            entropy.alias("entropy_bits"),
-            pl.when(pl.len() > 1)
-            .then(entropy / k.first().cast(pl.Float64).log(2))
-            .alias("entropy_normalized"),
-            (share * (k * share).log()).sum().alias("theil"),
-            (1 / sum2).alias("effective_entities"),
-            unknown.alias("unknown_share"),
-            pl.col("_invalid").any(),
-        )
+        .agg(*concentration_exprs(entity, count, unknown_entity), pl.col("_invalid").any())
         .sort(group_by)
         .collect()
     )
     if out["_invalid"].any():
         raise ValueError(f"column {count!r} has negative or non-finite counts")
     return out.drop("_invalid")
+
+
+def share_columns(count: pl.Expr, total: pl.Expr, z: float = Z95) -> list[pl.Expr]:
+    """``share`` of ``total`` (null where the total is not positive) and its Wilson interval
+    (``share_ci_low``, ``share_ci_high``)."""
+    low, high = wilson_exprs(count, total, z)
+    return [
+        pl.when(total > 0).then(count / total).alias("share"),
+        low.alias("share_ci_low"),
+        high.alias("share_ci_high"),
+    ]
 
 
 def share_table(
@@ -383,14 +412,9 @@ def share_table(
     group columns, then share descending, then entity. Shares are null in an all-zero group;
     raises ValueError on negative or non-finite counts."""
     total = pl.col(count).sum().over(group_by)
-    low, high = wilson_exprs(pl.col(count), total, z)
     out = (
         counts.lazy()
-        .with_columns(
-            pl.when(total > 0).then(pl.col(count) / total).alias("share"),
-            low.alias("share_ci_low"),
-            high.alias("share_ci_high"),
-        )
+        .with_columns(share_columns(pl.col(count), total, z))
         .sort([*group_by, "share", entity], descending=[False] * len(group_by) + [True, False])
         .collect()
     )

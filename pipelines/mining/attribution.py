@@ -30,13 +30,14 @@ labels) are flagged (``conflict``). The owner of a pool is looked up in
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
 
 from pipelines.mining.pool_entities import resolve_registries
 from pipelines.schemas.mining import ATTRIBUTION_COLUMNS
-from pipelines.text import lossy_utf8_from_hex, normalise_key
+from pipelines.text import lossy_utf8_from_hex, normalise_key, nul_repaired_utf8_from_hex
 
 UNKNOWN = "unknown"
 UNKNOWN_LABELS = ("unknown", "failed", "")
@@ -137,6 +138,11 @@ def _feed_rank(feed_order: list[str]) -> pl.Expr:
     return pl.col("feed").replace_strict(ranks, default=len(feed_order), return_dtype=pl.Int64)
 
 
+def _one_row_per_height(blocks: pl.DataFrame) -> bool:
+    """Whether no height repeats (counted distinct: several times faster than is_duplicated)."""
+    return blocks["height"].n_unique() == blocks.height
+
+
 def merge_feeds(blocks: pl.DataFrame, feed_order: list[str]) -> tuple[pl.DataFrame, dict]:
     """One row per height, combining the evidence of every feed that holds it.
 
@@ -146,7 +152,7 @@ def merge_feeds(blocks: pl.DataFrame, feed_order: list[str]) -> tuple[pl.DataFra
     identifies the block. ``feed`` is the earliest feed holding the height. Returns the merged
     blocks and overlap figures.
     """
-    if not blocks["height"].is_duplicated().any():  # one feed per height: nothing to merge
+    if _one_row_per_height(blocks):  # one feed per height: nothing to merge
         report = {"rows": blocks.height, "blocks": blocks.height, "heights_in_several_feeds": 0}
         return blocks.sort("height").rechunk(), {**report, "heights_with_conflicting_hashes": 0}
     ranked = blocks.with_columns(
@@ -197,54 +203,87 @@ def _address_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
     )
 
 
-def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
-    """``row, tag_pool``: the pool of the longest registry tag found in the coinbase."""
-    texts = rows.select("row", "coinbase_hex").drop_nulls("coinbase_hex")
-    texts = texts.with_columns(lossy_utf8_from_hex(texts["coinbase_hex"]).alias("text")).lazy()
-    candidates = []
+def _ranked_tags(lookup: PoolLookup) -> pl.DataFrame:
+    """Every tag, literal and regex, with its ``rank`` among all: the longest first, then the
+    pool listed first (so the best tag found in a coinbase is the one of lowest rank)."""
+    columns = ["tag", "tag_key", "case_sensitive", "regex", "tag_len", "pool", "pool_order"]
+    regex_tags = lookup.regex_tags.with_columns(
+        pl.lit(None, pl.String).alias("tag_key"), pl.lit(False).alias("case_sensitive")
+    )
+    return (
+        pl.concat(
+            [
+                lookup.literal_tags.with_columns(pl.lit(False).alias("regex")).select(columns),
+                regex_tags.with_columns(pl.lit(True).alias("regex")).select(columns),
+            ],
+            how="vertical_relaxed",
+        )
+        .sort("tag_len", "pool_order", descending=[True, False])
+        .with_row_index("rank")
+    )
+
+
+def _literal_ranks(texts: pl.LazyFrame, tags: pl.DataFrame) -> list[pl.LazyFrame]:
+    """``row, rank``: the best of the literal ``tags`` found in each of ``texts``."""
+    found = []
     # One Aho-Corasick pass for the tags matched ignoring ASCII case, one for the case-sensitive
     # (EDI's). The tags go in as written: a tag lower-cased beforehand would no longer match its
-    # own non-ASCII capitals ("ÄPool"); tag_key only serves the join.
+    # own non-ASCII capitals ("ÄPool"); tag_key only looks up the rank of a match.
     for case_sensitive, key in ((False, "tag_key"), (True, "tag")):
-        tags = lookup.literal_tags.filter(pl.col("case_sensitive") == case_sensitive)
-        patterns = tags["tag"].unique().sort().to_list()
+        tags_of_case = tags.filter(pl.col("case_sensitive") == case_sensitive)
+        patterns = tags_of_case["tag"].unique().sort().to_list()
         if not patterns:
             continue
-        match = pl.col("match") if case_sensitive else pl.col("match").str.to_lowercase()
-        found = (
-            texts.select(
-                "row",
-                pl.col("text")
-                .str.extract_many(
-                    patterns, ascii_case_insensitive=not case_sensitive, overlapping=True
-                )
-                .alias("match"),
-            )
-            .explode("match")
-            .drop_nulls("match")
-            .select("row", match.alias(key))
-            .join(tags.lazy(), on=key, how="inner")
-            .select("row", "tag_len", "pool", "pool_order")
+        best = tags_of_case.group_by(key).agg(pl.col("rank").min())
+        match = pl.element() if case_sensitive else pl.element().str.to_lowercase()
+        rank = match.replace_strict(best[key], best["rank"], default=None)
+        matches = pl.col("text").str.extract_many(
+            patterns, ascii_case_insensitive=not case_sensitive, overlapping=True
         )
-        candidates.append(found)
-    for tag, tag_len, pool, pool_order in lookup.regex_tags.iter_rows():
-        candidates.append(
-            texts.filter(pl.col("text").str.contains(f"(?i){tag}")).select(
-                "row",
-                pl.lit(tag_len, pl.UInt32).alias("tag_len"),
-                pl.lit(pool).alias("pool"),
-                pl.lit(pool_order, pl.UInt32).alias("pool_order"),
-            )
+        found.append(
+            texts.select("row", matches.list.eval(rank).list.min().alias("rank")).drop_nulls()
         )
-    if not candidates:
+    return found
+
+
+def _regex_ranks(texts: pl.LazyFrame, tags: pl.DataFrame) -> list[pl.LazyFrame]:
+    """``row, rank`` for each of the regex ``tags`` found in ``texts``."""
+    return [
+        texts.filter(pl.col("text").str.contains(f"(?i){tag}")).select(
+            "row", pl.lit(rank, pl.UInt32).alias("rank")
+        )
+        for tag, rank in tags.select("tag", "rank").iter_rows()
+    ]
+
+
+def _tag_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
+    """``row, tag_pool``: the pool of the longest registry tag found in the coinbase.
+
+    Literal tags without NUL or U+FFFD are searched in the coinbase's text from
+    ``nul_repaired_utf8_from_hex`` (the same matches as in its lossy text, for less); the others
+    in its text from ``lossy_utf8_from_hex``, decoded only for them.
+    """
+    coinbases = rows.select("row", "coinbase_hex").drop_nulls("coinbase_hex")
+
+    def texts(decode: Callable[[pl.Series], pl.Series]) -> pl.LazyFrame:
+        return coinbases.with_columns(decode(coinbases["coinbase_hex"]).alias("text")).lazy()
+
+    tags = _ranked_tags(lookup)
+    plain = ~pl.col("regex") & ~pl.col("tag").str.contains_any(["\x00", "\ufffd"])
+    plain_tags = tags.filter(plain)
+    other_tags = tags.filter(~plain)
+    found = []
+    if plain_tags.height:
+        found += _literal_ranks(texts(nul_repaired_utf8_from_hex), plain_tags)
+    if other_tags.height:
+        decoded = texts(lossy_utf8_from_hex)
+        found += _literal_ranks(decoded, other_tags.filter(~pl.col("regex")))
+        found += _regex_ranks(decoded, other_tags.filter("regex"))
+    if not found:
         return pl.DataFrame(schema={"row": pl.UInt32, "tag_pool": pl.String})
     # one lazy query, so that Polars runs the searches in parallel (eagerly, each took one core)
-    found = pl.concat(candidates, how="vertical_relaxed").collect()
-    return (
-        found.sort("row", "tag_len", "pool_order", descending=[False, True, False])
-        .group_by("row")
-        .agg(pl.col("pool").first().alias("tag_pool"))
-    )
+    best = pl.concat(found).group_by("row").agg(pl.col("rank").min()).collect()
+    return best.join(tags.select("rank", pl.col("pool").alias("tag_pool")), on="rank").drop("rank")
 
 
 def _label_pools(rows: pl.DataFrame, lookup: PoolLookup) -> pl.DataFrame:
@@ -283,7 +322,7 @@ def block_evidence(blocks: pl.DataFrame, lookup: PoolLookup, feed_order: list[st
         .sort("height", "feed_rank")
     )
 
-    if not blocks["height"].is_duplicated().any():  # one row per height: nothing to combine
+    if _one_row_per_height(blocks):  # nothing to combine
         per_height = evidence.select(
             "height",
             "address_pool",

@@ -144,6 +144,11 @@ def _in_index_order(outputs: pl.Expr) -> pl.Expr:
     return pl.coalesce(sorted_outputs, outputs)
 
 
+def _null_count(lists: pl.Expr) -> pl.Expr:
+    """Nulls in each list."""
+    return lists.list.eval(pl.element().is_null()).list.sum()
+
+
 def _bigquery_columns(decoded: pl.LazyFrame) -> pl.LazyFrame:
     """Block columns from decoded lines, with the raw text of the fields that failed."""
     record, element = pl.col("record"), pl.element()
@@ -174,6 +179,7 @@ def _bigquery_columns(decoded: pl.LazyFrame) -> pl.LazyFrame:
     value = raw_value.cast(pl.Int64, strict=False)
     value = pl.when(value >= 0).then(value)
     outputs = pl.col("outputs")
+    raw_values = outputs.list.eval(raw_value)
     return (
         decoded.select(
             "line_no",
@@ -193,11 +199,17 @@ def _bigquery_columns(decoded: pl.LazyFrame) -> pl.LazyFrame:
                 "coinbase_addresses"
             ),
             outputs.list.eval(value).alias("coinbase_values_sats"),
-            outputs.list.eval(
+        )
+        .with_columns(
+            # only the rare blocks with an unparsed value are searched for it
+            pl.when(_null_count(pl.col("coinbase_values_sats")) > _null_count(raw_values))
+            .then(outputs)
+            .list.eval(
                 pl.struct(index=index, value=raw_value).filter(
                     raw_value.is_not_null() & value.is_null()
                 )
-            ).alias("bad_values"),
+            )
+            .alias("bad_values"),
         )
         .drop("outputs")
     )

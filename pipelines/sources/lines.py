@@ -22,5 +22,9 @@ def scan_lines(path: Path) -> pl.LazyFrame:
         truncate_ragged_lines=True,
         encoding="utf8-lossy",
     ).with_row_index("line_no", offset=1)
-    # blank: no character but whitespace (a search, not a stripped copy of every line)
-    return lines.filter(pl.col("nul").is_not_null() | pl.col("line").str.contains(r"\S"))
+    # blank: no character but whitespace. A line opening a JSON object is not; only the others
+    # are searched (a search, not a stripped copy of every line)
+    line = pl.col("line")
+    opens_object = line.str.starts_with("{")
+    not_blank = opens_object | pl.when(~opens_object).then(line).str.contains(r"\S")
+    return lines.filter(pl.col("nul").is_not_null() | not_blank)
