@@ -103,8 +103,8 @@ class Lake:
             .items()
         }
         months = _months(start, end)
-        written = removed = 0
-        for i, key in enumerate(months):
+
+        def replace_month(key: str) -> str:
             partition = ("month", key)
             path = self.partition_dir(layer, table, partition) / DATA_FILE
             kept = pl.read_parquet(path).filter(~in_range) if path.exists() else None
@@ -112,12 +112,18 @@ class Lake:
             if parts:
                 rows = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
                 self.write(rows.sort(sort_by, maintain_order=True), layer, table, partition)
-                written += 1
-            elif self.delete_partition(layer, table, partition):
-                removed += 1
-            if progress and ((i + 1) % 12 == 0 or i + 1 == len(months)):
-                progress(i + 1, len(months), written)
-        return written, removed
+                return "written"
+            return "removed" if self.delete_partition(layer, table, partition) else ""
+
+        done = {"written": 0, "removed": 0, "": 0}
+        # months are independent files: written a few at a time, so one's fsync overlaps the
+        # others' encoding (Polars and fsync release the GIL)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for i, outcome in enumerate(pool.map(replace_month, months)):
+                done[outcome] += 1
+                if progress and ((i + 1) % 12 == 0 or i + 1 == len(months)):
+                    progress(i + 1, len(months), done["written"])
+        return done["written"], done["removed"]
 
     def delete_partition(self, layer: str, table: str, partition: tuple[str, str] | None) -> bool:
         """Remove one partition's data file (None: the unpartitioned file at the table's root);
