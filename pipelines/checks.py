@@ -6,8 +6,9 @@ from collections.abc import Callable
 import dagster as dg
 import polars as pl
 
+from pipelines.lake import months
 from pipelines.metadata import markdown_table
-from pipelines.partitions import YEARLY, days_of, months
+from pipelines.partitions import YEARLY, days_of
 from pipelines.resources import ObservatoryResource
 
 

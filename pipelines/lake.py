@@ -102,7 +102,7 @@ class Lake:
             .partition_by("_month", as_dict=True, include_key=False)
             .items()
         }
-        months = _months(start, end)
+        keys = months(start, end)
 
         def replace_month(key: str) -> str:
             partition = ("month", key)
@@ -119,10 +119,10 @@ class Lake:
         # months are independent files: written a few at a time, so one's fsync overlaps the
         # others' encoding (Polars and fsync release the GIL)
         with ThreadPoolExecutor(max_workers=4) as pool:
-            for i, outcome in enumerate(pool.map(replace_month, months)):
+            for i, outcome in enumerate(pool.map(replace_month, keys)):
                 done[outcome] += 1
-                if progress and ((i + 1) % 12 == 0 or i + 1 == len(months)):
-                    progress(i + 1, len(months), done["written"])
+                if progress and ((i + 1) % 12 == 0 or i + 1 == len(keys)):
+                    progress(i + 1, len(keys), done["written"])
         return done["written"], done["removed"]
 
     def delete_partition(self, layer: str, table: str, partition: tuple[str, str] | None) -> bool:
@@ -258,10 +258,10 @@ class PartsWriter:
         shutil.rmtree(aside, ignore_errors=True)
 
 
-def _months(start: date, end: date) -> list[str]:
+def months(start: date, end: date) -> list[str]:
     """``YYYY-MM`` of every month from ``start``'s to ``end``'s."""
-    months, year, month = [], start.year, start.month
+    keys, year, month = [], start.year, start.month
     while (year, month) <= (end.year, end.month):
-        months.append(f"{year:04d}-{month:02d}")
+        keys.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
+    return keys

@@ -40,15 +40,6 @@ def year_days(key: str) -> tuple[date, date]:
     return date(year, 1, 1), date(year, 12, 31)
 
 
-def months(start: date, end: date) -> list[str]:
-    """The months (``YYYY-MM``) the days ``start``..``end`` fall in, in order."""
-    keys, month = [], start.replace(day=1)
-    while month <= end:
-        keys.append(month.strftime("%Y-%m"))
-        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return keys
-
-
 def yesterday() -> date:
     return datetime.now(UTC).date() - timedelta(days=1)
 

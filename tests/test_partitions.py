@@ -4,12 +4,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from pipelines.lake import months
 from pipelines.partitions import (
     FROM_DAY,
     TO_DAY,
     YEARLY,
     days_of,
-    months,
     run_tags,
     year_days,
     yesterday,
