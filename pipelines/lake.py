@@ -39,6 +39,8 @@ def _part_name(index: int) -> str:
 @dataclass(frozen=True)
 class Lake:
     root: Path
+    # DuckDB can read the files where they lie (views over the lake: ``glob``)
+    readable_in_place = True
 
     def table_dir(self, layer: str, table: str) -> Path:
         if layer not in LAYERS:
@@ -106,8 +108,8 @@ class Lake:
 
         def replace_month(key: str) -> str:
             partition = ("month", key)
-            path = self.partition_dir(layer, table, partition) / DATA_FILE
-            kept = pl.read_parquet(path).filter(~in_range) if path.exists() else None
+            stored = self.stored(layer, table, partition)
+            kept = stored.filter(~in_range) if stored is not None else None
             parts = [p for p in (kept, by_month.get(key)) if p is not None and p.height]
             if parts:
                 rows = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
@@ -124,6 +126,11 @@ class Lake:
                 if progress and ((i + 1) % 12 == 0 or i + 1 == len(keys)):
                     progress(i + 1, len(keys), done["written"])
         return done["written"], done["removed"]
+
+    def stored(self, layer: str, table: str, partition: tuple[str, str]) -> pl.DataFrame | None:
+        """The rows of one partition, or None when it has no file."""
+        path = self.partition_dir(layer, table, partition) / DATA_FILE
+        return pl.read_parquet(path) if path.exists() else None
 
     def delete_partition(self, layer: str, table: str, partition: tuple[str, str] | None) -> bool:
         """Remove one partition's data file (None: the unpartitioned file at the table's root);

@@ -1,4 +1,7 @@
-"""The Parquet lake: partitions are replaced whole, and a crashed write leaves the old data."""
+"""The Parquet lake: partitions are replaced whole, and a crashed write leaves the old data.
+
+Tests taking the ``lake`` fixture run twice: on a local folder and on the S3 server
+(``tests/s3server.py``), with the same assertions."""
 
 from datetime import date
 from pathlib import Path
@@ -7,24 +10,38 @@ import polars as pl
 import pytest
 
 from pipelines.lake import TMP_PREFIX, Lake
+from pipelines.object_lake import ObjectLake
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+    if request.param == "local":
+        return Lake(tmp_path)
+    return ObjectLake.open(request.getfixturevalue("s3_url"))
+
+
+def stored_objects(lake: Lake) -> list[str]:
+    """Every file or object the lake holds, hidden or not, relative to its root."""
+    if isinstance(lake, ObjectLake):
+        root = lake.location.key()
+        return [i.path[len(root) + 1 :] for i in lake._objects(root)]
+    return sorted(str(p.relative_to(lake.root)) for p in Path(lake.root).rglob("*") if p.is_file())
 
 
 def day(value: str, rows: int) -> pl.DataFrame:
     return pl.DataFrame({"date": [value] * rows, "height": list(range(rows))})
 
 
-def test_partitions_are_written_and_read(tmp_path: Path) -> None:
-    lake = Lake(tmp_path)
+def test_partitions_are_written_and_read(lake: Lake) -> None:
     lake.write(day("2024-01-01", 3), "raw", "blocks", ("date", "2024-01-01"))
     lake.write(day("2024-01-02", 2), "raw", "blocks", ("date", "2024-01-02"))
     assert lake.partitions("raw", "blocks") == ["2024-01-01", "2024-01-02"]
-    assert (tmp_path / "raw" / "blocks" / "date=2024-01-01" / "data.parquet").is_file()
+    assert "raw/blocks/date=2024-01-01/data.parquet" in stored_objects(lake)
     assert lake.read("raw", "blocks").height == 5
     assert lake.read("raw", "blocks", ("date", "2024-01-02")).height == 2
 
 
-def test_rewriting_a_partition_replaces_it_exactly(tmp_path: Path) -> None:
-    lake = Lake(tmp_path)
+def test_rewriting_a_partition_replaces_it_exactly(lake: Lake) -> None:
     lake.write(day("2024-01-01", 5), "raw", "blocks", ("date", "2024-01-01"))
     lake.write(day("2024-01-01", 2), "raw", "blocks", ("date", "2024-01-01"))
     lake.write(day("2024-01-01", 2), "raw", "blocks", ("date", "2024-01-01"))
@@ -57,8 +74,7 @@ def test_a_killed_writer_leftover_is_invisible_and_cleaned(tmp_path: Path) -> No
     assert not leftover.exists()
 
 
-def test_unpartitioned_table_and_unknown_layer(tmp_path: Path) -> None:
-    lake = Lake(tmp_path)
+def test_unpartitioned_table_and_unknown_layer(lake: Lake) -> None:
     lake.write(pl.DataFrame({"a": [1]}), "raw", "pool_registry")
     assert lake.partitions("raw", "pool_registry") == []
     assert lake.read("raw", "pool_registry")["a"].to_list() == [1]
@@ -68,8 +84,7 @@ def test_unpartitioned_table_and_unknown_layer(tmp_path: Path) -> None:
         lake.read("raw", "absent")
 
 
-def test_keep_partitions_removes_only_the_others(tmp_path: Path) -> None:
-    lake = Lake(tmp_path)
+def test_keep_partitions_removes_only_the_others(lake: Lake) -> None:
     for feed in ("a", "b", "c"):
         lake.write(pl.DataFrame({"x": [1]}), "raw", "t", ("feed", feed))
     assert lake.keep_partitions("raw", "t", "feed", ["b", "z"]) == ["a", "c"]
@@ -77,8 +92,7 @@ def test_keep_partitions_removes_only_the_others(tmp_path: Path) -> None:
     assert lake.keep_partitions("raw", "t", "feed", ["b"]) == []
 
 
-def test_replace_days_rewrites_only_the_range_inside_monthly_partitions(tmp_path: Path) -> None:
-    lake = Lake(tmp_path)
+def test_replace_days_rewrites_only_the_range_inside_monthly_partitions(lake: Lake) -> None:
 
     def blocks(*days: str) -> pl.DataFrame:
         return pl.DataFrame(
@@ -126,8 +140,7 @@ def test_replace_days_rewrites_only_the_range_inside_monthly_partitions(tmp_path
     assert lake.partitions("raw", "t") == ["2024-01"]
 
 
-def test_read_partitions_in_order_each_with_its_own_columns(tmp_path: Path) -> None:
-    lake = Lake(tmp_path)
+def test_read_partitions_in_order_each_with_its_own_columns(lake: Lake) -> None:
     months = [f"2024-{m:02d}" for m in range(1, 6)]
     for i, month in enumerate(months):
         frame = pl.DataFrame({"v": [i] * (i + 1)})
@@ -141,8 +154,43 @@ def test_read_partitions_in_order_each_with_its_own_columns(tmp_path: Path) -> N
     assert all(rows.height == int(month[-1]) for month, rows in read)
 
 
-def test_read_only_some_columns(tmp_path: Path) -> None:
-    lake = Lake(tmp_path)
+def test_read_only_some_columns(lake: Lake) -> None:
     lake.write(pl.DataFrame({"a": [1], "b": ["x"], "c": [2.0]}), "raw", "t", ("month", "2024-01"))
     assert lake.read("raw", "t", columns=["c", "a"]).columns == ["c", "a"]
     assert lake.read("raw", "t", ("month", "2024-01"), columns=["b"]).to_dicts() == [{"b": "x"}]
+
+
+def test_a_failed_write_leaves_the_previous_partition(lake: Lake, monkeypatch) -> None:
+    lake.write(day("2024-01-01", 4), "raw", "blocks", ("date", "2024-01-01"))
+    before = stored_objects(lake)
+
+    def crash(self: pl.DataFrame, file, **kwargs) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", crash)
+    with pytest.raises(OSError, match="disk full"):
+        lake.write(day("2024-01-01", 9), "raw", "blocks", ("date", "2024-01-01"))
+    monkeypatch.undo()
+    assert lake.read("raw", "blocks").equals(day("2024-01-01", 4))
+    assert stored_objects(lake) == before
+
+
+def test_parts_are_committed_whole_and_orphans_cleaned(lake: Lake) -> None:
+    lake.write(pl.DataFrame({"a": [0]}), "intermediate", "t")  # an old single-file table
+    with lake.parts_writer("intermediate", "t") as writer:
+        writer.append(pl.DataFrame({"a": [1, 2]}))
+        writer.append(pl.DataFrame({"a": [3]}))
+    assert lake.read("intermediate", "t")["a"].to_list() == [1, 2, 3]
+    committed = stored_objects(lake)
+    with pytest.raises(RuntimeError), lake.parts_writer("intermediate", "t") as writer:
+        writer.append(pl.DataFrame({"a": [9]}))
+        raise RuntimeError("crash mid-write")
+    assert lake.read("intermediate", "t")["a"].to_list() == [1, 2, 3]
+    assert stored_objects(lake) == committed
+    # a writer killed before its commit: its parts are never read, and the next commit removes them
+    killed = lake.parts_writer("intermediate", "t").__enter__()
+    killed.append(pl.DataFrame({"a": [7]}))
+    assert lake.read("intermediate", "t")["a"].to_list() == [1, 2, 3]
+    lake.write(pl.DataFrame({"a": [4]}), "intermediate", "t")  # a single frame over parts
+    assert lake.read("intermediate", "t")["a"].to_list() == [4]
+    assert len(stored_objects(lake)) <= 2  # the new part (and its manifest): nothing else

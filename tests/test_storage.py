@@ -1,0 +1,55 @@
+"""Object storage settings come from the AWS environment; failures name the endpoint, never a
+credential."""
+
+import socket
+
+import polars as pl
+import pytest
+
+from pipelines.object_lake import ObjectLake
+from pipelines.storage import S3Location, StorageError, redact
+
+SECRET = "wJalrXUtnFEMI-not-a-real-secret"
+
+
+def test_location_from_url_and_environment() -> None:
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_DEFAULT_REGION": "eu-west-3"}
+    location = S3Location.from_url("s3://bucket/some/prefix/", env)
+    assert (location.bucket, location.prefix) == ("bucket", "some/prefix")
+    assert (location.endpoint, location.region) == ("http://127.0.0.1:9000", "eu-west-3")
+    assert location.key("raw", "t") == "bucket/some/prefix/raw/t"
+    assert location.url == "s3://bucket/some/prefix"
+    # the S3-specific endpoint wins; without any, AWS itself
+    env["AWS_ENDPOINT_URL_S3"] = "http://s3.local"
+    assert S3Location.from_url("s3://b", env).endpoint == "http://s3.local"
+    assert S3Location.from_url("s3://b", {}).where == "s3://b at AWS S3"
+    with pytest.raises(ValueError, match="not an s3://bucket/prefix"):
+        S3Location.from_url("/local/path", env)
+
+
+def test_redact_removes_every_credential() -> None:
+    env = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": SECRET}
+    text = f"failed with key AKIAEXAMPLE and secret {SECRET}"
+    assert redact(text, env) == "failed with key *** and secret ***"
+
+
+def test_an_unreachable_server_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    lake = ObjectLake.open("s3://bucket/lake")
+    with pytest.raises(StorageError) as error:
+        lake.write(pl.DataFrame({"a": [1]}), "raw", "t")
+    message = str(error.value)
+    assert f"s3://bucket/lake at http://127.0.0.1:{port}" in message
+    assert SECRET not in message and "AKIAEXAMPLE" not in message
+
+
+def test_wrong_credentials_are_refused_by_the_server(s3_url: str, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    with pytest.raises(StorageError) as error:
+        ObjectLake.open(s3_url).write(pl.DataFrame({"a": [1]}), "raw", "t")
+    assert SECRET not in str(error.value)
