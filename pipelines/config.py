@@ -19,6 +19,7 @@ from typing import Any
 from pipelines.http import HttpSettings, is_url
 from pipelines.sources.ip_databases import DBIP_CITY_LITE, IPTOCC
 from pipelines.sources.registry import SOURCES, Feed, kinds
+from pipelines.storage import S3Location, is_s3_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.toml"
@@ -77,6 +78,7 @@ TOP_LEVEL_KEYS = (
     "market",
     "trends",
     "validation",
+    "storage",
 )
 
 
@@ -91,6 +93,12 @@ class ObservatoryConfig:
     market_tolerances: dict[str, float] = field(default_factory=lambda: dict(MARKET_TOLERANCES))
     trends: dict[str, Any] = field(default_factory=lambda: dict(TRENDS_DEFAULTS))
     validation_engine: str = DEFAULT_VALIDATION_ENGINE
+    lake: str = ""  # where the lake lives: an s3:// URL or a folder; "" is <data_home>/lake
+
+    @property
+    def lake_location(self) -> str | Path:
+        """The lake's ``s3://`` URL, or its folder."""
+        return self.lake if is_s3_url(self.lake) else Path(self.lake or self.data_home / "lake")
 
     @property
     def report_dir(self) -> Path:
@@ -184,6 +192,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
     market_tolerances = _market_tolerances(path, raw.get("market", {}))
     trends = _trends(path, raw.get("trends", {}))
     validation_engine = _validation_engine(path, raw.get("validation", {}))
+    lake = _lake(path, raw.get("storage", {}))
 
     sources: dict[str, Feed] = {}
     for name, table in raw.get("sources", {}).items():
@@ -214,6 +223,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         market_tolerances=market_tolerances,
         trends=trends,
         validation_engine=validation_engine,
+        lake=lake,
     )
 
 
@@ -225,6 +235,31 @@ def _checked_table(where: str, table: Any, keys: list[str]) -> dict[str, Any]:
         if key not in keys:
             raise _unknown(where, key, keys)
     return table
+
+
+def _lake(path: Path, table: Any) -> str:
+    """``[storage] lake``: an ``s3://bucket/prefix`` URL or a folder (relative to the config
+    file); the endpoint and credentials of object storage come from the AWS environment."""
+    where = f"{path} [storage]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    secrets = [k for k in table if any(w in k.lower() for w in ("key", "secret", "token", "pass"))]
+    if secrets:
+        raise ConfigError(
+            f"{where}: {secrets[0]!r}: credentials are never read from the config file; set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment"
+        )
+    _checked_table(where, table, ["lake"])
+    lake = table.get("lake", "")
+    if not isinstance(lake, str):
+        raise ConfigError(f"{where} lake: expected an s3:// URL or a folder, got {lake!r}")
+    if is_s3_url(lake):
+        try:
+            S3Location.from_url(lake, {})
+        except ValueError as error:
+            raise ConfigError(f"{where} lake: {error}") from None
+        return lake.rstrip("/")
+    return str((path.parent / lake).resolve()) if lake else ""
 
 
 def _validation_engine(path: Path, table: Any) -> str:

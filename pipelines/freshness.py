@@ -33,7 +33,8 @@ from typing import Any
 from pipelines.atomic import replace_with
 from pipelines.config import PROJECT_ROOT, ObservatoryConfig
 from pipelines.http import is_url
-from pipelines.lake import LAYERS, Lake
+from pipelines.lake import LAYERS
+from pipelines.object_lake import ObjectLake, open_lake
 from pipelines.sources.registry import Feed, kind_of
 from pipelines.warehouse import BUILD_DIR, Warehouse
 
@@ -202,11 +203,10 @@ class Ledger:
         self.files = {p: v for p, v in self.files.items() if os.path.exists(p)}
 
 
-def lake_folder(lake: Lake, key: tuple[str, ...]) -> Path | None:
-    """The lake folder of an asset key ``(layer, table)``, if the asset lives in the lake."""
-    if len(key) == 2 and key[0] in LAYERS:
-        return lake.table_dir(*key)
-    return None
+def lake_table(key: str) -> tuple[str, str] | None:
+    """``(layer, table)`` of an asset that lives in the lake, e.g. ``raw/blocks``; else None."""
+    parts = tuple(key.split("/"))
+    return (parts[0], parts[1]) if len(parts) == 2 and parts[0] in LAYERS else None
 
 
 def is_ingest(key: str) -> bool:
@@ -238,7 +238,7 @@ class Planner:
 
     def __post_init__(self) -> None:
         self.warehouse = Warehouse(self.config.data_home)
-        self.lake = Lake(self.config.data_home / "lake")
+        self.lake = open_lake(self.config.lake_location)
         self.ledger = Ledger.load(self.warehouse)
         self.base = config_fingerprint(self.config, self.code)
 
@@ -258,9 +258,9 @@ class Planner:
 
     def _missing(self, key: str) -> bool:
         """Whether the asset's output is gone (a lake table, the serving file, the report)."""
-        folder = lake_folder(self.lake, tuple(key.split("/")))
-        if folder is not None:
-            return not folder.is_dir()
+        table = lake_table(key)
+        if table is not None:
+            return self._table_version(table) is None
         if key.startswith("serving/"):
             return not self.warehouse.serving_path.exists()
         if key.startswith("report/"):
@@ -303,10 +303,17 @@ class Planner:
         recorded for the asset (None: not built, or its build is not trusted)."""
         if key not in self.ledger.assets:
             return None
-        folder = lake_folder(self.lake, tuple(key.split("/")))
-        if folder is not None:  # no folder: a day-partitioned table without rows yet
-            return self.ledger.table_version(folder) or "no rows"
+        table = lake_table(key)
+        if table is not None:  # none: a day-partitioned table without rows yet
+            return self._table_version(table) or "no rows"
         return self.ledger.assets[key]["inputs"]
+
+    def _table_version(self, table: tuple[str, str]) -> str | None:
+        """A lake table's version: the hash of its files' bytes on a local lake, of its objects'
+        names, sizes and times on object storage; None when it has no folder (no objects)."""
+        if isinstance(self.lake, ObjectLake):
+            return self.lake.listing_version(*table)
+        return self.ledger.table_version(self.lake.table_dir(*table))
 
     def inputs(self, key: str) -> str | None:
         """The fingerprint of a built asset's inputs now, or None when an upstream is untrusted."""

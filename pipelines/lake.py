@@ -23,6 +23,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from pipelines.atomic import replace_with
 
@@ -174,6 +175,14 @@ class Lake:
         """A glob matching every data file of the table, for DuckDB's ``read_parquet``."""
         base = self.table_dir(layer, table)
         return str(base / "**" / (PART_GLOB if self._parts(base) else DATA_FILE))
+
+    def read_files(self, files: list[Path]) -> pl.DataFrame:
+        """The rows of some of the table's ``files``, stacked."""
+        return pl.read_parquet(files, hive_partitioning=False)
+
+    def file_rows(self, file: Path) -> int:
+        """A data file's row count, from its Parquet footer."""
+        return pq.read_metadata(file).num_rows
 
     def read_partitions(
         self, layer: str, table: str, key: str, values: list[str], batch: int = 12

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from pipelines.lake import Lake
 from pipelines.nodes.dispersion import distribution_dispersion, hosting_asns
@@ -66,13 +65,15 @@ def enrich(nodes: pl.DataFrame, databases: Sequence[IpDatabase]) -> pl.DataFrame
     return enriched
 
 
-def partition_batches(files: Sequence[Path], batch_rows: int = BATCH_ROWS) -> list[list[Path]]:
-    """Consecutive partition files grouped so a group has at most ``batch_rows`` rows
-    (Parquet footer counts); a day with more is a group of its own."""
+def partition_batches(
+    lake: Lake, files: Sequence[Path], batch_rows: int = BATCH_ROWS
+) -> list[list[Path]]:
+    """Consecutive partition files of ``lake`` grouped so a group has at most ``batch_rows``
+    rows (Parquet footer counts); a day with more is a group of its own."""
     batches: list[list[Path]] = []
     rows = 0
     for path in files:
-        day_rows = pq.read_metadata(path).num_rows
+        day_rows = lake.file_rows(path)
         if not batches or rows + day_rows > batch_rows:
             batches.append([])
             rows = 0
@@ -93,7 +94,7 @@ def build_node_tables(
     """Write the three node tables to ``lake`` from all of ``raw/node_snapshots`` (and
     ``raw/node_distributions``), batch by batch, with the operator seeds ``organizations`` and
     ``hosting``; ``progress(done, batches, rows)`` per batch."""
-    batches = partition_batches(lake.files("raw", "node_snapshots"), batch_rows)
+    batches = partition_batches(lake, lake.files("raw", "node_snapshots"), batch_rows)
     result = NodeTables(batches=len(batches), days=sum(map(len, batches)))
     totals: dict[str, dict[str, Any]] = {}
     hosting_ases = hosting_asns(organizations, hosting)
@@ -101,11 +102,7 @@ def build_node_tables(
         writers = {t: stack.enter_context(lake.parts_writer("intermediate", t)) for t in TABLES}
         rows = 0
         for done, files in enumerate(batches or [[]], start=1):
-            raw = (
-                pl.read_parquet(files, hive_partitioning=False)
-                if files
-                else pl.DataFrame(schema=NODE_SCHEMA)
-            )
+            raw = lake.read_files(files) if files else pl.DataFrame(schema=NODE_SCHEMA)
             known = raw.filter(
                 ~pl.col("network").is_in(OVERLAY_NETWORKS) & pl.col("country_code").is_not_null()
             )

@@ -15,6 +15,7 @@ Arrow (``readable_in_place`` is False).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import uuid
@@ -22,10 +23,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from pipelines.lake import DATA_FILE, LAYERS, Lake
 from pipelines.storage import S3Location, StorageError, redact
@@ -179,6 +182,27 @@ class ObjectLake(Lake):
             frames = list(pool.map(lambda key: self._get(key, columns), keys))
         return pl.concat(frames) if len(frames) > 1 else frames[0]
 
+    @_named
+    def read_files(self, files: list[str]) -> pl.DataFrame:  # type: ignore[override]
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            frames = list(pool.map(self._get, files))
+        return pl.concat(frames) if len(frames) > 1 else frames[0]
+
+    @_named
+    def file_rows(self, file: str) -> int:  # type: ignore[override]
+        with self.fs.open_input_file(file) as source:
+            return pq.read_metadata(source).num_rows
+
+    @_named
+    def listing_version(self, layer: str, table: str) -> str | None:
+        """A hash of the table's objects (path, size, time), manifest included; None when it has
+        none. A rewrite with the same bytes counts as a change (S3 listings carry no hash)."""
+        base = self._key(layer, table)
+        listing = [[i.path[len(base) :], i.size, i.mtime_ns] for i in self._objects(base)]
+        if not listing:
+            return None
+        return hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:32]
+
     def arrow_dataset(self, layer: str, table: str) -> Any:
         """The table as a pyarrow dataset over its objects, for DuckDB to scan."""
         import pyarrow.dataset as ds
@@ -232,3 +256,8 @@ class ObjectPartsWriter:
         for info in lake._objects(base):  # replaced parts, a crashed writer's, a single file
             if info.path not in keep:
                 lake.fs.delete_file(info.path)
+
+
+def open_lake(location: str | Path) -> Lake:
+    """The lake at ``location``: an ``s3://`` URL (object storage) or a local folder."""
+    return ObjectLake.open(location) if isinstance(location, str) else Lake(location)

@@ -14,10 +14,16 @@ from pydantic import Field
 from pipelines.config import ObservatoryConfig, load_config
 from pipelines.lake import Lake
 from pipelines.metadata import frame_metadata
+from pipelines.object_lake import open_lake
 from pipelines.schemas import Contract
 from pipelines.sources.registry import Feed, FeedRead, ReadScope, read_feed
 from pipelines.validation import suite_check_result, suite_partitions_check_result
-from pipelines.warehouse import Warehouse, load_parquet_table, load_parquet_view
+from pipelines.warehouse import (
+    Warehouse,
+    load_arrow_table,
+    load_parquet_table,
+    load_parquet_view,
+)
 
 
 class ObservatoryResource(dg.ConfigurableResource):
@@ -32,7 +38,9 @@ class ObservatoryResource(dg.ConfigurableResource):
         return load_config(self.config_file)
 
     def lake(self) -> Lake:
-        return Lake(self.config().data_home / "lake")
+        """The lake: ``[storage] lake`` (a folder or object storage), by default
+        ``<data_home>/lake``."""
+        return open_lake(self.config().lake_location)
 
     def warehouse(self) -> Warehouse:
         return Warehouse(self.config().data_home)
@@ -45,8 +53,9 @@ class ObservatoryResource(dg.ConfigurableResource):
         log: Any = None,
     ) -> FeedRead:
         """Read one configured feed with its kind's reader (days ``start``..``end`` for daily
-        sources); its cache folder is ``<lake>/cache/<source>/<feed>``."""
-        cache_dir = self.lake().root / "cache" / feed.source / feed.name
+        sources); its cache folder, always on local disk, is
+        ``<data_home>/lake/cache/<source>/<feed>``."""
+        cache_dir = self.config().data_home / "lake" / "cache" / feed.source / feed.name
         scope = ReadScope(cache_dir, start, end, log or logging.getLogger(f"pipelines.{feed.key}"))
         read = read_feed(feed, scope)
         read.report = {"kind": feed.kind, **read.report}
@@ -72,23 +81,20 @@ class ObservatoryResource(dg.ConfigurableResource):
         """
         lake = self.lake()
         files = lake.files(contract.layer, contract.table)
+        described = {
+            "description": contract.description,
+            "column_descriptions": contract.descriptions,
+        }
+        relation, layer, table = contract.relation, contract.layer, contract.table
         with self.warehouse().writer() as con:
-            if in_place and files:
-                rows = load_parquet_view(
-                    con,
-                    contract.relation,
-                    lake.glob(contract.layer, contract.table),
-                    description=contract.description,
-                    column_descriptions=contract.descriptions,
-                )
+            if files and not lake.readable_in_place:  # object storage: through Arrow
+                dataset = lake.arrow_dataset(layer, table)
+                rows = load_arrow_table(con, relation, dataset, **described)
+            elif in_place and files:
+                rows = load_parquet_view(con, relation, lake.glob(layer, table), **described)
             else:
                 rows = load_parquet_table(
-                    con,
-                    contract.relation,
-                    files,
-                    description=contract.description,
-                    column_descriptions=contract.descriptions,
-                    empty_schema=preview.schema,
+                    con, relation, files, empty_schema=preview.schema, **described
                 )
         return {
             **frame_metadata(preview, descriptions=contract.descriptions),

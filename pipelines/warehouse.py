@@ -149,19 +149,41 @@ def load_parquet_table(
 
     With no files the table is empty, with the columns of ``empty_schema``.
     """
-    target = _replaceable(con, relation, "TABLE")
-    if files:
-        file_list = "[" + ", ".join(quote_literal(str(f)) for f in files) + "]"
-        con.execute(
-            f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM "
-            f"read_parquet({file_list}, union_by_name = true, hive_partitioning = false)"
+    if not files:  # nothing in the lake yet: an empty table with the right columns
+        empty = pl.DataFrame(schema=empty_schema or {}).to_arrow()
+        return load_arrow_table(
+            con,
+            relation,
+            empty,
+            description=description,
+            column_descriptions=column_descriptions,
         )
-    else:  # nothing in the lake yet: an empty table with the right columns
-        con.register("_empty_lake_table", pl.DataFrame(schema=empty_schema or {}).to_arrow())
-        con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _empty_lake_table")
-        con.unregister("_empty_lake_table")
-    comment_relation(con, "TABLE", target, description, column_descriptions)
-    return con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
+    target = _replaceable(con, relation, "TABLE")
+    file_list = "[" + ", ".join(quote_literal(str(f)) for f in files) + "]"
+    con.execute(
+        f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM "
+        f"read_parquet({file_list}, union_by_name = true, hive_partitioning = false)"
+    )
+    return _described(con, "TABLE", target, description, column_descriptions)
+
+
+def load_arrow_table(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    data: object,
+    *,
+    description: str = "",
+    column_descriptions: Mapping[str, str] | None = None,
+) -> int:
+    """Replace ``relation`` (schema.table) with the rows of an Arrow table or dataset (a lake on
+    object storage, which DuckDB cannot read without its httpfs extension); returns its rows."""
+    target = _replaceable(con, relation, "TABLE")
+    con.register("_arrow_lake_table", data)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _arrow_lake_table")
+    finally:
+        con.unregister("_arrow_lake_table")
+    return _described(con, "TABLE", target, description, column_descriptions)
 
 
 def load_parquet_view(
@@ -183,7 +205,18 @@ def load_parquet_view(
         f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM "
         f"read_parquet({quote_literal(pattern)}, union_by_name = true, hive_partitioning = false)"
     )
-    comment_relation(con, "VIEW", target, description, column_descriptions)
+    return _described(con, "VIEW", target, description, column_descriptions)
+
+
+def _described(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    target: str,
+    description: str,
+    column_descriptions: Mapping[str, str] | None,
+) -> int:
+    """Comment the new relation (``comment_relation``) and return its row count."""
+    comment_relation(con, kind, target, description, column_descriptions)
     return con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
 
 

@@ -106,6 +106,8 @@ def start_s3_server(folder: Path) -> S3Server:
         "-s3",
         f"-s3.port={s3}",
         f"-s3.config={config}",
+        "-s3.port.iceberg=0",  # the Iceberg and Lance listeners have fixed ports: off
+        "-s3.port.lance=0",
         "-master.volumeSizeLimitMB=64",
         "-volume.max=50",
     ]

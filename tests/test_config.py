@@ -72,8 +72,14 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
         (
             'colour = "red"\n',
             "unknown key 'colour'; valid keys: data_home, http, market, mining, nodes, sources, "
-            "trends",
+            "storage, trends",
         ),
+        (
+            '[storage]\nlake = "s3://bucket/x"\naws_secret_access_key = "abc"\n',
+            "[storage]: 'aws_secret_access_key': credentials are never read from the config file",
+        ),
+        ("[storage]\nlake = 3\n", "[storage] lake: expected an s3:// URL or a folder, got 3"),
+        ('[storage]\nbucket = "b"\n', "[storage]: unknown key 'bucket'; valid keys: lake"),
         ("[http]\nretries = 3\n", "[http]: unknown key 'retries'; valid keys: backoff_seconds"),
         ("[http]\ntimeout_seconds = -1\n", "[http] timeout_seconds: expected a positive number"),
         (
@@ -185,6 +191,15 @@ def test_validation_engine_defaults_to_polars(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "")).validation_engine == "polars"
     chosen = load_config(write(tmp_path, '[validation]\nengine = "great_expectations"\n'))
     assert chosen.validation_engine == "great_expectations"
+
+
+def test_lake_location_defaults_to_the_data_home(tmp_path: Path) -> None:
+    default = load_config(write(tmp_path, ""))
+    assert default.lake_location == default.data_home / "lake"
+    folder = load_config(write(tmp_path, '[storage]\nlake = "elsewhere/lake"\n'))
+    assert folder.lake_location == (tmp_path / "elsewhere" / "lake").resolve()
+    bucket = load_config(write(tmp_path, '[storage]\nlake = "s3://bucket/observatory/"\n'))
+    assert bucket.lake_location == "s3://bucket/observatory"
 
 
 def test_ip_database_defaults_to_dbip_city_lite(tmp_path: Path) -> None:

@@ -18,8 +18,10 @@ def test_batches_of_months_give_the_same_tables(tmp_path: Path) -> None:
     for lake in (one, many):
         generate(lake, snapshots=5, nodes=400, every_days=31)  # five months, a file each
     files = many.files("raw", "node_snapshots")
-    assert [len(b) for b in partition_batches(files, 900)] == [2, 2, 1]
-    assert [len(b) for b in partition_batches(files, 1)] == [1] * 5  # a big month is a batch alone
+    assert [len(b) for b in partition_batches(many, files, 900)] == [2, 2, 1]
+    assert [len(b) for b in partition_batches(many, files, 1)] == [
+        1
+    ] * 5  # a big month is a batch alone
     seeds = read_node_organizations(), read_hosting_providers()
     whole = build_node_tables(one, default_databases(), *seeds, batch_rows=10**9)
     batched = build_node_tables(many, default_databases(), *seeds, batch_rows=900)

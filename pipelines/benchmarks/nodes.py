@@ -217,7 +217,7 @@ def run_build(lake: Lake, batch_rows: int) -> dict[str, Any]:
 
 def run_profile(lake: Lake, batch_rows: int) -> dict[str, Any]:
     """Time each step on the first batch."""
-    files = partition_batches(lake.files("raw", "node_snapshots"), batch_rows)[0]
+    files = partition_batches(lake, lake.files("raw", "node_snapshots"), batch_rows)[0]
     steps: dict[str, float] = {}
     clock = time.perf_counter()
 

@@ -1,0 +1,68 @@
+"""``observatory run`` with the lake on the S3 server gives the warehouse a local lake gives."""
+
+import uuid
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.config import load_config
+from pipelines.lake import Lake
+from pipelines.object_lake import ObjectLake
+from tests.conftest import SAMPLE_SOURCES, run_cli, write_config
+from tests.s3server import BUCKET, S3Server
+
+DAYS = ("--from", "2023-12-30", "--to", "2024-01-05")
+
+
+def relations(serving: Path) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent content hash of every table and view."""
+    with duckdb.connect(str(serving), read_only=True) as con:
+        names = con.sql(
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+            "UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
+            "WHERE NOT internal ORDER BY 1"
+        ).fetchall()
+        return {
+            name: con.sql(
+                f"SELECT count(*), md5(coalesce(string_agg(h, ',' ORDER BY h), '')) "
+                f"FROM (SELECT md5(CAST(t AS VARCHAR)) AS h FROM {name} t)"
+            ).fetchall()[0]
+            for (name,) in names
+        }
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> dict[str, Path]:
+    homes = {}
+    for kind in ("local", "s3"):
+        folder = tmp_path_factory.mktemp(kind)
+        top = {"storage": {"lake": f"s3://{BUCKET}/{uuid.uuid4().hex}"}} if kind == "s3" else {}
+        config = write_config(folder, SAMPLE_SOURCES, **top)
+        result = run_cli("run", "--config", str(config), *DAYS, env=s3_server.env())
+        assert result.returncode == 0, result.stderr[-3000:]
+        homes[kind] = config
+    return homes
+
+
+def test_the_same_warehouse_from_either_lake(both: dict[str, Path]) -> None:
+    local, s3 = (relations(both[k].parent / "warehouse" / "observatory.duckdb") for k in both)
+    assert local.keys() == s3.keys()
+    assert {n: v for n, v in s3.items() if local[n] != v} == {}
+    assert local["main.blocks"][0] > 0
+
+
+def test_nothing_of_the_lake_is_on_local_disk(both: dict[str, Path], s3_env) -> None:
+    home = both["s3"].parent / "warehouse"
+    assert not (home / "lake" / "raw").exists()
+    assert not (home / "lake" / "intermediate").exists()
+    lake = ObjectLake.open(load_config(both["s3"]).lake_location)
+    local = Lake(both["local"].parent / "warehouse" / "lake")
+    assert lake.partitions("raw", "blocks") == local.partitions("raw", "blocks") == ["2024-01"]
+    assert lake.read("raw", "blocks").equals(local.read("raw", "blocks"))
+
+
+def test_a_second_run_with_nothing_new_runs_nothing(both: dict[str, Path], s3_server) -> None:
+    again = run_cli("run", "--config", str(both["s3"]), *DAYS, env=s3_server.env())
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "up to date" in again.stderr
