@@ -69,12 +69,38 @@ def prepare_environment(config: ObservatoryConfig) -> Path:
     return dagster_home
 
 
-def _serving_connection(config_file: Path | None):
-    """A read-only connection to the serving database of the chosen config."""
-    from pipelines.warehouse import Warehouse, WarehouseNotBuilt
+def _publication(config: ObservatoryConfig):
+    """The published versions of the config's lake; None for a lake on local disk."""
+    from pipelines.object_lake import ObjectLake, open_lake
+    from pipelines.published import Publication
+
+    lake = open_lake(config.lake_location)
+    return Publication(lake) if isinstance(lake, ObjectLake) else None
+
+
+def _pulled(config: ObservatoryConfig) -> Path:
+    """The local copy of the warehouse LATEST names (downloaded once per version)."""
+    from pipelines.published import NotPublished
+    from pipelines.storage import StorageError
 
     try:
-        return Warehouse(_load(config_file).data_home).reader()
+        return _publication(config).pull(config.data_home / "published")
+    except (NotPublished, StorageError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _serving_connection(config_file: Path | None):
+    """A read-only connection to the serving database of the chosen config: with the lake on
+    object storage, the published version LATEST names; else the local serving file."""
+    import duckdb
+
+    from pipelines.warehouse import Warehouse, WarehouseNotBuilt
+
+    config = _load(config_file)
+    if _publication(config) is not None:
+        return duckdb.connect(str(_pulled(config)), read_only=True)
+    try:
+        return Warehouse(config.data_home).reader()
     except WarehouseNotBuilt as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -274,6 +300,41 @@ def tables(config_file: Path | None, fmt: str) -> None:
             note = f" — {col['description']}" if col["description"] else ""
             out.print(f"    {col['name']} [dim]{col['type']}[/dim]{note}")
         out.print()
+
+
+@main.command()
+@config_option
+def pull(config_file: Path | None) -> None:
+    """Download the published warehouse LATEST names (lake on object storage) and print its
+    local path."""
+    config = _load(config_file)
+    if _publication(config) is None:
+        raise click.ClickException("the lake is on local disk: nothing is published to pull")
+    click.echo(str(_pulled(config)))
+
+
+@main.command()
+@config_option
+@click.argument("version", required=False)
+def rollback(config_file: Path | None, version: str | None) -> None:
+    """Point serving/LATEST at an older published VERSION; without one, list the versions kept."""
+    from pipelines.published import NotPublished
+    from pipelines.storage import StorageError
+
+    publication = _publication(_load(config_file))
+    if publication is None:
+        raise click.ClickException("the lake is on local disk: no published versions")
+    try:
+        if version is None:
+            latest = publication.latest().name
+            for kept in publication.versions():
+                mark = "LATEST" if kept.name == latest else ""
+                click.echo(f"{kept.name}  {kept.bytes:>12,} bytes  {kept.published_at}  {mark}")
+            return
+        chosen = publication.rollback(version)
+    except (NotPublished, StorageError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"serving/LATEST now names {chosen.name}")
 
 
 @main.command()

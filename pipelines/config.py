@@ -68,6 +68,7 @@ TRENDS_DEFAULTS: dict[str, Any] = {
 # no GX import) or Great Expectations itself, the reference.
 VALIDATION_ENGINES = ("polars", "great_expectations")
 DEFAULT_VALIDATION_ENGINE = "polars"
+DEFAULT_KEEP_VERSIONS = 7
 
 TOP_LEVEL_KEYS = (
     "data_home",
@@ -94,6 +95,7 @@ class ObservatoryConfig:
     trends: dict[str, Any] = field(default_factory=lambda: dict(TRENDS_DEFAULTS))
     validation_engine: str = DEFAULT_VALIDATION_ENGINE
     lake: str = ""  # where the lake lives: an s3:// URL or a folder; "" is <data_home>/lake
+    keep_versions: int = DEFAULT_KEEP_VERSIONS  # published warehouses kept on object storage
 
     @property
     def lake_location(self) -> str | Path:
@@ -192,7 +194,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
     market_tolerances = _market_tolerances(path, raw.get("market", {}))
     trends = _trends(path, raw.get("trends", {}))
     validation_engine = _validation_engine(path, raw.get("validation", {}))
-    lake = _lake(path, raw.get("storage", {}))
+    lake, keep_versions = _storage(path, raw.get("storage", {}))
 
     sources: dict[str, Feed] = {}
     for name, table in raw.get("sources", {}).items():
@@ -224,6 +226,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         trends=trends,
         validation_engine=validation_engine,
         lake=lake,
+        keep_versions=keep_versions,
     )
 
 
@@ -237,9 +240,10 @@ def _checked_table(where: str, table: Any, keys: list[str]) -> dict[str, Any]:
     return table
 
 
-def _lake(path: Path, table: Any) -> str:
-    """``[storage] lake``: an ``s3://bucket/prefix`` URL or a folder (relative to the config
-    file); the endpoint and credentials of object storage come from the AWS environment."""
+def _storage(path: Path, table: Any) -> tuple[str, int]:
+    """``[storage]``: ``lake``, an ``s3://bucket/prefix`` URL or a folder (relative to the config
+    file), and ``keep_versions``, how many published warehouses object storage keeps; the
+    endpoint and credentials of object storage come from the AWS environment."""
     where = f"{path} [storage]"
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table")
@@ -249,7 +253,10 @@ def _lake(path: Path, table: Any) -> str:
             f"{where}: {secrets[0]!r}: credentials are never read from the config file; set "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment"
         )
-    _checked_table(where, table, ["lake"])
+    _checked_table(where, table, ["lake", "keep_versions"])
+    keep = table.get("keep_versions", DEFAULT_KEEP_VERSIONS)
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+        raise ConfigError(f"{where} keep_versions: expected a positive integer, got {keep!r}")
     lake = table.get("lake", "")
     if not isinstance(lake, str):
         raise ConfigError(f"{where} lake: expected an s3:// URL or a folder, got {lake!r}")
@@ -258,8 +265,8 @@ def _lake(path: Path, table: Any) -> str:
             S3Location.from_url(lake, {})
         except ValueError as error:
             raise ConfigError(f"{where} lake: {error}") from None
-        return lake.rstrip("/")
-    return str((path.parent / lake).resolve()) if lake else ""
+        return lake.rstrip("/"), keep
+    return (str((path.parent / lake).resolve()) if lake else ""), keep
 
 
 def _validation_engine(path: Path, table: Any) -> str:

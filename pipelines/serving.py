@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from pipelines.object_lake import ObjectLake
+from pipelines.published import Publication
 from pipelines.resources import ObservatoryResource
 
 KEY = dg.AssetKey(["serving", "observatory_duckdb"])
@@ -16,7 +18,8 @@ def serving_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         description=(
             "The serving database (warehouse/observatory.duckdb) that analysts, `observatory sql` "
             "and notebooks open read-only; replaced atomically at the end of each run, and only "
-            "when every upstream asset and blocking check in the run has passed."
+            "when every upstream asset and blocking check in the run has passed. With the lake "
+            "on object storage, also uploaded as a new version that serving/LATEST names."
         ),
     )
     def observatory_duckdb(
@@ -24,13 +27,20 @@ def serving_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         published = observatory.warehouse().publish()
         context.log.info(f"published {published['path']} ({published['bytes']:,} bytes)")
-        return dg.MaterializeResult(
-            metadata={
-                "path": dg.MetadataValue.path(str(published["path"])),
-                "bytes": dg.MetadataValue.int(int(published["bytes"])),
-                "tables": dg.MetadataValue.int(int(published["tables"])),
-                "views": dg.MetadataValue.int(int(published["views"])),
-            }
-        )
+        metadata = {
+            "path": dg.MetadataValue.path(str(published["path"])),
+            "bytes": dg.MetadataValue.int(int(published["bytes"])),
+            "tables": dg.MetadataValue.int(int(published["tables"])),
+            "views": dg.MetadataValue.int(int(published["views"])),
+        }
+        lake = observatory.lake()
+        if isinstance(lake, ObjectLake):  # for readers on other machines
+            keep = observatory.config().keep_versions
+            serving = observatory.warehouse().serving_path
+            version = Publication(lake).publish(serving, context.run_id, keep)
+            context.log.info(f"published {lake.root}/serving/{version.name}.duckdb as LATEST")
+            metadata["version"] = version.name
+            metadata["sha256"] = version.sha256
+        return dg.MaterializeResult(metadata=metadata)
 
     return observatory_duckdb

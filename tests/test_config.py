@@ -79,7 +79,11 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
             "[storage]: 'aws_secret_access_key': credentials are never read from the config file",
         ),
         ("[storage]\nlake = 3\n", "[storage] lake: expected an s3:// URL or a folder, got 3"),
-        ('[storage]\nbucket = "b"\n', "[storage]: unknown key 'bucket'; valid keys: lake"),
+        (
+            '[storage]\nbucket = "b"\n',
+            "[storage]: unknown key 'bucket'; valid keys: keep_versions, lake",
+        ),
+        ("[storage]\nkeep_versions = 0\n", "keep_versions: expected a positive integer, got 0"),
         ("[http]\nretries = 3\n", "[http]: unknown key 'retries'; valid keys: backoff_seconds"),
         ("[http]\ntimeout_seconds = -1\n", "[http] timeout_seconds: expected a positive number"),
         (
@@ -200,6 +204,7 @@ def test_lake_location_defaults_to_the_data_home(tmp_path: Path) -> None:
     assert folder.lake_location == (tmp_path / "elsewhere" / "lake").resolve()
     bucket = load_config(write(tmp_path, '[storage]\nlake = "s3://bucket/observatory/"\n'))
     assert bucket.lake_location == "s3://bucket/observatory"
+    assert (default.keep_versions, bucket.keep_versions) == (7, 7)
 
 
 def test_ip_database_defaults_to_dbip_city_lite(tmp_path: Path) -> None:

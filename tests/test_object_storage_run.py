@@ -66,3 +66,28 @@ def test_a_second_run_with_nothing_new_runs_nothing(both: dict[str, Path], s3_se
     again = run_cli("run", "--config", str(both["s3"]), *DAYS, env=s3_server.env())
     assert again.returncode == 0, again.stderr[-3000:]
     assert "up to date" in again.stderr
+
+
+def test_a_reader_elsewhere_queries_the_published_warehouse(
+    both: dict[str, Path], s3_server: S3Server, tmp_path: Path
+) -> None:
+    """A machine with an empty data home and only [storage] lake gets the same answers."""
+    url = load_config(both["s3"]).lake_location
+    reader = write_config(tmp_path, {}, storage={"lake": url})
+    query = "SELECT count(*) AS n, sum(height) AS s FROM blocks"
+    answers = [
+        run_cli("sql", query, "--format", "json", "--config", str(config), env=s3_server.env())
+        for config in (both["local"], reader)
+    ]
+    assert all(a.returncode == 0 for a in answers), answers[1].stderr
+    assert answers[0].stdout == answers[1].stdout
+    assert [p.suffix for p in (tmp_path / "warehouse" / "published").iterdir()] == [".duckdb"]
+    listed = run_cli("rollback", "--config", str(reader), env=s3_server.env())
+    assert listed.returncode == 0 and listed.stdout.count("LATEST") == 1, listed.stderr
+
+
+def test_no_credentials_in_the_run_output(both: dict[str, Path], s3_server: S3Server) -> None:
+    secret = s3_server.env()["AWS_SECRET_ACCESS_KEY"]
+    again = run_cli("run", "--config", str(both["s3"]), "--force", *DAYS, env=s3_server.env())
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert secret not in again.stdout + again.stderr
