@@ -13,7 +13,7 @@ export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PYTHON_DOWNLOADS := never
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: run test ui lint setup browser
+.PHONY: run test ui lint setup browser servers
 .DEFAULT_GOAL := run
 
 $(UV):
@@ -40,7 +40,16 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: lint browser
+# The object-storage and instance tests start real servers on 127.0.0.1: SeaweedFS comes with
+# the dev dependencies, PostgreSQL from Debian.
+servers:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql (for the instance tests)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test: lint browser servers
 	$(UV) run --frozen pytest -n 2 --dist loadfile $(ARGS)
 
 ui: .venv/.synced

@@ -25,16 +25,68 @@ from pipelines.config import (
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 DAGSTER_YAML = """\
 # Dagster instance of the observatory (written by `observatory`; edits are overwritten).
-# One SQLite event log for all runs: a run over many partitions records events per partition,
-# which the default per-run shards store about twice as slowly.
 telemetry:
   enabled: false
+"""
+# One SQLite event log for all runs: a run over many partitions records events per partition,
+# which the default per-run shards store about twice as slowly.
+SQLITE_STORAGE = """\
 event_log_storage:
   module: dagster._core.storage.event_log
   class: ConsolidatedSqliteEventLogStorage
   config:
     base_dir: {history}
 """
+# Runs, event logs and schedules in PostgreSQL (dagster-postgres), shared by the webserver, the
+# daemon and run workers on other machines; the connection is read from the environment when
+# the instance starts, so no password is written here. A DAGSTER_PG_URL names its driver:
+# postgresql+psycopg2://user:password@host:port/db.
+POSTGRES_URL_STORAGE = """\
+storage:
+  postgres:
+    postgres_url:
+      env: DAGSTER_PG_URL
+"""
+POSTGRES_STORAGE = """\
+storage:
+  postgres:
+    postgres_db:
+      hostname:
+        env: DAGSTER_PG_HOST
+      port:
+        env: DAGSTER_PG_PORT
+      username:
+        env: DAGSTER_PG_USERNAME
+      password:
+        env: DAGSTER_PG_PASSWORD
+      db_name:
+        env: DAGSTER_PG_DB
+      scheme: postgresql+psycopg2  # the driver dagster-postgres installs (SQLAlchemy 2.1's
+                                   # default for postgresql:// is psycopg 3)
+"""
+PG_VARIABLES = (
+    "DAGSTER_PG_HOST",
+    "DAGSTER_PG_PORT",
+    "DAGSTER_PG_USERNAME",
+    "DAGSTER_PG_PASSWORD",
+    "DAGSTER_PG_DB",
+)
+
+
+def dagster_yaml(config: ObservatoryConfig, dagster_home: Path) -> str:
+    """The instance settings for the config's ``[dagster] storage``."""
+    if config.dagster_storage == "sqlite":
+        return DAGSTER_YAML + SQLITE_STORAGE.format(history=dagster_home / "history")
+    if os.environ.get("DAGSTER_PG_URL"):
+        return DAGSTER_YAML + POSTGRES_URL_STORAGE
+    missing = [name for name in PG_VARIABLES if not os.environ.get(name)]
+    if missing:
+        raise click.ClickException(
+            f'{config.path}: [dagster] storage = "postgres" needs DAGSTER_PG_URL or '
+            f"{', '.join(PG_VARIABLES)} in the environment; missing: {', '.join(missing)}"
+        )
+    return DAGSTER_YAML + POSTGRES_STORAGE
+
 
 config_option = click.option(
     "--config",
@@ -56,9 +108,7 @@ def prepare_environment(config: ObservatoryConfig) -> Path:
     """Point Dagster at the config and at the persistent instance under the data home."""
     dagster_home = config.data_home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").write_text(
-        DAGSTER_YAML.format(history=dagster_home / "history")
-    )
+    (dagster_home / "dagster.yaml").write_text(dagster_yaml(config, dagster_home))
     os.environ[CONFIG_ENV_VAR] = str(config.path)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")

@@ -69,6 +69,9 @@ TRENDS_DEFAULTS: dict[str, Any] = {
 VALIDATION_ENGINES = ("polars", "great_expectations")
 DEFAULT_VALIDATION_ENGINE = "polars"
 DEFAULT_KEEP_VERSIONS = 7
+# Where the Dagster instance keeps runs, event logs and schedules: SQLite files under the data
+# home, or a PostgreSQL database shared by machines (connection from DAGSTER_PG_* variables)
+DAGSTER_STORAGES = ("sqlite", "postgres")
 
 TOP_LEVEL_KEYS = (
     "data_home",
@@ -80,6 +83,7 @@ TOP_LEVEL_KEYS = (
     "trends",
     "validation",
     "storage",
+    "dagster",
 )
 
 
@@ -96,6 +100,7 @@ class ObservatoryConfig:
     validation_engine: str = DEFAULT_VALIDATION_ENGINE
     lake: str = ""  # where the lake lives: an s3:// URL or a folder; "" is <data_home>/lake
     keep_versions: int = DEFAULT_KEEP_VERSIONS  # published warehouses kept on object storage
+    dagster_storage: str = "sqlite"
 
     @property
     def lake_location(self) -> str | Path:
@@ -195,6 +200,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
     trends = _trends(path, raw.get("trends", {}))
     validation_engine = _validation_engine(path, raw.get("validation", {}))
     lake, keep_versions = _storage(path, raw.get("storage", {}))
+    dagster_storage = _dagster_storage(path, raw.get("dagster", {}))
 
     sources: dict[str, Feed] = {}
     for name, table in raw.get("sources", {}).items():
@@ -227,6 +233,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         validation_engine=validation_engine,
         lake=lake,
         keep_versions=keep_versions,
+        dagster_storage=dagster_storage,
     )
 
 
@@ -267,6 +274,19 @@ def _storage(path: Path, table: Any) -> tuple[str, int]:
             raise ConfigError(f"{where} lake: {error}") from None
         return lake.rstrip("/"), keep
     return (str((path.parent / lake).resolve()) if lake else ""), keep
+
+
+def _dagster_storage(path: Path, table: Any) -> str:
+    """``[dagster] storage``: sqlite (files under the data home) or postgres."""
+    where = f"{path} [dagster]"
+    _checked_table(where, table, ["storage"])
+    storage = table.get("storage", "sqlite")
+    if storage not in DAGSTER_STORAGES:
+        raise ConfigError(
+            f"{where} storage: {storage!r} is not a valid choice; valid choices: "
+            f"{', '.join(DAGSTER_STORAGES)}"
+        )
+    return storage
 
 
 def _validation_engine(path: Path, table: Any) -> str:
