@@ -71,8 +71,8 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
     [
         (
             'colour = "red"\n',
-            "unknown key 'colour'; valid keys: data_home, http, market, mining, nodes, sources, "
-            "storage, trends",
+            "unknown key 'colour'; valid keys: dagster, data_home, http, market, mining, nodes, "
+            "sources, storage, trends, validation",
         ),
         (
             '[storage]\nlake = "s3://bucket/x"\naws_secret_access_key = "abc"\n',
@@ -83,6 +83,7 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
             '[storage]\nbucket = "b"\n',
             "[storage]: unknown key 'bucket'; valid keys: keep_versions, lake",
         ),
+        ('[dagster]\nstorage = "mysql"\n', "[dagster] storage: 'mysql' is not a valid choice"),
         ("[storage]\nkeep_versions = 0\n", "keep_versions: expected a positive integer, got 0"),
         ("[http]\nretries = 3\n", "[http]: unknown key 'retries'; valid keys: backoff_seconds"),
         ("[http]\ntimeout_seconds = -1\n", "[http] timeout_seconds: expected a positive number"),
