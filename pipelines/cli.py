@@ -256,7 +256,9 @@ def run(config_file: Path | None, start, end, selection: str | None, force: bool
     Raw tables are re-read when their sources, the code or the config changed, when their source
     is live, or for days not read yet; everything else is rebuilt when an upstream table changed.
     """
+    from pipelines.lease import LeaseTimeout
     from pipelines.runner import RunPlanError, execute
+    from pipelines.storage import StorageError
 
     config = _load(config_file)
     prepare_environment(config)
@@ -269,7 +271,7 @@ def run(config_file: Path | None, start, end, selection: str | None, force: bool
             force=force,
             progress=_progress_poller,
         )
-    except RunPlanError as exc:
+    except (RunPlanError, LeaseTimeout, StorageError) as exc:
         raise click.ClickException(str(exc)) from exc
     console.print(outcome.summary())
     # Everything is on disk by now (lake files and the ledger renamed into place and fsynced, the

@@ -72,6 +72,7 @@ DEFAULT_KEEP_VERSIONS = 7
 # Where the Dagster instance keeps runs, event logs and schedules: SQLite files under the data
 # home, or a PostgreSQL database shared by machines (connection from DAGSTER_PG_* variables)
 DAGSTER_STORAGES = ("sqlite", "postgres")
+DEFAULT_LEASE_TIMEOUT = 3600.0
 
 TOP_LEVEL_KEYS = (
     "data_home",
@@ -101,6 +102,7 @@ class ObservatoryConfig:
     lake: str = ""  # where the lake lives: an s3:// URL or a folder; "" is <data_home>/lake
     keep_versions: int = DEFAULT_KEEP_VERSIONS  # published warehouses kept on object storage
     dagster_storage: str = "sqlite"
+    lease_timeout_seconds: float = DEFAULT_LEASE_TIMEOUT  # a second writer of the lake waits
 
     @property
     def lake_location(self) -> str | Path:
@@ -200,7 +202,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
     trends = _trends(path, raw.get("trends", {}))
     validation_engine = _validation_engine(path, raw.get("validation", {}))
     lake, keep_versions = _storage(path, raw.get("storage", {}))
-    dagster_storage = _dagster_storage(path, raw.get("dagster", {}))
+    dagster_storage, lease_timeout = _dagster(path, raw.get("dagster", {}))
 
     sources: dict[str, Feed] = {}
     for name, table in raw.get("sources", {}).items():
@@ -234,6 +236,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         lake=lake,
         keep_versions=keep_versions,
         dagster_storage=dagster_storage,
+        lease_timeout_seconds=lease_timeout,
     )
 
 
@@ -276,17 +279,21 @@ def _storage(path: Path, table: Any) -> tuple[str, int]:
     return (str((path.parent / lake).resolve()) if lake else ""), keep
 
 
-def _dagster_storage(path: Path, table: Any) -> str:
-    """``[dagster] storage``: sqlite (files under the data home) or postgres."""
+def _dagster(path: Path, table: Any) -> tuple[str, float]:
+    """``[dagster]``: ``storage``, sqlite (files under the data home) or postgres, and
+    ``lease_timeout_seconds``, how long a run waits for another writer of the lake (postgres)."""
     where = f"{path} [dagster]"
-    _checked_table(where, table, ["storage"])
+    _checked_table(where, table, ["storage", "lease_timeout_seconds"])
     storage = table.get("storage", "sqlite")
     if storage not in DAGSTER_STORAGES:
         raise ConfigError(
             f"{where} storage: {storage!r} is not a valid choice; valid choices: "
             f"{', '.join(DAGSTER_STORAGES)}"
         )
-    return storage
+    timeout = table.get("lease_timeout_seconds", DEFAULT_LEASE_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+        raise ConfigError(f"{where} lease_timeout_seconds: expected seconds >= 0, got {timeout!r}")
+    return storage, float(timeout)
 
 
 def _validation_engine(path: Path, table: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,7 +11,9 @@ from datetime import date
 
 import dagster as dg
 
+from pipelines.config import ObservatoryConfig
 from pipelines.freshness import Planner, Rebuild, is_ingest
+from pipelines.lease import lake_lease
 from pipelines.partitions import FROM_DAY, GENESIS, TO_DAY, run_tags, yesterday
 from pipelines.serving import KEY as SERVING_KEY
 
@@ -131,9 +134,27 @@ def execute(
     from pipelines.definitions import defs
 
     keys, tags = plan(defs, selection, start, end)
+    config = load_config()
+    with lake_lease(config, waiting=_tell_waiting):
+        return _execute(defs, config, keys, tags, force, progress)
+
+
+def _tell_waiting(holder: str) -> None:
+    print(f"waiting: the lake is being written by {holder}", file=sys.stderr, flush=True)
+
+
+def _execute(
+    defs: dg.Definitions,
+    config: ObservatoryConfig,
+    keys: list[dg.AssetKey],
+    tags: dict[str, str],
+    force: bool,
+    progress: Callable[..., Callable[[], None]] | None,
+) -> RunOutcome:
+    """``execute`` once the lake's lease is held."""
     graph = defs.resolve_asset_graph()
     planner = Planner(
-        config=load_config(),
+        config=config,
         parents={
             k.to_user_string(): [p.to_user_string() for p in graph.get(k).parent_keys]
             for k in graph.get_all_asset_keys()

@@ -84,6 +84,10 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
             "[storage]: unknown key 'bucket'; valid keys: keep_versions, lake",
         ),
         ('[dagster]\nstorage = "mysql"\n', "[dagster] storage: 'mysql' is not a valid choice"),
+        (
+            "[dagster]\nlease_timeout_seconds = -1\n",
+            "[dagster] lease_timeout_seconds: expected seconds >= 0, got -1",
+        ),
         ("[storage]\nkeep_versions = 0\n", "keep_versions: expected a positive integer, got 0"),
         ("[http]\nretries = 3\n", "[http]: unknown key 'retries'; valid keys: backoff_seconds"),
         ("[http]\ntimeout_seconds = -1\n", "[http] timeout_seconds: expected a positive number"),
