@@ -30,6 +30,7 @@ class S3Server:
     endpoint: str
     process: subprocess.Popen
     folder: Path
+    ports: list[int]
 
     def env(self) -> dict[str, str]:
         return {
@@ -77,10 +78,12 @@ def weed_binary() -> Path:
     return found
 
 
-def start_s3_server(folder: Path) -> S3Server:
-    """Start SeaweedFS (master, volume, filer and S3 gateway) on loopback ports in ``folder``
-    and wait until the bucket can be created."""
-    master, volume, filer, s3 = _free_ports(4)
+def start_s3_server(folder: Path, ports: list[int] | None = None) -> S3Server:
+    """Start SeaweedFS (master, volume, filer and S3 gateway) on loopback ports (``ports`` to
+    restart one on its own) with its data in ``folder``, and wait until the bucket can be
+    created."""
+    ports = ports or _free_ports(4)
+    master, volume, filer, s3 = ports
     identities = {
         "identities": [
             {
@@ -93,7 +96,7 @@ def start_s3_server(folder: Path) -> S3Server:
     config = folder / "s3.json"
     config.write_text(json.dumps(identities))
     data = folder / "data"
-    data.mkdir()
+    data.mkdir(exist_ok=True)
     command = [
         str(weed_binary()),
         "server",
@@ -111,9 +114,9 @@ def start_s3_server(folder: Path) -> S3Server:
         "-master.volumeSizeLimitMB=64",
         "-volume.max=50",
     ]
-    log = open(folder / "weed.log", "wb")  # noqa: SIM115 (the server's lifetime)
+    log = open(folder / "weed.log", "ab")  # noqa: SIM115 (the server's lifetime)
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    server = S3Server(f"http://127.0.0.1:{s3}", process, folder)
+    server = S3Server(f"http://127.0.0.1:{s3}", process, folder, ports)
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if process.poll() is not None:
