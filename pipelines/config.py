@@ -25,6 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.toml"
 CONFIG_ENV_VAR = "OBSERVATORY_CONFIG"
 DATA_HOME_ENV_VAR = "OBSERVATORY_DATA_HOME"  # overrides the file's data_home (tests, sandboxes)
+LAKE_ENV_VAR = "OBSERVATORY_LAKE"  # overrides the file's [storage] lake (deployments, benchmarks)
 
 
 class ConfigError(ValueError):
@@ -202,6 +203,8 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
     trends = _trends(path, raw.get("trends", {}))
     validation_engine = _validation_engine(path, raw.get("validation", {}))
     lake, keep_versions = _storage(path, raw.get("storage", {}))
+    if os.environ.get(LAKE_ENV_VAR):
+        lake, _ = _storage(path, {"lake": os.environ[LAKE_ENV_VAR]})
     dagster_storage, lease_timeout = _dagster(path, raw.get("dagster", {}))
 
     sources: dict[str, Feed] = {}

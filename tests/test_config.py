@@ -212,6 +212,12 @@ def test_lake_location_defaults_to_the_data_home(tmp_path: Path) -> None:
     assert (default.keep_versions, bucket.keep_versions) == (7, 7)
 
 
+def test_lake_env_var_overrides_the_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("OBSERVATORY_LAKE", "s3://other/lake")
+    config = load_config(write(tmp_path, '[storage]\nlake = "s3://bucket/observatory"\n'))
+    assert config.lake_location == "s3://other/lake"
+
+
 def test_ip_database_defaults_to_dbip_city_lite(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "")).nodes["ip_database"] == "dbip_city_lite"
     assert load_config(DEFAULT_CONFIG).nodes["ip_database"] == "dbip_city_lite"
