@@ -53,3 +53,23 @@ def test_wrong_credentials_are_refused_by_the_server(s3_url: str, monkeypatch) -
     with pytest.raises(StorageError) as error:
         ObjectLake.open(s3_url).write(pl.DataFrame({"a": [1]}), "raw", "t")
     assert SECRET not in str(error.value)
+
+
+def test_a_named_profile_from_the_shared_credentials_file(
+    s3_url: str, s3_env: dict, tmp_path, monkeypatch
+) -> None:
+    """Without key variables, the AWS SDK's chain: AWS_PROFILE in AWS_SHARED_CREDENTIALS_FILE."""
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[observatory]\n"
+        f"aws_access_key_id = {s3_env['AWS_ACCESS_KEY_ID']}\n"
+        f"aws_secret_access_key = {s3_env['AWS_SECRET_ACCESS_KEY']}\n"
+    )
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_PROFILE", "observatory")
+    lake = ObjectLake.open(s3_url)
+    lake.write(pl.DataFrame({"a": [1]}), "raw", "t")
+    assert lake.read("raw", "t")["a"].to_list() == [1]
