@@ -46,7 +46,7 @@ def _named(method: Callable) -> Callable:
     def call(self: ObjectLake, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except (FileNotFoundError, ValueError):
+        except (FileNotFoundError, ValueError, StorageError):  # not storage, or already named
             raise
         except OSError as error:
             raise StorageError(redact(f"object storage {self.location.where}: {error}")) from None
