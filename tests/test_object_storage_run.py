@@ -1,5 +1,6 @@
 """``observatory run`` with the lake on the S3 server gives the warehouse a local lake gives."""
 
+import json
 import uuid
 from pathlib import Path
 
@@ -82,6 +83,9 @@ def test_a_reader_elsewhere_queries_the_published_warehouse(
     assert all(a.returncode == 0 for a in answers), answers[1].stderr
     assert answers[0].stdout == answers[1].stdout
     assert [p.suffix for p in (tmp_path / "warehouse" / "published").iterdir()] == [".duckdb"]
+    tables = run_cli("tables", "--format", "json", "--config", str(reader), env=s3_server.env())
+    assert tables.returncode == 0, tables.stderr
+    assert {"blocks", "pool_shares"} <= {t["name"] for t in json.loads(tables.stdout)}
     listed = run_cli("rollback", "--config", str(reader), env=s3_server.env())
     assert listed.returncode == 0 and listed.stdout.count("LATEST") == 1, listed.stderr
 
