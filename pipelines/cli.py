@@ -128,13 +128,13 @@ def _publication(config: ObservatoryConfig):
     return Publication(lake) if isinstance(lake, ObjectLake) else None
 
 
-def _pulled(config: ObservatoryConfig) -> Path:
+def _pulled(config: ObservatoryConfig, publication) -> Path:
     """The local copy of the warehouse LATEST names (downloaded once per version)."""
     from pipelines.published import NotPublished
     from pipelines.storage import StorageError
 
     try:
-        return _publication(config).pull(config.data_home / "published")
+        return publication.pull(config.data_home / "published")
     except (NotPublished, StorageError) as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -147,8 +147,9 @@ def _serving_connection(config_file: Path | None):
     from pipelines.warehouse import Warehouse, WarehouseNotBuilt
 
     config = _load(config_file)
-    if _publication(config) is not None:
-        return duckdb.connect(str(_pulled(config)), read_only=True)
+    publication = _publication(config)
+    if publication is not None:
+        return duckdb.connect(str(_pulled(config, publication)), read_only=True)
     try:
         return Warehouse(config.data_home).reader()
     except WarehouseNotBuilt as exc:
@@ -360,9 +361,10 @@ def pull(config_file: Path | None) -> None:
     """Download the published warehouse LATEST names (lake on object storage) and print its
     local path."""
     config = _load(config_file)
-    if _publication(config) is None:
+    publication = _publication(config)
+    if publication is None:
         raise click.ClickException("the lake is on local disk: nothing is published to pull")
-    click.echo(str(_pulled(config)))
+    click.echo(str(_pulled(config, publication)))
 
 
 @main.command()

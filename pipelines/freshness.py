@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,8 +33,8 @@ from typing import Any
 from pipelines.atomic import replace_with
 from pipelines.config import PROJECT_ROOT, ObservatoryConfig
 from pipelines.http import is_url
-from pipelines.lake import LAYERS
-from pipelines.object_lake import ObjectLake, open_lake
+from pipelines.lake import LAYERS, digest
+from pipelines.object_lake import open_lake
 from pipelines.sources.registry import Feed, kind_of
 from pipelines.warehouse import BUILD_DIR, Warehouse
 
@@ -47,10 +47,6 @@ CODE_DIRS = ("pipelines", "dbt_like_sql", "expectations")
 ORCHESTRATION = {"pipelines/cli.py", "pipelines/runner.py", "pipelines/freshness.py"}
 CODE_FILES = ("pyproject.toml", "uv.lock")
 CODE_SUFFIXES = (".py", ".sql", ".json", ".csv", ".yml", ".yaml", ".toml")
-
-
-def _digest(parts: Iterable[Any]) -> str:
-    return hashlib.sha256(json.dumps(list(parts), default=str).encode()).hexdigest()[:32]
 
 
 def code_fingerprint(root: Path = PROJECT_ROOT) -> str:
@@ -99,7 +95,7 @@ def config_fingerprint(config: ObservatoryConfig, code: str) -> str:
     sources (the ASN map, an IP database): what every asset depends on."""
     settings = [config.mining, config.nodes, config.market_tolerances, config.trends]
     stamps = [path_stamp(p) for p in _local_paths(settings)]
-    return _digest([code, config.path.read_text(encoding="utf-8"), stamps])
+    return digest([code, config.path.read_text(encoding="utf-8"), stamps])
 
 
 def feed_stamp(feed: Feed) -> tuple[list[Any], bool]:
@@ -183,20 +179,9 @@ class Ledger:
         if cached and cached[:2] == [stat.st_size, stat.st_mtime_ns]:
             return cached[2]
         with open(path, "rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()[:32]
-        self.files[str(path)] = [stat.st_size, stat.st_mtime_ns, digest]
-        return digest
-
-    def table_version(self, folder: Path) -> str | None:
-        """The hash of a lake table's files (hidden temporary files aside); None if absent."""
-        if not folder.is_dir():
-            return None
-        files = sorted(
-            p
-            for p in folder.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-        )
-        return _digest([p.relative_to(folder).as_posix(), self.file_hash(p)] for p in files)
+            content = hashlib.file_digest(handle, "sha256").hexdigest()[:32]
+        self.files[str(path)] = [stat.st_size, stat.st_mtime_ns, content]
+        return content
 
     def prune_files(self) -> None:
         """Forget the hashes of files that no longer exist."""
@@ -254,7 +239,7 @@ class Planner:
                     stamp, is_live = feed_stamp(feed)
                     stamps.append(stamp)
                     live = live or is_live
-        return _digest([self.base, key, stamps]), live
+        return digest([self.base, key, stamps]), live
 
     def _missing(self, key: str) -> bool:
         """Whether the asset's output is gone (a lake table, the serving file, the report)."""
@@ -309,11 +294,9 @@ class Planner:
         return self.ledger.assets[key]["inputs"]
 
     def _table_version(self, table: tuple[str, str]) -> str | None:
-        """A lake table's version: the hash of its files' bytes on a local lake, of its objects'
-        names, sizes and times on object storage; None when it has no folder (no objects)."""
-        if isinstance(self.lake, ObjectLake):
-            return self.lake.listing_version(*table)
-        return self.ledger.table_version(self.lake.table_dir(*table))
+        """A lake table's version (``Lake.version``: its files' bytes, hashes cached in the
+        ledger; a listing on object storage); None when it has no folder or objects."""
+        return self.lake.version(*table, self.ledger.file_hash)
 
     def inputs(self, key: str) -> str | None:
         """The fingerprint of a built asset's inputs now, or None when an upstream is untrusted."""
@@ -325,7 +308,7 @@ class Planner:
             if version is None:
                 return None
             versions.append([parent, version])
-        return _digest([self.base, key, versions])
+        return digest([self.base, key, versions])
 
     def build(self, keys: list[str], untrusted: set[str]) -> tuple[list[Rebuild], list[str]]:
         """The built assets (``keys`` in dependency order) to rebuild, and those held back

@@ -13,14 +13,17 @@ renames is repaired on the next access, so readers see the old table or the new 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -31,6 +34,11 @@ LAYERS = ("raw", "intermediate")
 DATA_FILE = "data.parquet"
 TMP_PREFIX = ".data.parquet.tmp-"
 PART_GLOB = "part-*.parquet"
+
+
+def digest(parts: Iterable[Any]) -> str:
+    """A short hash of JSON-able ``parts`` (versions and fingerprints)."""
+    return hashlib.sha256(json.dumps(list(parts), default=str).encode()).hexdigest()[:32]
 
 
 def _part_name(index: int) -> str:
@@ -128,10 +136,16 @@ class Lake:
                     progress(i + 1, len(keys), done["written"])
         return done["written"], done["removed"]
 
-    def stored(self, layer: str, table: str, partition: tuple[str, str]) -> pl.DataFrame | None:
-        """The rows of one partition, or None when it has no file."""
+    def stored(
+        self,
+        layer: str,
+        table: str,
+        partition: tuple[str, str] | None,
+        columns: list[str] | None = None,
+    ) -> pl.DataFrame | None:
+        """The rows of one partition (only ``columns`` if given), or None when it has no file."""
         path = self.partition_dir(layer, table, partition) / DATA_FILE
-        return pl.read_parquet(path) if path.exists() else None
+        return pl.read_parquet(path, columns=columns) if path.exists() else None
 
     def delete_partition(self, layer: str, table: str, partition: tuple[str, str] | None) -> bool:
         """Remove one partition's data file (None: the unpartitioned file at the table's root);
@@ -176,9 +190,22 @@ class Lake:
         base = self.table_dir(layer, table)
         return str(base / "**" / (PART_GLOB if self._parts(base) else DATA_FILE))
 
-    def read_files(self, files: list[Path]) -> pl.DataFrame:
-        """The rows of some of the table's ``files``, stacked."""
-        return pl.read_parquet(files, hive_partitioning=False)
+    def read_files(self, files: list[Path], columns: list[str] | None = None) -> pl.DataFrame:
+        """The rows of some of the table's ``files``, stacked (only ``columns`` if given)."""
+        return pl.read_parquet(files, columns=columns, hive_partitioning=False)
+
+    def version(self, layer: str, table: str, file_hash: Callable[[Path], str]) -> str | None:
+        """A hash of the table's files (``file_hash`` of each, hidden temporary files aside);
+        None when the table has no folder."""
+        folder = self.table_dir(layer, table)
+        if not folder.is_dir():
+            return None
+        files = sorted(
+            p
+            for p in folder.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        )
+        return digest([p.relative_to(folder).as_posix(), file_hash(p)] for p in files)
 
     def file_rows(self, file: Path) -> int:
         """A data file's row count, from its Parquet footer."""
@@ -207,14 +234,14 @@ class Lake:
         """Read one partition, or the whole table when ``partition`` is None; only ``columns``
         if given."""
         if partition is not None:
-            path = self.partition_dir(layer, table, partition) / DATA_FILE
-            if not path.exists():
+            rows = self.stored(layer, table, partition, columns)
+            if rows is None:
                 raise FileNotFoundError(f"lake table {layer}/{table} has no partition {partition}")
-            return pl.read_parquet(path, columns=columns)
+            return rows
         files = self.files(layer, table)
         if not files:
             raise FileNotFoundError(f"lake table {layer}/{table} has no data under {self.root}")
-        return pl.read_parquet(files, columns=columns, hive_partitioning=False)
+        return self.read_files(files, columns)
 
 
 def _recover(base: Path) -> None:

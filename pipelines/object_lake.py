@@ -15,7 +15,6 @@ Arrow (``readable_in_place`` is False).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import uuid
@@ -30,7 +29,7 @@ import polars as pl
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipelines.lake import DATA_FILE, LAYERS, Lake
+from pipelines.lake import DATA_FILE, LAYERS, Lake, digest
 from pipelines.storage import S3Location, StorageError, redact
 
 MANIFEST = "_manifest.json"
@@ -128,9 +127,15 @@ class ObjectLake(Lake):
         return "s3://" + self._put(frame, self._partition_key(layer, table, partition))
 
     @_named
-    def stored(self, layer: str, table: str, partition: tuple[str, str]) -> pl.DataFrame | None:
+    def stored(
+        self,
+        layer: str,
+        table: str,
+        partition: tuple[str, str] | None,
+        columns: list[str] | None = None,
+    ) -> pl.DataFrame | None:
         key = self._partition_key(layer, table, partition)
-        return self._get(key) if self._exists(key) else None
+        return self._get(key, columns) if self._exists(key) else None
 
     @_named
     def delete_partition(self, layer: str, table: str, partition: tuple[str, str] | None) -> bool:
@@ -163,29 +168,11 @@ class ObjectLake(Lake):
         return [folder.rsplit("/", 1)[1].split("=", 1)[1] for folder in folders if folder != base]
 
     @_named
-    def read(
-        self,
-        layer: str,
-        table: str,
-        partition: tuple[str, str] | None = None,
-        columns: list[str] | None = None,
+    def read_files(  # type: ignore[override]
+        self, files: list[str], columns: list[str] | None = None
     ) -> pl.DataFrame:
-        if partition is not None:
-            key = self._partition_key(layer, table, partition)
-            if not self._exists(key):
-                raise FileNotFoundError(f"lake table {layer}/{table} has no partition {partition}")
-            return self._get(key, columns)
-        keys = self.files(layer, table)
-        if not keys:
-            raise FileNotFoundError(f"lake table {layer}/{table} has no data under {self.root}")
         with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            frames = list(pool.map(lambda key: self._get(key, columns), keys))
-        return pl.concat(frames) if len(frames) > 1 else frames[0]
-
-    @_named
-    def read_files(self, files: list[str]) -> pl.DataFrame:  # type: ignore[override]
-        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            frames = list(pool.map(self._get, files))
+            frames = list(pool.map(lambda key: self._get(key, columns), files))
         return pl.concat(frames) if len(frames) > 1 else frames[0]
 
     @_named
@@ -194,14 +181,15 @@ class ObjectLake(Lake):
             return pq.read_metadata(source).num_rows
 
     @_named
-    def listing_version(self, layer: str, table: str) -> str | None:
+    def version(  # type: ignore[override]
+        self, layer: str, table: str, file_hash: Callable[[Path], str]
+    ) -> str | None:
         """A hash of the table's objects (path, size, time), manifest included; None when it has
-        none. A rewrite with the same bytes counts as a change (S3 listings carry no hash)."""
+        none. S3 listings carry no content hash, so ``file_hash`` is not used and a rewrite with
+        the same bytes counts as a change."""
         base = self._key(layer, table)
         listing = [[i.path[len(base) :], i.size, i.mtime_ns] for i in self._objects(base)]
-        if not listing:
-            return None
-        return hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:32]
+        return digest(listing) if listing else None
 
     def arrow_dataset(self, layer: str, table: str) -> Any:
         """The table as a pyarrow dataset over its objects, for DuckDB to scan."""
