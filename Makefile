@@ -40,14 +40,16 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# The object-storage and instance tests start real servers on 127.0.0.1: SeaweedFS comes with
-# the dev dependencies, PostgreSQL from Debian.
+# The object-storage, instance and distributed-execution tests start real servers on 127.0.0.1:
+# SeaweedFS comes with the dev dependencies, PostgreSQL and Redis from Debian.
 servers:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
-	  echo "installing Debian's postgresql (for the instance tests)"; \
+	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; } \
+	  && command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql and redis-server (for the instance and worker tests)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server \
+	    >/dev/null; }
 
 test: lint browser servers
 	$(UV) run --frozen pytest -n 2 --dist loadfile $(ARGS)
