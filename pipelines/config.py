@@ -26,6 +26,7 @@ DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.toml"
 CONFIG_ENV_VAR = "OBSERVATORY_CONFIG"
 DATA_HOME_ENV_VAR = "OBSERVATORY_DATA_HOME"  # overrides the file's data_home (tests, sandboxes)
 LAKE_ENV_VAR = "OBSERVATORY_LAKE"  # overrides the file's [storage] lake (deployments, benchmarks)
+EXECUTOR_ENV_VAR = "OBSERVATORY_EXECUTOR"  # overrides the file's [execution] executor
 
 
 class ConfigError(ValueError):
@@ -86,7 +87,32 @@ TOP_LEVEL_KEYS = (
     "validation",
     "storage",
     "dagster",
+    "execution",
 )
+EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
+DISTRIBUTED_EXECUTORS = ("celery", "k8s")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """``[execution]``: where a run's steps execute. ``in_process`` (the default: one process,
+    steps in turn), ``multiprocess`` (a process per step on this machine), ``celery`` (steps
+    taken from a broker by ``observatory worker`` processes, anywhere) or ``k8s`` (a pod per
+    step); the last two are distributed: the lake must be on object storage and the instance on
+    PostgreSQL, so that every step sees the same tables and runs."""
+
+    executor: str = "in_process"
+    max_concurrent: int = 0  # multiprocess: steps at once (0: one per CPU)
+    chunk_months: int = 12  # distributed: day-stamped ingest in concurrent runs of these months
+    k8s: dict[str, Any] = field(default_factory=dict)  # namespace, env_secrets, warehouse_claim
+    data_home: Path = Path()  # where the warehouse steps keep the build database
+
+    @property
+    def distributed(self) -> bool:
+        return self.executor in DISTRIBUTED_EXECUTORS
+
+
+K8S_DEFAULTS: dict[str, Any] = {"namespace": "", "env_secrets": [], "warehouse_claim": ""}
 
 
 @dataclass(frozen=True)
@@ -104,6 +130,7 @@ class ObservatoryConfig:
     keep_versions: int = DEFAULT_KEEP_VERSIONS  # published warehouses kept on object storage
     dagster_storage: str = "sqlite"
     lease_timeout_seconds: float = DEFAULT_LEASE_TIMEOUT  # a second writer of the lake waits
+    execution: Execution = field(default_factory=Execution)
 
     @property
     def lake_location(self) -> str | Path:
@@ -157,10 +184,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
             raise _unknown(str(path), key, TOP_LEVEL_KEYS)
-    base = path.parent
-    data_home = Path(
-        os.environ.get(DATA_HOME_ENV_VAR) or base / str(raw.get("data_home", "../warehouse"))
-    ).resolve()
+    data_home = _data_home(path, raw)
 
     http_keys = {f.name for f in dataclasses.fields(HttpSettings)}
     http_values = {}
@@ -206,6 +230,13 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
     if os.environ.get(LAKE_ENV_VAR):
         lake, _ = _storage(path, {"lake": os.environ[LAKE_ENV_VAR]})
     dagster_storage, lease_timeout = _dagster(path, raw.get("dagster", {}))
+    execution = _execution(path, raw.get("execution", {}), data_home)
+    if execution.distributed and not (is_s3_url(lake) and dagster_storage == "postgres"):
+        raise ConfigError(
+            f"{path} [execution] executor = {execution.executor!r} runs steps on other machines: "
+            'it needs the lake on object storage ([storage] lake = "s3://…" or '
+            f'${LAKE_ENV_VAR}) and [dagster] storage = "postgres"'
+        )
 
     sources: dict[str, Feed] = {}
     for name, table in raw.get("sources", {}).items():
@@ -240,7 +271,56 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
         keep_versions=keep_versions,
         dagster_storage=dagster_storage,
         lease_timeout_seconds=lease_timeout,
+        execution=execution,
     )
+
+
+def _data_home(path: Path, raw: dict[str, Any]) -> Path:
+    """``$OBSERVATORY_DATA_HOME``, else the file's ``data_home`` (relative to the file)."""
+    configured = raw.get("data_home", "../warehouse")
+    return Path(os.environ.get(DATA_HOME_ENV_VAR) or path.parent / str(configured)).resolve()
+
+
+def load_execution(explicit: str | os.PathLike[str] | None = None) -> Execution:
+    """Only the ``[execution]`` settings of the config file, and the data home (the definitions
+    choose their executor from them when imported, before any source file is needed)."""
+    path = config_path(explicit)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return _execution(path, raw.get("execution", {}), _data_home(path, raw))
+
+
+def _execution(path: Path, table: Any, data_home: Path) -> Execution:
+    """``[execution]`` (see ``Execution``); ``$OBSERVATORY_EXECUTOR`` overrides ``executor``."""
+    where = f"{path} [execution]"
+    _checked_table(where, table, ["executor", "max_concurrent", "chunk_months", "k8s"])
+    executor = os.environ.get(EXECUTOR_ENV_VAR) or table.get("executor", "in_process")
+    if executor not in EXECUTORS:
+        raise ConfigError(
+            f"{where} executor: {executor!r} is not a valid choice; valid choices: "
+            f"{', '.join(EXECUTORS)}"
+        )
+    numbers = {}
+    for key, least in (("max_concurrent", 0), ("chunk_months", 1)):
+        value = table.get(key, getattr(Execution, key))
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"{where} {key}: expected an integer >= {least}, got {value!r}")
+        numbers[key] = value
+    k8s = {
+        **K8S_DEFAULTS,
+        **_checked_table(f"{where} k8s", table.get("k8s", {}), list(K8S_DEFAULTS)),
+    }
+    for key in ("namespace", "warehouse_claim"):
+        if not isinstance(k8s[key], str):
+            raise ConfigError(f"{where} k8s {key}: expected a string, got {k8s[key]!r}")
+    secrets = k8s["env_secrets"]
+    if not isinstance(secrets, list) or not all(isinstance(v, str) for v in secrets):
+        raise ConfigError(f"{where} k8s env_secrets: expected a list of Secret names")
+    return Execution(executor=executor, k8s=k8s, data_home=data_home, **numbers)
 
 
 def _checked_table(where: str, table: Any, keys: list[str]) -> dict[str, Any]:

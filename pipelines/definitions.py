@@ -11,6 +11,7 @@ that of its contract (``pipelines/schemas``): set here, once, not per asset.
 import dagster as dg
 
 from pipelines.config import PROJECT_ROOT
+from pipelines.execution import configured_execution, executor_definition
 from pipelines.lake import LAYERS
 from pipelines.schemas import contracts
 from pipelines.serving import serving_asset
@@ -50,9 +51,12 @@ def build_definitions() -> dg.Definitions:
     merged = dg.Definitions.merge(
         folder,
         sql,
-        # One process per run: assets share the warehouse writer anyway, and Polars and DuckDB
-        # use every core inside a step; a process per step would cost seconds each.
-        dg.Definitions(assets=[serving_asset(table_keys)], executor=dg.in_process_executor),
+        # By default one process per run: Polars and DuckDB use every core inside a step, and a
+        # process per step would cost seconds each; [execution] chooses another executor.
+        dg.Definitions(
+            assets=[serving_asset(table_keys)],
+            executor=executor_definition(configured_execution()),
+        ),
     )
     return dg.Definitions(
         assets=dg.map_asset_specs(by_key_prefix, merged.assets or []),

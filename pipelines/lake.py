@@ -34,6 +34,7 @@ LAYERS = ("raw", "intermediate")
 DATA_FILE = "data.parquet"
 TMP_PREFIX = ".data.parquet.tmp-"
 PART_GLOB = "part-*.parquet"
+MONTH_KEY = "month"  # the partition key of day-stamped tables (``Lake.replace_days``)
 
 
 def digest(parts: Iterable[Any]) -> str:
@@ -116,7 +117,7 @@ class Lake:
         keys = months(start, end)
 
         def replace_month(key: str) -> str:
-            partition = ("month", key)
+            partition = (MONTH_KEY, key)
             stored = self.stored(layer, table, partition)
             kept = stored.filter(~in_range) if stored is not None else None
             parts = [p for p in (kept, by_month.get(key)) if p is not None and p.height]
@@ -184,6 +185,13 @@ class Lake:
         return [
             p.parent.name.split("=", 1)[1] for p in self.files(layer, table) if p.parent != base
         ]
+
+    def day_stamped(self, layer: str, table: str) -> bool:
+        """Whether the table is kept in monthly partitions of days (``Lake.replace_days``)."""
+        files = self.files(layer, table)
+        return bool(files) and all(
+            str(f).rsplit("/", 2)[-2].startswith(f"{MONTH_KEY}=") for f in files
+        )
 
     def glob(self, layer: str, table: str) -> str:
         """A glob matching every data file of the table, for DuckDB's ``read_parquet``."""

@@ -6,8 +6,6 @@ For a raw table (its contract) and the feeds read this run, in config order, it
   in, days without rows emptied, ``Lake.replace_days``), or the whole table (``partition=None``);
 - writes each feed's rejects as that feed's partition of the rejects table beside it;
 - prunes the partitions of feeds no longer configured, from the table and its rejects;
-- reloads both into the build database with the contracts' descriptions (a day-stamped table
-  as a view over its lake files: it grows every day, and a run replaces only a few months);
 - returns the asset's metadata: rows, columns, preview, the feeds' reports and a rejects sample.
 Re-running with the same feeds gives the same files; each file is replaced atomically.
 """
@@ -99,12 +97,10 @@ def write_raw_table(
                 removed[contract.relation] = stale
                 if log is not None:
                     log.info(f"{contract.relation}: removed feeds {stale}, no longer configured")
-    loaded = observatory.load_table(
-        table.contract, preview=rows, in_place=table.partition == "month"
-    )
+    loaded = observatory.lake_table_metadata(table.contract, preview=rows)
     if table.rejects is not None:
         rejects = pl.concat([r.rejects for r in reads.values()] or [table.rejects.empty()])
-        loaded_rejects = observatory.load_table(table.rejects, preview=rejects)
+        loaded_rejects = observatory.lake_table_metadata(table.rejects, preview=rejects)
     reports = pl.DataFrame(
         [{"feed": f, "kind": None, "rows": r.rows.height, **r.report} for f, r in reads.items()],
         infer_schema_length=None,

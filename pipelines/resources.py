@@ -18,12 +18,7 @@ from pipelines.object_lake import open_lake
 from pipelines.schemas import Contract
 from pipelines.sources.registry import Feed, FeedRead, ReadScope, read_feed
 from pipelines.validation import suite_check_result, suite_partitions_check_result
-from pipelines.warehouse import (
-    Warehouse,
-    load_arrow_table,
-    load_parquet_table,
-    load_parquet_view,
-)
+from pipelines.warehouse import Warehouse, load_lake_tables
 
 
 class ObservatoryResource(dg.ConfigurableResource):
@@ -62,45 +57,31 @@ class ObservatoryResource(dg.ConfigurableResource):
         return read
 
     def store_table(self, frame: pl.DataFrame, contract: Contract) -> dict[str, Any]:
-        """Replace an unpartitioned lake table and its copy in the build database.
-
-        Returns Dagster metadata: row count, schema, preview and the lake path.
-        """
+        """Replace an unpartitioned lake table with ``frame``; returns Dagster metadata: row
+        count, schema, preview and the lake path. (The warehouse loads it when it is built.)"""
         self.lake().write(frame, contract.layer, contract.table)
-        return self.load_table(contract, preview=frame)
+        return self.lake_table_metadata(contract, preview=frame, rows=frame.height)
 
-    def load_table(
-        self, contract: Contract, *, preview: pl.DataFrame, in_place: bool = False
+    def lake_table_metadata(
+        self, contract: Contract, *, preview: pl.DataFrame, rows: int | None = None
     ) -> dict[str, Any]:
-        """Replace the build database's copy of a lake table (all its files, e.g. parts), with
-        the contract's descriptions; ``in_place``: a view reading the lake's files where they
-        lie instead of a copy (for the day-partitioned raw tables, which grow every day).
-
-        Returns Dagster metadata: row count (of the loaded table), schema and preview (of
-        ``preview``, e.g. the table's first rows) and the lake path.
-        """
+        """Dagster metadata of a lake table: row count (``rows``, or counted from its files'
+        footers), schema and preview (of ``preview``, e.g. the rows this run wrote) and the
+        lake path."""
         lake = self.lake()
-        files = lake.files(contract.layer, contract.table)
-        described = {
-            "description": contract.description,
-            "column_descriptions": contract.descriptions,
-        }
-        relation, layer, table = contract.relation, contract.layer, contract.table
-        with self.warehouse().writer() as con:
-            if files and not lake.readable_in_place:  # object storage: through Arrow
-                dataset = lake.arrow_dataset(layer, table)
-                rows = load_arrow_table(con, relation, dataset, **described)
-            elif in_place and files:
-                rows = load_parquet_view(con, relation, lake.glob(layer, table), **described)
-            else:
-                rows = load_parquet_table(
-                    con, relation, files, empty_schema=preview.schema, **described
-                )
+        if rows is None:
+            rows = sum(lake.file_rows(f) for f in lake.files(contract.layer, contract.table))
         return {
             **frame_metadata(preview, descriptions=contract.descriptions),
             "dagster/row_count": dg.MetadataValue.int(rows),
             "lake_path": dg.MetadataValue.path(str(lake.table_dir(contract.layer, contract.table))),
         }
+
+    def load_lake_tables(self, contracts: Iterable[Contract]) -> list[str]:
+        """Bring the build database's copies of these lake tables up to date (only those whose
+        files changed); returns the relations loaded."""
+        with self.warehouse().writer() as con:
+            return load_lake_tables(con, self.lake(), contracts)
 
     def check_suite(self, suite: str, frame: pl.DataFrame) -> dg.AssetCheckResult:
         """``expectations/<suite>.json`` on ``frame``, with the configured engine."""

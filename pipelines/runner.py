@@ -6,13 +6,17 @@ import functools
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
+from dagster._core.execution.execution_result import ExecutionResult
 
-from pipelines.config import ObservatoryConfig
+from pipelines.config import PROJECT_ROOT, ObservatoryConfig
+from pipelines.execution import configured_execution
 from pipelines.freshness import Planner, Rebuild, is_ingest
+from pipelines.lake import months
 from pipelines.lease import lake_lease
 from pipelines.partitions import FROM_DAY, GENESIS, TO_DAY, run_tags, yesterday
 from pipelines.serving import KEY as SERVING_KEY
@@ -38,7 +42,7 @@ class RunOutcome:
     rebuilt: list[Rebuild] = field(default_factory=list)
     unchanged: int = 0
 
-    def add(self, result: dg.ExecuteInProcessResult, keys: list[str]) -> set[str]:
+    def add(self, result: ExecutionResult, keys: list[str]) -> set[str]:
         """Fold in one run of ``keys``; returns the keys not to trust: not materialized, or
         materialized with a failed check."""
         self.run_ids.append(result.run_id)
@@ -171,9 +175,19 @@ def _execute(
     outcome.rebuilt += ingest
     failed: set[str] = set()
     if ingest:
-        tags = {PHASE: "ingest", **(run_tags(*span) if span else {})}
-        result = _run(defs, instance(), [r.key for r in ingest], tags, progress)
-        failed = outcome.add(result, [r.key for r in ingest])
+        runs = ingest_runs(
+            [r.key for r in ingest],
+            planner.partitioned,
+            span,
+            config.execution.chunk_months if config.execution.distributed else None,
+        )
+        with ThreadPoolExecutor(max_workers=len(runs)) as pool:  # the steps run on the workers
+            results = pool.map(
+                lambda run: _run(defs, instance(), run[0], {PHASE: "ingest", **run[1]}, progress),
+                runs,
+            )
+            for (run_keys, _), result in zip(runs, list(results), strict=True):
+                failed |= outcome.add(result, run_keys)
         planner.record([r.key for r in ingest if r.key not in failed], span, failed)
 
     build, blocked = planner.build([k for k in wanted if not is_ingest(k)], failed)
@@ -193,14 +207,35 @@ def _execute(
     return outcome
 
 
+def ingest_runs(
+    keys: list[str], partitioned: set[str], span: tuple[date, date] | None, chunk_months: int | None
+) -> list[tuple[list[str], dict[str, str]]]:
+    """The ingest runs of ``keys`` and their tags: one run over ``span``, or, with
+    ``chunk_months`` (distributed execution), one run per ``chunk_months`` whole months of it, so
+    that the workers share a long range; the unpartitioned keys ride with the first. Chunks never
+    share a month: each month's file is rewritten by one run."""
+    if span is None or not chunk_months or not partitioned.intersection(keys):
+        return [(keys, run_tags(*span) if span else {})]
+    starts = months(*span)[::chunk_months]
+    firsts = [max(span[0], date.fromisoformat(f"{m}-01")) for m in starts]
+    lasts = [next_first - timedelta(days=1) for next_first in firsts[1:]] + [span[1]]
+    dated = [k for k in keys if k in partitioned]
+    return [
+        (keys if index == 0 else dated, run_tags(first, last))
+        for index, (first, last) in enumerate(zip(firsts, lasts, strict=True))
+    ]
+
+
 def _run(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     keys: list[str],
     tags: dict[str, str],
     progress: Callable[..., Callable[[], None]] | None,
-) -> dg.ExecuteInProcessResult:
-    """One in-process Dagster run of ``keys`` (and their checks)."""
+) -> ExecutionResult:
+    """One Dagster run of ``keys`` (and their checks): in this process with the in-process
+    executor, else through the definitions' executor (processes, Celery workers or pods), which
+    load the code from ``pipelines.definitions``."""
     from dagster._core.utils import make_new_run_id
 
     asset_keys = [dg.AssetKey.from_user_string(k) for k in keys]
@@ -210,17 +245,39 @@ def _run(
     if progress is not None:
         poller = threading.Thread(target=progress(instance, run_id, stop), daemon=True)
         poller.start()
+    # The CLI shows its own progress; Dagster's console logger only reports warnings.
+    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    tags = {"observatory/launched_by": "cli", **tags}
     try:
         job = defs.resolve_implicit_job_def_def_for_assets(asset_keys)
-        return job.execute_in_process(
-            instance=instance,
-            asset_selection=asset_keys,
-            run_id=run_id,
-            # The CLI shows its own progress; Dagster's console logger only reports warnings.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            tags={"observatory/launched_by": "cli", **tags},
-            raise_on_error=False,
+        if configured_execution().executor == "in_process":
+            return job.execute_in_process(
+                instance=instance,
+                asset_selection=asset_keys,
+                run_id=run_id,
+                run_config=run_config,
+                tags=tags,
+                raise_on_error=False,
+            )
+        from dagster._core.definitions.reconstruct import ReconstructableRepository
+        from dagster._core.execution.api import execute_run
+
+        recon = (
+            ReconstructableRepository.for_module(
+                "pipelines.definitions", "defs", working_directory=str(PROJECT_ROOT)
+            )
+            .get_reconstructable_job(job.name)
+            .get_subset(asset_selection=set(asset_keys))
         )
+        dagster_run = instance.create_run_for_job(
+            job_def=recon.get_definition(),
+            run_id=run_id,
+            run_config=run_config,
+            tags=tags,
+            job_code_origin=recon.get_python_origin(),
+            asset_selection=frozenset(asset_keys),
+        )
+        return execute_run(recon, dagster_run, instance, raise_on_error=False)
     finally:
         stop.set()
         if poller is not None:

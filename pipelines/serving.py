@@ -2,9 +2,11 @@
 
 import dagster as dg
 
+from pipelines.execution import configured_execution, warehouse_tags
 from pipelines.object_lake import ObjectLake
 from pipelines.published import Publication
 from pipelines.resources import ObservatoryResource
+from pipelines.schemas import contracts
 
 KEY = dg.AssetKey(["serving", "observatory_duckdb"])
 
@@ -14,6 +16,7 @@ def serving_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=KEY,
+        op_tags=warehouse_tags(configured_execution()),
         deps=sorted(upstream, key=lambda k: k.to_user_string()),
         description=(
             "The serving database (warehouse/observatory.duckdb) that analysts, `observatory sql` "
@@ -25,6 +28,9 @@ def serving_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
     def observatory_duckdb(
         context: dg.AssetExecutionContext, observatory: ObservatoryResource
     ) -> dg.MaterializeResult:
+        loaded = observatory.load_lake_tables(contracts().values())  # e.g. tables no model reads
+        if loaded:
+            context.log.info(f"loaded from the lake: {', '.join(loaded)}")
         published = observatory.warehouse().publish()
         context.log.info(f"published {published['path']} ({published['bytes']:,} bytes)")
         metadata = {

@@ -20,8 +20,10 @@ from collections.abc import Iterable, Iterator, Mapping
 import dagster as dg
 import duckdb
 
+from pipelines.execution import configured_execution, warehouse_tags
 from pipelines.metadata import frame_metadata, markdown_table
 from pipelines.resources import ObservatoryResource
+from pipelines.schemas import Contract, contracts
 from pipelines.sql_models import SqlModel, SqlModelError, SqlProject, SqlTest
 from pipelines.warehouse import Warehouse, comment_relation, quote_ident
 
@@ -307,11 +309,24 @@ def _stage_asset(project: SqlProject, stage: int, models: list[SqlModel]) -> dg.
         check_specs=[_test_spec(project, t) for model in models for t in tests[model.name]],
         can_subset=True,
         description=f"SQL models of stage {stage} and their tests, in dependency order",
+        op_tags=warehouse_tags(configured_execution()),
     )
     def _build(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
+        loaded = observatory.load_lake_tables(_lake_sources(models, tests))
+        if loaded:
+            context.log.info(f"loaded from the lake: {', '.join(loaded)}")
         yield from run_stage(context, observatory.warehouse(), project, models)
 
     return _build
+
+
+def _lake_sources(models: list[SqlModel], tests: Mapping[str, list[SqlTest]]) -> list[Contract]:
+    """The contracts of the lake tables the models and their tests read (a source without a
+    contract is not the lake's to load, e.g. a test's stand-in table)."""
+    queries = [*models, *(t for m in models for t in tests[m.name])]
+    relations = sorted({f"{layer}.{table}" for q in queries for layer, table in q.source_deps})
+    known = contracts()
+    return [known[relation] for relation in relations if relation in known]
 
 
 def build_sql_definitions(

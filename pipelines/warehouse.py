@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +24,26 @@ import duckdb
 import polars as pl
 
 from pipelines.atomic import replace_with
+from pipelines.lake import Lake
+from pipelines.schemas import Contract
 
 SERVING_FILE = "observatory.duckdb"
 BUILD_DIR = "build"
 LOCK_FILE = "writer.lock"
-# Schemas of the warehouse: lake tables under their layer, SQL staging models, marts in main.
-SCHEMAS = ("raw", "intermediate", "staging", "main")
+# Schemas of the warehouse: lake tables under their layer, SQL staging models, marts in main, and
+# the warehouse's own bookkeeping (which lake version each lake table was loaded from).
+SCHEMAS = ("raw", "intermediate", "staging", "main", "meta")
+LAKE_LOADS = "meta.lake_loads"
+LAKE_LOADS_DESCRIPTION = (
+    "Which version of the lake each raw and intermediate relation was loaded from, and when: "
+    "a relation is reloaded only when its lake files changed."
+)
+LAKE_LOADS_COLUMNS = {
+    "relation": "The loaded relation, <layer>.<table>.",
+    "lake_version": "A hash of the lake table's files (path, size and time) when it was loaded.",
+    "loaded_at": "When it was loaded (UTC).",
+    "how": "copy (a table in the warehouse) or view (reading the lake's files where they lie).",
+}
 
 
 class WarehouseNotBuilt(FileNotFoundError):
@@ -134,6 +148,71 @@ class Warehouse:
                 f"no serving database at {self.serving_path} yet: run `observatory run` first"
             )
         return duckdb.connect(str(self.serving_path), read_only=True)
+
+
+def load_lake_tables(
+    con: duckdb.DuckDBPyConnection, lake: Lake, contracts: Iterable[Contract]
+) -> list[str]:
+    """Bring the build database's copies of these lake tables up to date with the lake: each
+    table whose files changed since it was last loaded (``meta.lake_loads``) is loaded again, with
+    its contract's descriptions; a table never written is skipped. Returns the relations loaded.
+
+    Object storage is read through Arrow. On local disk a day-stamped table (``month=`` files)
+    becomes a view over its files, which it grows every day and a run rewrites only a few of;
+    every other table is copied. Python steps write only the lake; the steps that build the
+    warehouse call this, so they alone need the build database (one machine, or one volume).
+    """
+    _ensure_lake_loads(con)
+    loaded = dict(con.execute(f"SELECT relation, lake_version FROM {LAKE_LOADS}").fetchall())
+    existing = {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE database_name = current_database() UNION ALL "
+            "SELECT schema_name, view_name FROM duckdb_views() "
+            "WHERE database_name = current_database() AND NOT internal"
+        ).fetchall()
+    }
+    done = []
+    for contract in contracts:
+        layer, table, relation = contract.layer, contract.table, contract.relation
+        version = lake.version(layer, table, _file_stamp)
+        if version is None or (loaded.get(relation) == version and relation in existing):
+            continue
+        files = lake.files(layer, table)
+        described = {
+            "description": contract.description,
+            "column_descriptions": contract.descriptions,
+        }
+        if files and not lake.readable_in_place:  # object storage: through Arrow
+            load_arrow_table(con, relation, lake.arrow_dataset(layer, table), **described)
+            how = "copy"
+        elif files and lake.day_stamped(layer, table):
+            load_parquet_view(con, relation, lake.glob(layer, table), **described)
+            how = "view"
+        else:
+            load_parquet_table(con, relation, files, empty_schema=contract.schema, **described)
+            how = "copy"
+        con.execute(
+            f"INSERT OR REPLACE INTO {LAKE_LOADS} VALUES (?, ?, now()::timestamp, ?)",
+            [relation, version, how],
+        )
+        done.append(relation)
+    return done
+
+
+def _file_stamp(path: Path) -> str:
+    """A lake file's size and time: every write replaces the file, so they change with it."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _ensure_lake_loads(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {LAKE_LOADS} (relation VARCHAR PRIMARY KEY, "
+        "lake_version VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL, how VARCHAR NOT NULL)"
+    )
+    comment_relation(con, "TABLE", LAKE_LOADS, LAKE_LOADS_DESCRIPTION, LAKE_LOADS_COLUMNS)
 
 
 def load_parquet_table(
@@ -284,3 +363,22 @@ def describe_relations(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]
             }
         )
     return described
+
+
+def content_digests(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent hash of the rows of every table and view, bookkeeping
+    (``meta``) aside: two warehouses with equal digests hold the same data."""
+    names = con.sql(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND schema_name <> 'meta' "
+        "UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
+        "WHERE database_name = current_database() AND NOT internal AND schema_name <> 'meta' "
+        "ORDER BY 1"
+    ).fetchall()
+    return {
+        name: con.sql(
+            f"SELECT count(*), md5(coalesce(string_agg(h, ',' ORDER BY h), '')) "
+            f"FROM (SELECT md5(CAST(t AS VARCHAR)) AS h FROM {name} t)"
+        ).fetchall()[0]
+        for (name,) in names
+    }

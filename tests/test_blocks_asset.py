@@ -10,7 +10,8 @@ from pipelines.defs.blocks import blocks, blocks_expectations
 from pipelines.lake import Lake
 from pipelines.partitions import run_tags
 from pipelines.resources import ObservatoryResource
-from pipelines.warehouse import Warehouse, describe_relations
+from pipelines.schemas import contract
+from pipelines.warehouse import Warehouse, describe_relations, load_lake_tables
 from tests.conftest import FIXTURES, write_config
 
 RANGE = run_tags(date.fromisoformat("2024-01-01"), date.fromisoformat("2024-01-04"))
@@ -83,6 +84,9 @@ def test_a_run_over_some_days_keeps_the_other_days_of_its_month(tmp_path: Path) 
     assert after["2024-01-01"].equals(before["2024-01-01"])
     assert after["2024-01-03"].equals(before["2024-01-03"])
     with Warehouse(tmp_path / "warehouse").writer() as con:  # a view over the lake's months
+        assert load_lake_tables(
+            con, Lake(tmp_path / "warehouse" / "lake"), [contract("raw.blocks")]
+        )
         (relation,) = [r for r in describe_relations(con) if r["name"] == "raw.blocks"]
         assert relation["kind"] == "view"
         assert relation["rows"] == sum(day.height for day in after.values())

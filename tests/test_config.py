@@ -10,6 +10,7 @@ from pipelines.config import (
     PROJECT_ROOT,
     ConfigError,
     load_config,
+    load_execution,
 )
 from tests.conftest import FIXTURES, SHARED_DATA, needs_shared_data
 
@@ -71,8 +72,8 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
     [
         (
             'colour = "red"\n',
-            "unknown key 'colour'; valid keys: dagster, data_home, http, market, mining, nodes, "
-            "sources, storage, trends, validation",
+            "unknown key 'colour'; valid keys: dagster, data_home, execution, http, market, "
+            "mining, nodes, sources, storage, trends, validation",
         ),
         (
             '[storage]\nlake = "s3://bucket/x"\naws_secret_access_key = "abc"\n',
@@ -84,6 +85,25 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
             "[storage]: unknown key 'bucket'; valid keys: keep_versions, lake",
         ),
         ('[dagster]\nstorage = "mysql"\n', "[dagster] storage: 'mysql' is not a valid choice"),
+        (
+            '[execution]\nexecutor = "threads"\n',
+            "[execution] executor: 'threads' is not a valid choice; valid choices: in_process, "
+            "multiprocess, celery, k8s",
+        ),
+        (
+            "[execution]\nchunk_months = 0\n",
+            "[execution] chunk_months: expected an integer >= 1, got 0",
+        ),
+        (
+            '[execution.k8s]\nenv_secrets = "one"\n',
+            "[execution] k8s env_secrets: expected a list of Secret names",
+        ),
+        (
+            '[execution]\nexecutor = "celery"\n',
+            "[execution] executor = 'celery' runs steps on other machines: it needs the lake on "
+            'object storage ([storage] lake = "s3://…" or $OBSERVATORY_LAKE) and [dagster] '
+            'storage = "postgres"',
+        ),
         (
             "[dagster]\nlease_timeout_seconds = -1\n",
             "[dagster] lease_timeout_seconds: expected seconds >= 0, got -1",
@@ -234,3 +254,31 @@ def test_shared_data_config_uses_dbip_city_lite_and_the_shared_asmap() -> None:
     config = load_config(PROJECT_ROOT / "configs" / "shared-data.toml")
     assert config.nodes["ip_database"] == "dbip_city_lite"
     assert Path(config.nodes["asmap"]) == (SHARED_DATA / "nodes" / "asmap-2025-12-04.dat").resolve()
+
+
+def test_execution_defaults_to_one_process(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""))
+    assert config.execution.executor == "in_process"
+    assert not config.execution.distributed
+    assert config.execution.data_home == config.data_home
+
+
+def test_distributed_execution_settings(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("OBSERVATORY_EXECUTOR", raising=False)
+    path = write(
+        tmp_path,
+        '[storage]\nlake = "s3://bucket/lake"\n[dagster]\nstorage = "postgres"\n'
+        '[execution]\nexecutor = "k8s"\nchunk_months = 3\n'
+        '[execution.k8s]\nnamespace = "obs"\nenv_secrets = ["s3", "pg"]\n'
+        'warehouse_claim = "wh"\n',
+    )
+    execution = load_config(path).execution
+    assert (execution.executor, execution.chunk_months, execution.distributed) == ("k8s", 3, True)
+    assert execution.k8s == {
+        "namespace": "obs",
+        "env_secrets": ["s3", "pg"],
+        "warehouse_claim": "wh",
+    }
+    assert load_execution(path) == execution  # what the definitions read when imported
+    monkeypatch.setenv("OBSERVATORY_EXECUTOR", "celery")
+    assert load_execution(path).executor == "celery"

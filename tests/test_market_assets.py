@@ -4,7 +4,6 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import polars as pl
 import pytest
 
@@ -20,6 +19,8 @@ from pipelines.defs.market import (
 )
 from pipelines.lake import Lake
 from pipelines.resources import ObservatoryResource
+from pipelines.schemas import contracts
+from pipelines.warehouse import LAKE_LOADS, Warehouse, load_lake_tables
 from tests.conftest import FIXTURES, write_config
 
 MARKET = FIXTURES / "market"
@@ -116,26 +117,25 @@ def test_geography_rejects_unknown_countries_and_keeps_the_month(built) -> None:
     assert (sep["top_country"], sep["cr1"]) == ("CN", pytest.approx(0.7553 / 0.9999))
 
 
-def test_build_database_has_the_tables(built) -> None:
+def test_the_warehouse_loads_the_lake_tables_once_per_version(built) -> None:
+    """Python steps write only the lake; the warehouse steps load what changed."""
     _, lake = built
-    database = lake.root.parent / "build" / "observatory.duckdb"
-    with duckdb.connect(str(database), read_only=True) as con:
-        counts = dict(
-            con.execute(
-                "select schema_name || '.' || table_name, estimated_size "
-                "from duckdb_tables() order by 1"
-            ).fetchall()
-        )
-    for table in (
-        "raw.market_observations",
-        "raw.market_rejects",
+    tables = [
+        "intermediate.hashrate_geography_concentration",
         "intermediate.market_daily",
         "intermediate.market_discrepancies",
         "intermediate.market_gaps",
         "raw.hashrate_geography",
-        "intermediate.hashrate_geography_concentration",
-    ):
-        assert table in counts
+        "raw.market_observations",
+        "raw.market_rejects",
+    ]
+    with Warehouse(lake.root.parent).writer() as con:
+        assert set(tables) <= set(load_lake_tables(con, lake, contracts().values()))
+        counts = dict(con.execute(f"select relation, 1 from {LAKE_LOADS}").fetchall())
+        assert load_lake_tables(con, lake, contracts().values()) == []  # nothing changed
+        rows = con.sql("select count(*) from intermediate.market_daily").fetchall()[0][0]
+    assert set(tables) <= set(counts)
+    assert rows == lake.read("intermediate", "market_daily").height
 
 
 def test_rerun_is_identical_and_a_dropped_feed_leaves(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from pipelines.defs.node_snapshots import node_distributions, node_snapshots
 from pipelines.lake import Lake
 from pipelines.partitions import run_tags
 from pipelines.resources import ObservatoryResource
-from pipelines.warehouse import Warehouse
+from pipelines.schemas import contracts
+from pipelines.warehouse import Warehouse, load_lake_tables
 from tests.conftest import FIXTURES, write_config
 
 NODES = FIXTURES / "nodes"
@@ -36,7 +37,10 @@ def run(tmp_path: Path, feeds: dict, assets: list) -> Lake:
 
 
 def loaded_rows(tmp_path: Path, relation: str) -> int:
+    """The rows of ``relation`` once the warehouse is loaded from the lake (as its steps do)."""
+    lake = Lake(tmp_path / "warehouse" / "lake")
     with Warehouse(tmp_path / "warehouse").writer() as con:
+        load_lake_tables(con, lake, contracts().values())
         return con.sql(f"select count(*) from {relation}").fetchall()[0][0]
 
 

@@ -10,6 +10,7 @@ import pytest
 from pipelines.config import load_config
 from pipelines.lake import Lake
 from pipelines.object_lake import ObjectLake
+from pipelines.warehouse import content_digests
 from tests.conftest import SAMPLE_SOURCES, run_cli, write_config
 from tests.s3server import BUCKET, S3Server
 
@@ -19,18 +20,7 @@ DAYS = ("--from", "2023-12-30", "--to", "2024-01-05")
 def relations(serving: Path) -> dict[str, tuple[int, str]]:
     """Row count and an order-independent content hash of every table and view."""
     with duckdb.connect(str(serving), read_only=True) as con:
-        names = con.sql(
-            "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
-            "UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
-            "WHERE NOT internal ORDER BY 1"
-        ).fetchall()
-        return {
-            name: con.sql(
-                f"SELECT count(*), md5(coalesce(string_agg(h, ',' ORDER BY h), '')) "
-                f"FROM (SELECT md5(CAST(t AS VARCHAR)) AS h FROM {name} t)"
-            ).fetchall()[0]
-            for (name,) in names
-        }
+        return content_digests(con)
 
 
 @pytest.fixture(scope="module")

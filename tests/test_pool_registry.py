@@ -12,6 +12,7 @@ from pipelines.defs.pool_registry import pool_registry
 from pipelines.http import SourceFormatError, SourceUnavailable
 from pipelines.resources import ObservatoryResource
 from pipelines.runner import execute
+from pipelines.schemas import contract
 from pipelines.sources.pool_registry import parse_edi_pools, parse_pools_v2, tag_compile_error
 from pipelines.warehouse import Warehouse
 from tests.conftest import (
@@ -214,7 +215,7 @@ def test_tag_compile_errors(tag: str, bad: bool) -> None:
     assert (tag_compile_error(tag) is not None) is bad
 
 
-def test_asset_writes_parquet_and_build_table(registry_config: Path, tmp_path: Path) -> None:
+def test_asset_writes_parquet_the_warehouse_loads(registry_config: Path, tmp_path: Path) -> None:
     resource = ObservatoryResource(config_file=str(registry_config))
     result = pool_registry(context=dg.build_asset_context(), observatory=resource)
     assert result.metadata["dagster/row_count"].value == SAMPLE_POOLS
@@ -222,6 +223,8 @@ def test_asset_writes_parquet_and_build_table(registry_config: Path, tmp_path: P
     assert "| id | name |" in result.metadata["preview"].value
     lake_file = tmp_path / "warehouse" / "lake" / "raw" / "pool_registry" / "data.parquet"
     assert pl.read_parquet(lake_file).height == SAMPLE_POOLS
+    assert not (tmp_path / "warehouse" / "build").exists()  # a Python step writes the lake only
+    assert resource.load_lake_tables([contract("raw.pool_registry")]) == ["raw.pool_registry"]
     with Warehouse(tmp_path / "warehouse").writer() as con:
         assert con.execute("select count(*) from raw.pool_registry").fetchall() == [(SAMPLE_POOLS,)]
 

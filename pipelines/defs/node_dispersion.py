@@ -83,7 +83,7 @@ def node_tables(context: dg.AssetExecutionContext, observatory: ObservatoryResou
         (DISTRIBUTION, NODE_DISTRIBUTION),
         (DISPERSION, NODE_DISPERSION),
     ):
-        metadata = observatory.load_table(contract, preview=built.previews[contract.table])
+        metadata = observatory.lake_table_metadata(contract, preview=built.previews[contract.table])
         if key == NODES:
             metadata |= {
                 "offline_databases": ", ".join(db.name for db in databases),

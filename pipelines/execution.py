@@ -1,0 +1,127 @@
+"""Where a run's steps execute: the Dagster executor chosen by ``[execution]``, and the steps
+that must share one machine.
+
+Python steps read and write only the lake, so with the lake on object storage and the instance on
+PostgreSQL any worker can run them. The steps that build the DuckDB warehouse (the SQL stages, the
+trends read from a mart, the serving database and the report) need the build database, a local
+file with one writer: they carry ``WAREHOUSE_QUEUE`` as their Celery queue, served by the workers of
+one machine, and with the k8s executor they mount the warehouse volume at the data home.
+
+Celery's broker and result backend come from ``$CELERY_BROKER_URL`` and
+``$CELERY_RESULT_BACKEND`` (default: the broker), read by Dagster at run time, so no URL (nor the
+password in it) is stored with the definitions or a run. A step's task is acknowledged only once it
+ends, so a worker lost mid-step (killed, or its machine gone) leaves the task to be redelivered to
+another worker once the broker's visibility timeout (``$CELERY_VISIBILITY_TIMEOUT_SECONDS``,
+default an hour: longer than any step) has passed; the step then runs again from the start, which
+is safe because every write replaces whole partitions atomically.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import dagster as dg
+
+from pipelines.config import Execution, load_execution
+
+BROKER_ENV = "CELERY_BROKER_URL"
+BACKEND_ENV = "CELERY_RESULT_BACKEND"
+VISIBILITY_ENV = "CELERY_VISIBILITY_TIMEOUT_SECONDS"
+DEFAULT_VISIBILITY_SECONDS = 3_600
+COMPUTE_QUEUE = "dagster"  # dagster-celery's default queue: every step without a queue tag
+WAREHOUSE_QUEUE = "warehouse"
+CELERY_QUEUE_TAG = "dagster-celery/queue"
+K8S_CONFIG_TAG = "dagster-k8s/config"
+WAREHOUSE_VOLUME = "warehouse"
+
+
+def celery_settings() -> dict[str, Any]:
+    """The Celery app's settings beyond dagster-celery's defaults, shared by the executor (which
+    submits tasks) and ``observatory worker`` (which runs them)."""
+    visibility = int(os.environ.get(VISIBILITY_ENV, DEFAULT_VISIBILITY_SECONDS))
+    return {
+        "task_acks_late": True,  # a task is acknowledged when its step ends, not when taken
+        "task_reject_on_worker_lost": True,  # a step process killed: its task is queued again
+        "worker_prefetch_multiplier": 1,
+        "broker_transport_options": {
+            "visibility_timeout": visibility,  # a lost worker's task is redelivered after this
+            "unacked_restore_interval": max(1, min(10, visibility // 5)),
+            "unacked_restore_throttle": 1,
+            # dagster-celery's own connection retries (replaced by this dict otherwise)
+            "max_retries": 3,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        "worker_hijack_root_logger": False,
+    }
+
+
+def celery_urls() -> tuple[str, str]:
+    """The broker and result backend URLs, from the environment."""
+    broker = os.environ.get(BROKER_ENV)
+    if not broker:
+        raise RuntimeError(
+            f"the celery executor needs ${BROKER_ENV} (e.g. redis://host:6379/0); "
+            f"${BACKEND_ENV} defaults to it"
+        )
+    return broker, os.environ.get(BACKEND_ENV) or broker
+
+
+def executor_definition(execution: Execution) -> dg.ExecutorDefinition:
+    """The Dagster executor of ``[execution] executor``."""
+    retries = {"enabled": {}}
+    if execution.executor == "multiprocess":
+        return dg.multiprocess_executor.configured(
+            {"max_concurrent": execution.max_concurrent, "retries": retries}
+        )
+    if execution.executor == "celery":
+        from dagster_celery import celery_executor
+
+        backend = BACKEND_ENV if os.environ.get(BACKEND_ENV) else BROKER_ENV
+        return celery_executor.configured(
+            {
+                "broker": {"env": BROKER_ENV},
+                "backend": {"env": backend},
+                "config_source": celery_settings(),
+                "retries": retries,
+            }
+        )
+    if execution.executor == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        k8s = execution.k8s
+        config: dict[str, Any] = {"retries": retries, "env_secrets": list(k8s["env_secrets"])}
+        if k8s["namespace"]:
+            config["job_namespace"] = k8s["namespace"]
+        return k8s_job_executor.configured(config)
+    return dg.in_process_executor
+
+
+def warehouse_tags(execution: Execution) -> dict[str, Any]:
+    """Op tags of the steps that build the warehouse: the Celery queue served by the warehouse
+    machine, and (k8s) the warehouse volume mounted at the data home."""
+    tags: dict[str, Any] = {CELERY_QUEUE_TAG: WAREHOUSE_QUEUE}
+    claim = execution.k8s.get("warehouse_claim")
+    if execution.executor == "k8s" and claim:
+        tags[K8S_CONFIG_TAG] = {
+            "pod_spec_config": {
+                "volumes": [
+                    {"name": WAREHOUSE_VOLUME, "persistent_volume_claim": {"claim_name": claim}}
+                ]
+            },
+            "container_config": {
+                "volume_mounts": [
+                    {"name": WAREHOUSE_VOLUME, "mount_path": str(execution.data_home)}
+                ]
+            },
+        }
+    return tags
+
+
+@functools.cache
+def configured_execution() -> Execution:
+    """The ``[execution]`` settings of the config in use (``$OBSERVATORY_CONFIG``)."""
+    return load_execution()
