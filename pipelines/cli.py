@@ -15,8 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.config import (
+    COMPUTE_QUEUE,
     CONFIG_ENV_VAR,
     PROJECT_ROOT,
+    WAREHOUSE_QUEUE,
     ConfigError,
     ObservatoryConfig,
     load_config,
@@ -389,6 +391,46 @@ def rollback(config_file: Path | None, version: str | None) -> None:
     except (NotPublished, StorageError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"serving/LATEST now names {chosen.name}")
+
+
+@main.command()
+@config_option
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    type=click.Choice([COMPUTE_QUEUE, WAREHOUSE_QUEUE]),
+    help=f"Queues to take steps from (default both). {WAREHOUSE_QUEUE!r} holds the steps that "
+    "write the DuckDB warehouse: serve it from one machine only.",
+)
+@click.option(
+    "--concurrency",
+    default=1,
+    show_default=True,
+    help="Steps at once (Polars and DuckDB already use every core inside a step).",
+)
+@click.option("--name", default=None, help="Worker name (default: observatory-<pid>@<host>).")
+def worker(config_file: Path | None, queues: tuple[str, ...], concurrency: int, name: str | None):
+    """A Celery worker that runs the steps of runs using [execution] executor = "celery"."""
+    config = _load(config_file)
+    if config.execution.executor != "celery":
+        raise click.ClickException(
+            f'{config.path}: [execution] executor is {config.execution.executor!r}, not "celery": '
+            "no run would send steps to this worker"
+        )
+    from pipelines.execution import celery_urls
+
+    try:
+        celery_urls()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    prepare_environment(config)
+    chosen = ",".join(queues or (COMPUTE_QUEUE, WAREHOUSE_QUEUE))
+    node = f"{name or f'observatory-{os.getpid()}'}@%h"
+    console.print(f"Celery worker {node} on queues {chosen} (concurrency {concurrency})")
+    args = [sys.executable, "-m", "celery", "-A", "pipelines.worker", "worker"]
+    args += ["-Q", chosen, "-n", node, "--concurrency", str(concurrency), "--loglevel", "INFO"]
+    os.execv(sys.executable, args)
 
 
 @main.command()

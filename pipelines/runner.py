@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
 from dagster._core.execution.execution_result import ExecutionResult
@@ -42,7 +44,7 @@ class RunOutcome:
     rebuilt: list[Rebuild] = field(default_factory=list)
     unchanged: int = 0
 
-    def add(self, result: ExecutionResult, keys: list[str]) -> set[str]:
+    def add(self, result: ExecutionResult | RecordedRun, keys: list[str]) -> set[str]:
         """Fold in one run of ``keys``; returns the keys not to trust: not materialized, or
         materialized with a failed check."""
         self.run_ids.append(result.run_id)
@@ -181,13 +183,11 @@ def _execute(
             span,
             config.execution.chunk_months if config.execution.distributed else None,
         )
-        with ThreadPoolExecutor(max_workers=len(runs)) as pool:  # the steps run on the workers
-            results = pool.map(
-                lambda run: _run(defs, instance(), run[0], {PHASE: "ingest", **run[1]}, progress),
-                runs,
-            )
-            for (run_keys, _), result in zip(runs, list(results), strict=True):
-                failed |= outcome.add(result, run_keys)
+        runs = [(run_keys, {PHASE: "ingest", **run_tags_}) for run_keys, run_tags_ in runs]
+        for (run_keys, _), result in zip(
+            runs, _run_all(defs, instance(), runs, progress), strict=True
+        ):
+            failed |= outcome.add(result, run_keys)
         planner.record([r.key for r in ingest if r.key not in failed], span, failed)
 
     build, blocked = planner.build([k for k in wanted if not is_ingest(k)], failed)
@@ -226,12 +226,82 @@ def ingest_runs(
     ]
 
 
+@dataclass
+class RecordedRun:
+    """A run's outcome as its instance recorded it (for a run another process executed)."""
+
+    run_id: str
+    success: bool
+    events: list[dg.DagsterEvent]
+
+    @classmethod
+    def read(cls, instance: dg.DagsterInstance, run_id: str) -> RecordedRun:
+        run = instance.get_run_by_id(run_id)
+        events = [r.dagster_event for r in instance.all_logs(run_id) if r.dagster_event]
+        success = run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+        return cls(run_id, success, events)
+
+    def _of_type(self, kind: dg.DagsterEventType) -> list[dg.DagsterEvent]:
+        return [e for e in self.events if e.event_type == kind]
+
+    def get_asset_materialization_events(self) -> list[dg.DagsterEvent]:
+        return self._of_type(dg.DagsterEventType.ASSET_MATERIALIZATION)
+
+    def get_step_failure_events(self) -> list[dg.DagsterEvent]:
+        return self._of_type(dg.DagsterEventType.STEP_FAILURE)
+
+    def get_asset_check_evaluations(self) -> list[Any]:
+        evaluations = self._of_type(dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        return [e.asset_check_evaluation_data for e in evaluations]
+
+
+def _run_all(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    runs: list[tuple[list[str], dict[str, str]]],
+    progress: Callable[..., Callable[[], None]] | None,
+) -> list[ExecutionResult | RecordedRun]:
+    """The runs (keys, tags), at once. Several runs go to processes of their own: Dagster
+    configures logging as each run starts, which deadlocks runs sharing a process."""
+    if len(runs) == 1:
+        return [_run(defs, instance, *runs[0], progress)]
+    from dagster._core.utils import make_new_run_id
+
+    run_ids = [make_new_run_id() for _ in runs]
+    stop = threading.Event()
+    pollers = [
+        threading.Thread(target=progress(instance, run_id, stop), daemon=True)
+        for run_id in (run_ids if progress is not None else [])
+    ]
+    for poller in pollers:
+        poller.start()
+    try:
+        with ProcessPoolExecutor(
+            len(runs), mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
+            list(pool.map(_run_recorded, *zip(*runs, strict=True), run_ids))
+    finally:
+        stop.set()
+        for poller in pollers:
+            poller.join()
+    return [RecordedRun.read(instance, run_id) for run_id in run_ids]
+
+
+def _run_recorded(keys: list[str], tags: dict[str, str], run_id: str) -> None:
+    """``_run`` in a process of its own, recorded in the instance of ``$DAGSTER_HOME``."""
+    from pipelines.definitions import defs
+
+    with dg.DagsterInstance.get() as instance:
+        _run(defs, instance, keys, tags, None, run_id)
+
+
 def _run(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     keys: list[str],
     tags: dict[str, str],
     progress: Callable[..., Callable[[], None]] | None,
+    run_id: str | None = None,
 ) -> ExecutionResult:
     """One Dagster run of ``keys`` (and their checks): in this process with the in-process
     executor, else through the definitions' executor (processes, Celery workers or pods), which
@@ -239,7 +309,7 @@ def _run(
     from dagster._core.utils import make_new_run_id
 
     asset_keys = [dg.AssetKey.from_user_string(k) for k in keys]
-    run_id = make_new_run_id()
+    run_id = run_id or make_new_run_id()
     stop = threading.Event()
     poller = None
     if progress is not None:

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.execution import configured_execution, warehouse_tags
+from pipelines.execution import warehouse_tags
 from pipelines.object_lake import ObjectLake
 from pipelines.published import Publication
 from pipelines.resources import ObservatoryResource
@@ -16,7 +16,7 @@ def serving_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=KEY,
-        op_tags=warehouse_tags(configured_execution()),
+        op_tags=warehouse_tags(),
         deps=sorted(upstream, key=lambda k: k.to_user_string()),
         description=(
             "The serving database (warehouse/observatory.duckdb) that analysts, `observatory sql` "

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import dagster as dg
 import duckdb
 
-from pipelines.execution import configured_execution, warehouse_tags
+from pipelines.execution import warehouse_tags
 from pipelines.metadata import frame_metadata, markdown_table
 from pipelines.resources import ObservatoryResource
 from pipelines.schemas import Contract, contracts
@@ -309,7 +309,7 @@ def _stage_asset(project: SqlProject, stage: int, models: list[SqlModel]) -> dg.
         check_specs=[_test_spec(project, t) for model in models for t in tests[model.name]],
         can_subset=True,
         description=f"SQL models of stage {stage} and their tests, in dependency order",
-        op_tags=warehouse_tags(configured_execution()),
+        op_tags=warehouse_tags(),
     )
     def _build(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
         loaded = observatory.load_lake_tables(_lake_sources(models, tests))

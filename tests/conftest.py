@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fakeserver", "tests.s3server", "tests.pgserver"]
+pytest_plugins = ["tests.fakeserver", "tests.s3server", "tests.pgserver", "tests.redisserver"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

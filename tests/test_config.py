@@ -95,10 +95,6 @@ def test_env_var_selects_the_file_and_data_home_override(tmp_path: Path, monkeyp
             "[execution] chunk_months: expected an integer >= 1, got 0",
         ),
         (
-            '[execution.k8s]\nenv_secrets = "one"\n',
-            "[execution] k8s env_secrets: expected a list of Secret names",
-        ),
-        (
             '[execution]\nexecutor = "celery"\n',
             "[execution] executor = 'celery' runs steps on other machines: it needs the lake on "
             'object storage ([storage] lake = "s3://…" or $OBSERVATORY_LAKE) and [dagster] '
@@ -260,7 +256,6 @@ def test_execution_defaults_to_one_process(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, ""))
     assert config.execution.executor == "in_process"
     assert not config.execution.distributed
-    assert config.execution.data_home == config.data_home
 
 
 def test_distributed_execution_settings(tmp_path: Path, monkeypatch) -> None:
@@ -268,17 +263,10 @@ def test_distributed_execution_settings(tmp_path: Path, monkeypatch) -> None:
     path = write(
         tmp_path,
         '[storage]\nlake = "s3://bucket/lake"\n[dagster]\nstorage = "postgres"\n'
-        '[execution]\nexecutor = "k8s"\nchunk_months = 3\n'
-        '[execution.k8s]\nnamespace = "obs"\nenv_secrets = ["s3", "pg"]\n'
-        'warehouse_claim = "wh"\n',
+        '[execution]\nexecutor = "k8s"\nchunk_months = 3\n',
     )
     execution = load_config(path).execution
     assert (execution.executor, execution.chunk_months, execution.distributed) == ("k8s", 3, True)
-    assert execution.k8s == {
-        "namespace": "obs",
-        "env_secrets": ["s3", "pg"],
-        "warehouse_claim": "wh",
-    }
     assert load_execution(path) == execution  # what the definitions read when imported
     monkeypatch.setenv("OBSERVATORY_EXECUTOR", "celery")
     assert load_execution(path).executor == "celery"

@@ -12,7 +12,7 @@ import dagster as dg
 import polars as pl
 
 from pipelines.config import ObservatoryConfig
-from pipelines.execution import configured_execution, warehouse_tags
+from pipelines.execution import warehouse_tags
 from pipelines.metadata import markdown_table
 from pipelines.metrics.trends import fdr_summary, partial_summary, series_trends
 from pipelines.report import licence_for, render_report
@@ -33,7 +33,7 @@ ENRICHED_NODES = ["intermediate", "nodes"]  # the asset that reads the offline I
     key=TRENDS,
     deps=[SCOREBOARD],
     kinds={"python", "parquet"},
-    op_tags=warehouse_tags(configured_execution()),  # reads a mart from the build database
+    op_tags=warehouse_tags(),  # reads a mart from the build database
 )
 def decentralization_trends(observatory: ObservatoryResource) -> dg.MaterializeResult:
     settings = observatory.config().trends
@@ -103,7 +103,7 @@ def provenance(config: ObservatoryConfig, instance: dg.DagsterInstance) -> list[
 @dg.asset(
     key=REPORT,
     deps=[SERVING],
-    op_tags=warehouse_tags(configured_execution()),  # reads the serving database
+    op_tags=warehouse_tags(),  # reads the serving database
     description="A self-contained HTML report (no network needed): the verdict table, "
     "concentration over time with interval bands, the latest distributions, the data dictionary "
     "and the provenance of every input. Written to <data home>/report/index.html.",
