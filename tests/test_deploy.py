@@ -28,9 +28,8 @@ VALUES = DEPLOY / "helm" / "values.yaml"
 CHART_SCHEMA = Path(__file__).resolve().parent / "data" / "dagster_chart_values.schema.json"
 IMAGE_CONFIG = "/opt/observatory/deploy/observatory.toml"  # where the Dockerfile puts the config
 RELEASE = "observatory"  # the Helm release name the README installs
-# Config keys that would hold a credential; `env_secrets` only names Kubernetes Secrets.
+# Config keys that would hold a credential.
 CREDENTIAL_WORDS = ("password", "passwd", "secret", "token", "access_key", "api_key", "credential")
-NOT_CREDENTIALS = {"env_secrets"}
 
 
 def pyproject() -> dict[str, Any]:
@@ -287,7 +286,7 @@ def test_deploy_config_names_no_credential_and_no_lake() -> None:
     def walk(value: Any, where: str) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
-                if key not in NOT_CREDENTIALS and any(w in key.lower() for w in CREDENTIAL_WORDS):
+                if any(w in key.lower() for w in CREDENTIAL_WORDS):
                     found.append(f"{where}{key}")
                 walk(item, f"{where}{key}.")
         elif isinstance(value, list):
@@ -304,26 +303,17 @@ def test_deploy_config_names_no_credential_and_no_lake() -> None:
     assert deployed["execution"]["executor"] == "k8s"
 
 
-def test_deploy_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The config loader accepts the file with the lake the values give OBSERVATORY_LAKE. Until
-    the loader knows `[execution]`, the rest is loaded without that section."""
+def test_deploy_config_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The config loader accepts the file with the lake the values give OBSERVATORY_LAKE."""
     lake = {e["name"]: e["value"] for e in code_location()["env"]}[observatory_config.LAKE_ENV_VAR]
     monkeypatch.setenv(observatory_config.LAKE_ENV_VAR, lake)
     monkeypatch.delenv(observatory_config.DATA_HOME_ENV_VAR, raising=False)
-    path = DEPLOY / "observatory.toml"
-    if "execution" not in observatory_config.TOP_LEVEL_KEYS:
-        kept, skipping = [], False
-        for line in path.read_text().splitlines():
-            if line.startswith("["):
-                skipping = re.match(r"\[execution(\]|\.)", line) is not None
-            if not skipping:
-                kept.append(line)
-        path = tmp_path / "observatory.toml"
-        path.write_text("\n".join(kept) + "\n")
-    loaded = observatory_config.load_config(path)
+    monkeypatch.delenv(observatory_config.EXECUTOR_ENV_VAR, raising=False)
+    loaded = observatory_config.load_config(DEPLOY / "observatory.toml")
     assert loaded.data_home == Path("/var/lib/observatory")
     assert loaded.lake == lake and lake.startswith("s3://")
     assert loaded.dagster_storage == "postgres"
+    assert loaded.execution.executor == "k8s"
     default = observatory_config.load_config(ROOT / "configs" / "default.toml")
     assert loaded.sources.keys() == default.sources.keys()
 
@@ -349,20 +339,30 @@ def test_values_serve_the_code_location_from_the_image() -> None:
     assert f"docker push {tag}" in readme
 
 
-def test_values_launch_runs_with_the_configs_secrets_namespace_and_warehouse_volume() -> None:
-    k8s = deploy_config()["execution"]["k8s"]
-    launcher = values()["runLauncher"]
-    assert launcher["type"] == "K8sRunLauncher"
-    run = launcher["config"]["k8sRunLauncher"]
-    assert names(run["envSecrets"]) == k8s["env_secrets"]
-    assert names(code_location()["envSecrets"]) == k8s["env_secrets"]
-    assert run["jobNamespace"] == k8s["namespace"]
+def run_launcher() -> dict[str, Any]:
+    return values()["runLauncher"]["config"]["k8sRunLauncher"]
+
+
+def warehouse_claim() -> str:
+    """The one PersistentVolumeClaim the run launcher mounts (the warehouse volume)."""
+    (claim,) = [
+        v["persistentVolumeClaim"]["claimName"]
+        for v in run_launcher()["volumes"]
+        if "persistentVolumeClaim" in v
+    ]
+    return claim
+
+
+def test_values_launch_runs_with_the_secrets_and_the_warehouse_volume() -> None:
+    assert values()["runLauncher"]["type"] == "K8sRunLauncher"
+    run = run_launcher()
+    assert names(run["envSecrets"]) == names(code_location()["envSecrets"])
     claims = {
         v["name"]: v["persistentVolumeClaim"]["claimName"]
         for v in run["volumes"]
         if "persistentVolumeClaim" in v
     }
-    assert list(claims.values()) == [k8s["warehouse_claim"]], run["volumes"]
+    assert list(claims.values()) == [warehouse_claim()], run["volumes"]
     (volume,) = claims
     mounts = [m["mountPath"] for m in run["volumeMounts"] if m["name"] == volume]
     assert mounts == [deploy_config()["data_home"]]
@@ -377,7 +377,7 @@ def test_values_put_the_instance_on_postgres_with_the_password_from_a_secret() -
     assert postgres["enabled"] is False and chart["generatePostgresqlPasswordSecret"] is False
     assert not any("password" in key.lower() for key in postgres), postgres
     secret_name = chart["global"]["postgresqlSecretName"]
-    assert secret_name in deploy_config()["execution"]["k8s"]["env_secrets"]
+    assert secret_name in names(run_launcher()["envSecrets"])
     # the same driver as the instance `observatory run` writes (SQLAlchemy 2.1 needs it named)
     assert re.findall(r"scheme: (\S+)", POSTGRES_STORAGE) == [postgres["postgresqlScheme"]]
     documents = yaml_documents(DEPLOY / "helm" / "secrets.example.yaml")
@@ -407,18 +407,19 @@ def test_helm_commands_use_the_chart_of_the_locked_dagster_version() -> None:
     assert command in " ".join((ROOT / "README.md").read_text().replace("\\\n", " ").split())
 
 
-def test_example_secrets_and_claim_match_the_config() -> None:
-    k8s = deploy_config()["execution"]["k8s"]
+def test_example_secrets_and_claim_match_the_values() -> None:
+    run = run_launcher()
+    namespace = run["jobNamespace"]
     secrets = yaml_documents(DEPLOY / "helm" / "secrets.example.yaml")
-    assert [s["metadata"]["name"] for s in secrets] == k8s["env_secrets"]
+    assert [s["metadata"]["name"] for s in secrets] == names(run["envSecrets"])
     for secret in secrets:
-        assert secret["kind"] == "Secret" and secret["metadata"]["namespace"] == k8s["namespace"]
+        assert secret["kind"] == "Secret" and secret["metadata"]["namespace"] == namespace
         for key, value in secret["stringData"].items():
             if re.search(r"PASSWORD|SECRET|KEY_ID", key, re.I):
                 assert value == "change-me", (key, value)  # obviously fake
     (claim,) = yaml_documents(DEPLOY / "helm" / "warehouse-pvc.yaml")
     assert claim["kind"] == "PersistentVolumeClaim"
-    assert claim["metadata"] == {"name": k8s["warehouse_claim"], "namespace": k8s["namespace"]}
+    assert claim["metadata"] == {"name": warehouse_claim(), "namespace": namespace}
     # every step pod mounts it (the k8s executor copies the run launcher's volumes)
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
 
