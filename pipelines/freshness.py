@@ -14,7 +14,9 @@ Like ``make``, a run rebuilds only what is out of date, in two phases:
 
 The ledger (``<data_home>/build/asset_versions.json``, beside the build database, so that
 removing the build folder rebuilds everything) keeps, per asset, the inputs it was last built
-from. The runner records an asset only when it materialized and every check of it in that run
+from. With distributed execution the build database is the warehouse worker's, on another
+machine: the launcher's ledger stands alone, and a lost build database needs ``--force``.
+The runner records an asset only when it materialized and every check of it in that run
 passed: an asset that failed, or whose blocking check failed, is rebuilt next time, and nothing
 downstream of it is built from its data meanwhile.
 """
@@ -35,6 +37,7 @@ from pipelines.config import PROJECT_ROOT, ObservatoryConfig
 from pipelines.http import is_url
 from pipelines.lake import LAYERS, digest
 from pipelines.object_lake import open_lake
+from pipelines.published import NotPublished, Publication
 from pipelines.sources.registry import Feed, kind_of
 from pipelines.warehouse import BUILD_DIR, Warehouse
 
@@ -153,10 +156,12 @@ class Ledger:
     files: dict[str, list[Any]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, warehouse: Warehouse) -> Ledger:
-        """The data home's ledger; empty when the build database is missing (all out of date)."""
+    def load(cls, warehouse: Warehouse, *, build_here: bool = True) -> Ledger:
+        """The data home's ledger; empty when the build database is missing (all out of date).
+        ``build_here`` False: the build database is another machine's (distributed execution),
+        so its absence here says nothing."""
         path = warehouse.home / BUILD_DIR / LEDGER_FILE
-        if not warehouse.build_path.exists() or not path.exists():
+        if (build_here and not warehouse.build_path.exists()) or not path.exists():
             return cls(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -224,7 +229,7 @@ class Planner:
     def __post_init__(self) -> None:
         self.warehouse = Warehouse(self.config.data_home)
         self.lake = open_lake(self.config.lake_location)
-        self.ledger = Ledger.load(self.warehouse)
+        self.ledger = Ledger.load(self.warehouse, build_here=not self.config.execution.distributed)
         self.base = config_fingerprint(self.config, self.code)
 
     def _sources(self, key: str) -> tuple[str, bool]:
@@ -246,6 +251,14 @@ class Planner:
         table = lake_table(key)
         if table is not None:
             return self._table_version(table) is None
+        if self.config.execution.distributed:  # the warehouse worker's files, not this machine's
+            if not key.startswith("serving/"):
+                return False
+            try:
+                Publication(self.lake).latest()
+            except NotPublished:
+                return True
+            return False
         if key.startswith("serving/"):
             return not self.warehouse.serving_path.exists()
         if key.startswith("report/"):

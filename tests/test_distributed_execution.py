@@ -203,3 +203,54 @@ def test_the_serving_warehouse_is_published_once(distributed) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     versions = cluster.published().versions()
     assert len(versions) == 1
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_step_leaves_its_step_to_the_other(
+    tmp_path_factory: pytest.TempPathFactory,
+    s3_server,
+    pg_server,
+    redis_server,
+    reference,
+    tmp_path,
+) -> None:
+    """Worker ``a`` is killed (with its pool, as a machine going down) while it runs its first
+    step. The step's task was not acknowledged, so the broker hands it to ``b`` once the
+    visibility timeout has passed; the run completes, with every table whole and one publish."""
+    cluster = make_cluster(tmp_path_factory.mktemp("killed"), s3_server, pg_server, redis_server)
+    victim = cluster.worker("a", "dagster")
+    survivor = cluster.worker("b", "dagster", "warehouse")
+    log = cluster.folder / "worker-a.log"
+    data_home = {"OBSERVATORY_DATA_HOME": str(cluster.folder / "home-cli")}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "run", "--config", str(cluster.config), *DAYS],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **cluster.env, **data_home, "GX_ANALYTICS_ENABLED": "False"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while b"Task execute_plan[" not in log.read_bytes():  # received: its step has begun
+            assert run.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.05)
+        stop(victim, signal.SIGKILL)
+        output, _ = run.communicate(timeout=300)
+    finally:
+        stop(survivor)
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, output[-3000:]
+    assert b"succeeded in" not in log.read_bytes()  # a finished nothing
+    with cluster.instance() as instance:
+        runs = instance.get_runs()
+        assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
+        done = steps_by_worker(instance, [r.run_id for r in runs])
+    assert done["b"] >= WAREHOUSE_STEPS | {"raw__blocks"}, done
+    published = latest_digests(cluster, tmp_path)  # its checksum is verified by the pull
+    assert {name: d for name, d in published.items() if reference.get(name) != d} == {}
+    assert published.keys() == reference.keys()
+    assert len(cluster.published().versions()) == 1
+    again = cluster.run("run", *DAYS)
+    assert again.returncode == 0 and "up to date" in again.stderr, again.stderr[-3000:]
