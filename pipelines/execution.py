@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from typing import Any
 
 import dagster as dg
@@ -74,7 +75,11 @@ def executor_definition(execution: Execution) -> dg.ExecutorDefinition:
             {"max_concurrent": execution.max_concurrent, "retries": retries}
         )
     if execution.executor == "celery":
+        from celery.exceptions import DuplicateTaskNameWarning
         from dagster_celery import celery_executor
+
+        # dagster-celery registers its step task again on every run's app: same task, no harm
+        warnings.filterwarnings("ignore", category=DuplicateTaskNameWarning)
 
         backend = BACKEND_ENV if os.environ.get(BACKEND_ENV) else BROKER_ENV
         return celery_executor.configured(

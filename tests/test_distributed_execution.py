@@ -10,6 +10,7 @@ report. The result must equal a single-process run with a local lake.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -36,6 +37,7 @@ from tests.s3server import BUCKET
 DAYS = ("--from", "2023-11-01", "--to", "2024-07-31")
 WAREHOUSE_STEPS = {"serving__observatory_duckdb", "report__decentralization_report"}
 VISIBILITY_SECONDS = 8  # a lost worker's step is redelivered after this (the test's setting)
+REDIS_DATABASES = itertools.count(0, 2)  # Redis has 16 numbered databases
 
 
 @dataclass
@@ -88,12 +90,15 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 
 def make_cluster(folder: Path, s3_server, pg_server, redis_server) -> Cluster:
+    """A cluster of its own: a lake prefix, a PostgreSQL database and two Redis databases (the
+    broker's queues are per database: workers of another cluster must not take its steps)."""
     database = pg_server.create_database()
+    broker = next(REDIS_DATABASES)
     env = {
         **s3_server.env(),
         **pg_server.env(database),
-        "CELERY_BROKER_URL": redis_server.url(0),
-        "CELERY_RESULT_BACKEND": redis_server.url(1),
+        "CELERY_BROKER_URL": redis_server.url(broker),
+        "CELERY_RESULT_BACKEND": redis_server.url(broker + 1),
         "CELERY_VISIBILITY_TIMEOUT_SECONDS": str(VISIBILITY_SECONDS),
     }
     config = write_config(
