@@ -104,6 +104,15 @@ def warehouse_tags() -> dict[str, Any]:
     return {CELERY_QUEUE_TAG: WAREHOUSE_QUEUE}
 
 
+def backfill_policy() -> dg.BackfillPolicy:
+    """How a backfill of the day-stamped raw tables (yearly partitions) is cut into runs: one
+    run, every year in one step, on one machine; a run per year when steps are distributed, so
+    that the workers share the years (``observatory run`` cuts its ranges itself: ``runner``)."""
+    if configured_execution().distributed:
+        return dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+    return dg.BackfillPolicy.single_run()
+
+
 @functools.cache
 def configured_execution() -> Execution:
     """The ``[execution]`` settings of the config in use (``$OBSERVATORY_CONFIG``)."""

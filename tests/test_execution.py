@@ -16,7 +16,12 @@ from pipelines.config import (
     Execution,
 )
 from pipelines.definitions import defs
-from pipelines.execution import CELERY_QUEUE_TAG, executor_definition
+from pipelines.execution import (
+    CELERY_QUEUE_TAG,
+    backfill_policy,
+    configured_execution,
+    executor_definition,
+)
 from pipelines.partitions import FROM_DAY, TO_DAY
 from pipelines.runner import ingest_runs
 from pipelines.serving import KEY as SERVING
@@ -105,3 +110,16 @@ def test_the_code_location_loads_with_each_executor(executor: str) -> None:
     else:
         assert done.returncode == 0, output[-3000:]
         assert "Validation successful for code location observatory" in output
+
+
+def test_a_backfill_is_one_run_on_one_machine_and_a_run_per_year_when_distributed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    try:
+        for executor, per_run in (("in_process", None), ("celery", 1)):
+            monkeypatch.setenv(EXECUTOR_ENV_VAR, executor)
+            configured_execution.cache_clear()
+            assert backfill_policy().max_partitions_per_run == per_run
+    finally:
+        monkeypatch.undo()
+        configured_execution.cache_clear()

@@ -6,7 +6,7 @@
 Starts, on 127.0.0.1 (``pipelines.devservers``), an S3 server for the lake, PostgreSQL for the
 Dagster instance and Redis as the broker, then times ``observatory run --config
 configs/shared-data.toml`` from empty (a fresh lake prefix and database each) with the executor
-set to ``celery`` (``$OBSERVATORY_EXECUTOR``): once with one ``observatory worker`` serving both
+set to ``celery``: once with one ``observatory worker`` serving both
 queues, once with two (the second on the compute queue only, each with a data home of its own).
 Prints both wall times, their ratio, and how many steps each worker ran; writes
 ``<workdir>/results.json``. Skips, saying so, when ``../shared/data`` is absent.
@@ -36,7 +36,7 @@ from typing import Any
 
 from pipelines.benchmarks.cli_runs import run_observatory
 from pipelines.benchmarks.shared_data_runs import CONFIG, SHARED_DATA
-from pipelines.config import EXECUTOR_ENV_VAR, LAKE_ENV_VAR, PROJECT_ROOT
+from pipelines.config import LAKE_ENV_VAR, PROJECT_ROOT
 from pipelines.devservers import BUCKET, start_pg_server, start_redis_server, start_s3_server
 
 
@@ -73,7 +73,6 @@ def timed_run(workdir: Path, workers: int, servers: dict[str, Any], chunk_months
         "CELERY_BROKER_URL": servers["redis"].url(0),
         "CELERY_RESULT_BACKEND": servers["redis"].url(1),
         LAKE_ENV_VAR: f"s3://{BUCKET}/{uuid.uuid4().hex}",
-        EXECUTOR_ENV_VAR: "celery",
         "GX_ANALYTICS_ENABLED": "False",
     }
     config = folder / "observatory.toml"  # the shared-data config, its paths made absolute
@@ -85,9 +84,7 @@ def timed_run(workdir: Path, workers: int, servers: dict[str, Any], chunk_months
     )
     queues = [["dagster", "warehouse"], ["dagster"]][:workers]
     processes = [
-        start_worker(
-            f"w{i + 1}", q, folder / f"home-w{i + 1}", {**env, "OBSERVATORY_CONFIG": str(config)}
-        )
+        start_worker(f"w{i + 1}", q, config, folder / f"home-w{i + 1}", env)
         for i, q in enumerate(queues)
     ]
     try:

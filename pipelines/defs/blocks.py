@@ -1,8 +1,9 @@
 """``raw/blocks``: blocks from every configured feed; a Dagster partition per UTC year, a lake
 file per UTC month.
 
-A run covers a range of days in one go (``BackfillPolicy.single_run`` over its years): each feed
-is read once for the whole range, and every day of the range is replaced inside its month (days
+A run covers a range of days in one go (``BackfillPolicy.single_run`` over its years; with
+distributed execution a backfill is a run per year, ``execution.backfill_policy``): each feed
+is read once for the run's range, and every day of the range is replaced inside its month (days
 without blocks are emptied), so re-running a range gives the same files. Rows a feed cannot use
 are kept in ``raw.block_rejects`` with the reason.
 """
@@ -11,6 +12,7 @@ import dagster as dg
 import polars as pl
 
 from pipelines.checks import monthly_expectations_check
+from pipelines.execution import backfill_policy
 from pipelines.partitions import YEARLY, run_days
 from pipelines.raw_tables import RawTable, write_raw_table
 from pipelines.resources import ObservatoryResource
@@ -33,7 +35,7 @@ block_feeds = dg.AssetSpec(
     key=KEY,
     deps=[block_feeds],
     partitions_def=YEARLY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
 )
 def blocks(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource

@@ -5,6 +5,7 @@ import dagster as dg
 import polars as pl
 
 from pipelines.checks import monthly_expectations_check
+from pipelines.execution import backfill_policy
 from pipelines.metadata import markdown_table
 from pipelines.partitions import YEARLY, run_days
 from pipelines.raw_tables import RawTable, write_raw_table
@@ -53,7 +54,7 @@ def _feeds(observatory: ObservatoryResource, table: str) -> list[Feed]:
     key=SNAPSHOTS,
     deps=[node_feeds],
     partitions_def=YEARLY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
 )
 def node_snapshots(
     context: dg.AssetExecutionContext, observatory: ObservatoryResource
