@@ -107,7 +107,7 @@ class Execution:
 
     executor: str = "in_process"
     max_concurrent: int = 0  # multiprocess: steps at once (0: one per CPU)
-    chunk_months: int = 12  # distributed: day-stamped ingest in concurrent runs of these months
+    chunk_months: int = 48  # distributed: day-stamped ingest in concurrent runs of these months
 
     @property
     def distributed(self) -> bool:

@@ -134,8 +134,9 @@ def execute(
     progress: Callable[..., Callable[[], None]] | None = None,
 ) -> RunOutcome:
     """Rebuild what is out of date among the selected assets (everything with ``force``): an
-    ingest run for the raw tables, then a build run for what their changes reach, each one
-    in-process run recorded in ``$DAGSTER_HOME``; no run at all when nothing changed."""
+    ingest run for the raw tables (with distributed execution, one per chunk of a long range),
+    then a build run for what their changes reach, each recorded in ``$DAGSTER_HOME``'s
+    instance and executed by the configured executor; no run at all when nothing changed."""
     from pipelines.config import load_config
     from pipelines.definitions import defs
 
@@ -177,16 +178,15 @@ def _execute(
     outcome.rebuilt += ingest
     failed: set[str] = set()
     if ingest:
-        runs = ingest_runs(
-            [r.key for r in ingest],
-            planner.partitioned,
-            span,
-            config.execution.chunk_months if config.execution.distributed else None,
-        )
-        runs = [(run_keys, {PHASE: "ingest", **run_tags_}) for run_keys, run_tags_ in runs]
-        for (run_keys, _), result in zip(
-            runs, _run_all(defs, instance(), runs, progress), strict=True
-        ):
+        chunk_months = config.execution.chunk_months if config.execution.distributed else None
+        runs = [
+            (run_keys, {PHASE: "ingest", **days_tags})
+            for run_keys, days_tags in ingest_runs(
+                [r.key for r in ingest], planner.partitioned, span, chunk_months
+            )
+        ]
+        results = _run_all(defs, instance(), runs, progress)
+        for (run_keys, _), result in zip(runs, results, strict=True):
             failed |= outcome.add(result, run_keys)
         planner.record([r.key for r in ingest if r.key not in failed], span, failed)
 

@@ -1,6 +1,6 @@
 """The shared-data pipeline on Celery with one worker and with two, in one go.
 
-``uv run --frozen python -m pipelines.benchmarks.workers [--chunk-months 24] [--workdir DIR]
+``uv run --frozen python -m pipelines.benchmarks.workers [--chunk-months 48] [--workdir DIR]
 [--keep]``
 
 Starts, on 127.0.0.1 (``pipelines.devservers``), an S3 server for the lake, PostgreSQL for the
@@ -36,7 +36,7 @@ from typing import Any
 
 from pipelines.benchmarks.cli_runs import run_observatory
 from pipelines.benchmarks.shared_data_runs import CONFIG, SHARED_DATA
-from pipelines.config import LAKE_ENV_VAR, PROJECT_ROOT
+from pipelines.config import LAKE_ENV_VAR, PROJECT_ROOT, Execution
 from pipelines.devservers import BUCKET, start_pg_server, start_redis_server, start_s3_server
 
 
@@ -66,10 +66,11 @@ def timed_run(workdir: Path, workers: int, servers: dict[str, Any], chunk_months
     """``observatory run`` with ``workers`` workers, from an empty lake prefix and database."""
     folder = workdir / f"workers-{workers}"
     folder.mkdir()
+    instance = servers["pg"].env(servers["pg"].create_database())
+    os.environ.update(instance)  # this process reads the runs back from the instance
     env = {
         **os.environ,
         **servers["s3"].env(),
-        **servers["pg"].env(servers["pg"].create_database()),
         "CELERY_BROKER_URL": servers["redis"].url(0),
         "CELERY_RESULT_BACKEND": servers["redis"].url(1),
         LAKE_ENV_VAR: f"s3://{BUCKET}/{uuid.uuid4().hex}",
@@ -104,7 +105,7 @@ def timed_run(workdir: Path, workers: int, servers: dict[str, Any], chunk_months
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chunk-months", type=int, default=24)
+    parser.add_argument("--chunk-months", type=int, default=Execution.chunk_months)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
