@@ -6,7 +6,9 @@ scratch folder (never for production data):
 - PostgreSQL (Debian's ``postgresql``, installed by ``make test``): a fresh cluster, password
   authentication for a test user;
 - Redis (Debian's ``redis-server``, installed by ``make test``): the Celery broker of the
-  distributed-execution tests, nothing persisted.
+  distributed-execution tests, nothing persisted;
+
+and ``observatory worker`` processes on them (``start_worker``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipelines.config import PROJECT_ROOT
 
 BUCKET = "observatory-tests"
 ACCESS_KEY, SECRET_KEY = "observatory-test-key", "observatory-test-secret"
@@ -302,3 +306,29 @@ def start_redis_server(folder: Path) -> RedisServer:
             process.kill()
             raise RuntimeError(f"redis-server not ready after {START_TIMEOUT:.0f} s")
         time.sleep(0.2)
+
+
+def start_worker(
+    name: str, queues: list[str], config: Path, home: Path, env: dict[str, str]
+) -> subprocess.Popen:
+    """``observatory worker`` named ``name`` on ``queues``, with the data home ``home`` (as a
+    machine of its own) and its log beside it (``worker-<name>.log``), in a session of its own so
+    that killing the group kills its pool too; returned once it says it is ready."""
+    log = home.parent / f"worker-{name}.log"
+    command = [sys.executable, "-m", "pipelines.cli", "worker", "--config", str(config)]
+    command += ["--name", name, *(arg for q in queues for arg in ("--queue", q))]
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env={**env, "OBSERVATORY_DATA_HOME": str(home)},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + START_TIMEOUT
+    while b" ready." not in log.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"worker {name} did not start; its log:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    return process

@@ -35,7 +35,7 @@ from typing import Any
 from pipelines.atomic import replace_with
 from pipelines.config import PROJECT_ROOT, ObservatoryConfig
 from pipelines.http import is_url
-from pipelines.lake import LAYERS, digest
+from pipelines.lake import LAYERS, digest, path_stamp
 from pipelines.object_lake import open_lake
 from pipelines.published import NotPublished, Publication
 from pipelines.sources.registry import Feed, kind_of
@@ -69,17 +69,6 @@ def code_fingerprint(root: Path = PROJECT_ROOT) -> str:
         if path.is_file():
             h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:32]
-
-
-def path_stamp(path: str | Path) -> list[Any]:
-    """What says a local file or folder changed: each file's path, size and modification time."""
-    path = Path(path)
-    if path.is_file():
-        stat = path.stat()
-        return [[str(path), stat.st_size, stat.st_mtime_ns]]
-    if path.is_dir():
-        return [s for p in sorted(path.rglob("*")) if p.is_file() for s in path_stamp(p)]
-    return [[str(path), "missing"]]
 
 
 def _local_paths(value: Any) -> list[str]:

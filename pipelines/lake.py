@@ -42,6 +42,22 @@ def digest(parts: Iterable[Any]) -> str:
     return hashlib.sha256(json.dumps(list(parts), default=str).encode()).hexdigest()[:32]
 
 
+def path_stamp(path: str | Path) -> list[Any]:
+    """What says a local file or folder changed: each file's path, size and modification time."""
+    path = Path(path)
+    if path.is_file():
+        stat = path.stat()
+        return [[str(path), stat.st_size, stat.st_mtime_ns]]
+    if path.is_dir():
+        return [s for p in sorted(path.rglob("*")) if p.is_file() for s in path_stamp(p)]
+    return [[str(path), "missing"]]
+
+
+def day_stamped(files: list[Path]) -> bool:
+    """Whether a table's ``files`` are monthly partitions of days (``Lake.replace_days``)."""
+    return bool(files) and all(f.parent.name.startswith(f"{MONTH_KEY}=") for f in files)
+
+
 def _part_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
@@ -185,13 +201,6 @@ class Lake:
         return [
             p.parent.name.split("=", 1)[1] for p in self.files(layer, table) if p.parent != base
         ]
-
-    def day_stamped(self, layer: str, table: str) -> bool:
-        """Whether the table is kept in monthly partitions of days (``Lake.replace_days``)."""
-        files = self.files(layer, table)
-        return bool(files) and all(
-            str(f).rsplit("/", 2)[-2].startswith(f"{MONTH_KEY}=") for f in files
-        )
 
     def glob(self, layer: str, table: str) -> str:
         """A glob matching every data file of the table, for DuckDB's ``read_parquet``."""

@@ -24,7 +24,7 @@ import duckdb
 import polars as pl
 
 from pipelines.atomic import replace_with
-from pipelines.lake import Lake
+from pipelines.lake import Lake, day_stamped, digest, path_stamp
 from pipelines.schemas import Contract
 
 SERVING_FILE = "observatory.duckdb"
@@ -164,19 +164,11 @@ def load_lake_tables(
     """
     _ensure_lake_loads(con)
     loaded = dict(con.execute(f"SELECT relation, lake_version FROM {LAKE_LOADS}").fetchall())
-    existing = {
-        f"{schema}.{name}"
-        for schema, name in con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() "
-            "WHERE database_name = current_database() UNION ALL "
-            "SELECT schema_name, view_name FROM duckdb_views() "
-            "WHERE database_name = current_database() AND NOT internal"
-        ).fetchall()
-    }
+    existing = {f"{schema}.{name}" for schema, name, _, _ in user_relations(con)}
     done = []
     for contract in contracts:
         layer, table, relation = contract.layer, contract.table, contract.relation
-        version = lake.version(layer, table, _file_stamp)
+        version = lake.version(layer, table, lambda path: digest(path_stamp(path)))
         if version is None or (loaded.get(relation) == version and relation in existing):
             continue
         files = lake.files(layer, table)
@@ -187,7 +179,7 @@ def load_lake_tables(
         if files and not lake.readable_in_place:  # object storage: through Arrow
             load_arrow_table(con, relation, lake.arrow_dataset(layer, table), **described)
             how = "copy"
-        elif files and lake.day_stamped(layer, table):
+        elif day_stamped(files):
             load_parquet_view(con, relation, lake.glob(layer, table), **described)
             how = "view"
         else:
@@ -199,12 +191,6 @@ def load_lake_tables(
         )
         done.append(relation)
     return done
-
-
-def _file_stamp(path: Path) -> str:
-    """A lake file's size and time: every write replaces the file, so they change with it."""
-    stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _ensure_lake_loads(con: duckdb.DuckDBPyConnection) -> None:
@@ -335,17 +321,22 @@ def comment_relation(
             )
 
 
-def describe_relations(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
-    """Every user table and view: name, kind, description, row count and columns."""
-    relations = con.sql(
+def user_relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str | None]]:
+    """Every user table and view of the open database: schema, name, kind (table or view) and
+    comment; ``main`` first, then by schema and name."""
+    return con.sql(
         "SELECT schema_name, table_name, 'table' AS kind, comment FROM duckdb_tables() "
         "WHERE database_name = current_database() "
         "UNION ALL SELECT schema_name, view_name, 'view', comment FROM duckdb_views() "
         "WHERE database_name = current_database() AND NOT internal "
         "ORDER BY schema_name = 'main' DESC, schema_name, 2"
     ).fetchall()
+
+
+def describe_relations(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+    """Every user table and view: name, kind, description, row count and columns."""
     described = []
-    for schema, name, kind, comment in relations:
+    for schema, name, kind, comment in user_relations(con):
         target = f"{quote_ident(schema)}.{quote_ident(name)}"
         columns = con.execute(
             "SELECT column_name, data_type, comment FROM duckdb_columns() "
@@ -365,20 +356,17 @@ def describe_relations(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]
     return described
 
 
-def content_digests(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
-    """Row count and an order-independent hash of the rows of every table and view, bookkeeping
-    (``meta``) aside: two warehouses with equal digests hold the same data."""
-    names = con.sql(
-        "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
-        "WHERE database_name = current_database() AND schema_name <> 'meta' "
-        "UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
-        "WHERE database_name = current_database() AND NOT internal AND schema_name <> 'meta' "
-        "ORDER BY 1"
-    ).fetchall()
-    return {
-        name: con.sql(
-            f"SELECT count(*), md5(coalesce(string_agg(h, ',' ORDER BY h), '')) "
-            f"FROM (SELECT md5(CAST(t AS VARCHAR)) AS h FROM {name} t)"
-        ).fetchall()[0]
-        for (name,) in names
-    }
+def content_digests(database: Path) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent hash of the rows of every table and view of a DuckDB
+    file, bookkeeping (``meta``) aside: two warehouses with equal digests hold the same data."""
+    digests = {}
+    with duckdb.connect(str(database), read_only=True) as con:
+        for schema, name, _, _ in user_relations(con):
+            if schema == "meta":
+                continue
+            target = f"{quote_ident(schema)}.{quote_ident(name)}"
+            digests[f"{schema}.{name}"] = con.sql(
+                f"SELECT count(*), md5(coalesce(string_agg(h, ',' ORDER BY h), '')) "
+                f"FROM (SELECT md5(CAST(t AS VARCHAR)) AS h FROM {target} t)"
+            ).fetchall()[0]
+    return digests

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from pipelines.config import PROJECT_ROOT
+from pipelines.devservers import start_worker
 from pipelines.object_lake import ObjectLake
 from pipelines.partitions import FROM_DAY, TO_DAY
 from pipelines.published import Publication
@@ -47,23 +47,9 @@ class Cluster:
     folder: Path
 
     def worker(self, name: str, *queues: str) -> subprocess.Popen:
-        """Start ``observatory worker`` with a data home of its own; ready once it logs so."""
-        log = self.folder / f"worker-{name}.log"
-        command = [sys.executable, "-m", "pipelines.cli", "worker", "--config", str(self.config)]
-        process = subprocess.Popen(
-            [*command, "--name", name, *(arg for q in queues for arg in ("--queue", q))],
-            cwd=PROJECT_ROOT,
-            env={**self.env, "OBSERVATORY_DATA_HOME": str(self.folder / f"home-{name}")},
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # killed with its pool processes, as a machine going down
-        )
-        deadline = time.monotonic() + 60
-        while b" ready." not in log.read_bytes():
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.3)
-        return process
+        """Start ``observatory worker`` with a data home of its own (as a machine would)."""
+        home = self.folder / f"home-{name}"
+        return start_worker(name, list(queues), self.config, home, self.env)
 
     def run(self, *args: str, home: str = "cli") -> subprocess.CompletedProcess:
         data_home = {"OBSERVATORY_DATA_HOME": str(self.folder / f"home-{home}")}
@@ -111,17 +97,12 @@ def make_cluster(folder: Path, s3_server, pg_server, redis_server) -> Cluster:
     return Cluster(env, config, folder)
 
 
-def digests(serving: Path) -> dict[str, tuple[int, str]]:
-    with duckdb.connect(str(serving), read_only=True) as con:
-        return content_digests(con)
-
-
 def latest_digests(cluster: Cluster, tmp_path: Path) -> dict[str, tuple[int, str]]:
     """The warehouse LATEST names, pulled by a reader with an empty data home."""
     pulled = cluster.run("pull", home=f"reader-{uuid.uuid4().hex[:6]}")
     assert pulled.returncode == 0, pulled.stderr[-3000:]
     (serving,) = (cluster.folder).glob("home-reader-*/published/*.duckdb")
-    digest = digests(serving)
+    digest = content_digests(serving)
     serving.unlink()
     return digest
 
@@ -145,7 +126,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, 
     config = write_config(folder, SAMPLE_SOURCES)
     result = run_cli("run", "--config", str(config), *DAYS)
     assert result.returncode == 0, result.stderr[-3000:]
-    return digests(folder / "warehouse" / "observatory.duckdb")
+    return content_digests(folder / "warehouse" / "observatory.duckdb")
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.freshness import Ledger, _merge, feed_stamp, path_stamp, uncovered
-from pipelines.lake import Lake
+from pipelines.freshness import Ledger, _merge, feed_stamp, uncovered
+from pipelines.lake import Lake, path_stamp
 from pipelines.sources.registry import Feed
 from pipelines.warehouse import Warehouse
 from tests.conftest import FIXTURES, SAMPLE_SOURCES, use_config, write_config

@@ -25,10 +25,7 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,30 +33,14 @@ from typing import Any
 
 from pipelines.benchmarks.cli_runs import run_observatory
 from pipelines.benchmarks.shared_data_runs import CONFIG, SHARED_DATA
-from pipelines.config import LAKE_ENV_VAR, PROJECT_ROOT, Execution
-from pipelines.devservers import BUCKET, start_pg_server, start_redis_server, start_s3_server
-
-
-def start_worker(
-    name: str, queues: list[str], config: Path, home: Path, env: dict[str, str]
-) -> subprocess.Popen:
-    """``observatory worker`` with a data home of its own, once it says it is ready."""
-    log = home.parent / f"worker-{name}.log"
-    command = [sys.executable, "-m", "pipelines.cli", "worker", "--config", str(config)]
-    command += ["--name", name, *(arg for q in queues for arg in ("--queue", q))]
-    process = subprocess.Popen(
-        command,
-        cwd=PROJECT_ROOT,
-        env={**env, "OBSERVATORY_DATA_HOME": str(home)},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    while b" ready." not in log.read_bytes():
-        if process.poll() is not None:
-            raise RuntimeError(f"worker {name} exited; see {log}")
-        time.sleep(0.3)
-    return process
+from pipelines.config import LAKE_ENV_VAR, Execution
+from pipelines.devservers import (
+    BUCKET,
+    start_pg_server,
+    start_redis_server,
+    start_s3_server,
+    start_worker,
+)
 
 
 def timed_run(workdir: Path, workers: int, servers: dict[str, Any], chunk_months: int) -> dict:
@@ -77,9 +58,9 @@ def timed_run(workdir: Path, workers: int, servers: dict[str, Any], chunk_months
         "GX_ANALYTICS_ENABLED": "False",
     }
     config = folder / "observatory.toml"  # the shared-data config, its paths made absolute
-    relative = CONFIG.read_text().replace('= "../', f'= "{CONFIG.parent}/../')
+    absolute = CONFIG.read_text().replace('= "../', f'= "{CONFIG.parent}/../')
     config.write_text(
-        relative
+        absolute
         + '\n[dagster]\nstorage = "postgres"\n'
         + f'\n[execution]\nexecutor = "celery"\nchunk_months = {chunk_months}\n'
     )
