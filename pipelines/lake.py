@@ -53,11 +53,6 @@ def path_stamp(path: str | Path) -> list[Any]:
     return [[str(path), "missing"]]
 
 
-def day_stamped(files: list[Path]) -> bool:
-    """Whether a table's ``files`` are monthly partitions of days (``Lake.replace_days``)."""
-    return bool(files) and all(f.parent.name.startswith(f"{MONTH_KEY}=") for f in files)
-
-
 def _part_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
@@ -65,7 +60,7 @@ def _part_name(index: int) -> str:
 @dataclass(frozen=True)
 class Lake:
     root: Path
-    # DuckDB can read the files where they lie (views over the lake: ``glob``)
+    # DuckDB can read the files where they lie (views over pinned links to them)
     readable_in_place = True
 
     def table_dir(self, layer: str, table: str) -> Path:
@@ -201,11 +196,6 @@ class Lake:
         return [
             p.parent.name.split("=", 1)[1] for p in self.files(layer, table) if p.parent != base
         ]
-
-    def glob(self, layer: str, table: str) -> str:
-        """A glob matching every data file of the table, for DuckDB's ``read_parquet``."""
-        base = self.table_dir(layer, table)
-        return str(base / "**" / (PART_GLOB if self._parts(base) else DATA_FILE))
 
     def read_files(self, files: list[Path], columns: list[str] | None = None) -> pl.DataFrame:
         """The rows of some of the table's ``files``, stacked (only ``columns`` if given)."""

@@ -82,9 +82,6 @@ class ObjectLake(Lake):
     def partition_dir(self, layer: str, table: str, partition: tuple[str, str] | None) -> str:  # type: ignore[override]
         return "s3://" + self._partition_key(layer, table, partition).rsplit("/", 1)[0]
 
-    def glob(self, layer: str, table: str) -> str:
-        raise NotImplementedError(f"{self.root}: DuckDB cannot read object storage in place")
-
     # --- objects ---------------------------------------------------------------------------
 
     def _put(self, frame: pl.DataFrame, key: str) -> str:

@@ -80,8 +80,9 @@ class ObservatoryResource(dg.ConfigurableResource):
     def load_lake_tables(self, contracts: Iterable[Contract]) -> list[str]:
         """Bring the build database's copies of these lake tables up to date (only those whose
         files changed); returns the relations loaded."""
-        with self.warehouse().writer() as con:
-            return load_lake_tables(con, self.lake(), contracts)
+        warehouse = self.warehouse()
+        with warehouse.writer() as con:
+            return load_lake_tables(con, self.lake(), contracts, warehouse.pinned_path)
 
     def check_suite(self, suite: str, frame: pl.DataFrame) -> dg.AssetCheckResult:
         """``expectations/<suite>.json`` on ``frame``, with the configured engine."""

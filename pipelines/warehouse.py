@@ -6,6 +6,10 @@
   checkpoints the build database, copies it to a hidden temporary file beside the serving file and
   renames it into place. Readers open it read-only; one holding the old file keeps reading the old
   snapshot (POSIX rename leaves open files intact) and the next open sees the new one whole.
+* ``<data_home>/pinned/<relation>/<version>/`` holds hard links to the lake files a view of the
+  warehouse reads (``pin_files``): the lake replaces a file by renaming a new one over it, so the
+  link keeps the loaded version and a view shows what its checks passed until the next publish.
+  Publishing removes the pins neither the new nor the previous serving file reads.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ import duckdb
 import polars as pl
 
 from pipelines.atomic import replace_with
-from pipelines.lake import Lake, day_stamped, digest, path_stamp
+from pipelines.lake import Lake, digest, path_stamp
 from pipelines.schemas import Contract
 
 SERVING_FILE = "observatory.duckdb"
 BUILD_DIR = "build"
+PINNED_DIR = "pinned"
 LOCK_FILE = "writer.lock"
 # Schemas of the warehouse: lake tables under their layer, SQL staging models, marts in main, and
 # the warehouse's own bookkeeping (which lake version each lake table was loaded from).
@@ -42,7 +47,8 @@ LAKE_LOADS_COLUMNS = {
     "relation": "The loaded relation, <layer>.<table>.",
     "lake_version": "A hash of the lake table's files (path, size and time) when it was loaded.",
     "loaded_at": "When it was loaded (UTC).",
-    "how": "copy (a table in the warehouse) or view (reading the lake's files where they lie).",
+    "how": "copy (a table in the warehouse) or view (reading pinned lake files where they lie).",
+    "pinned": "The folder of hard links to the lake files the view reads (null for a copy).",
 }
 
 
@@ -70,6 +76,10 @@ class Warehouse:
     @property
     def serving_path(self) -> Path:
         return self.home / SERVING_FILE
+
+    @property
+    def pinned_path(self) -> Path:
+        return self.home / PINNED_DIR
 
     @contextlib.contextmanager
     def _writer_lock(self) -> Iterator[None]:
@@ -119,6 +129,7 @@ class Warehouse:
             con = duckdb.connect(str(self.build_path))
             try:
                 con.execute("CHECKPOINT")
+                in_use = pins_read(con) | self._pins_served()
                 tables = con.execute(
                     "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
                 ).fetchall()[0][0]
@@ -134,12 +145,20 @@ class Warehouse:
                 replace_with(tmp, self.serving_path)
             finally:
                 tmp.unlink(missing_ok=True)
+            unpin_except(self.pinned_path, in_use)
         return {
             "path": str(self.serving_path),
             "bytes": self.serving_path.stat().st_size,
             "tables": tables,
             "views": views,
         }
+
+    def _pins_served(self) -> set[Path]:
+        """The pinned folders the current serving file reads (before it is replaced)."""
+        if not self.serving_path.exists():
+            return set()
+        with duckdb.connect(str(self.serving_path), read_only=True) as con:
+            return pins_read(con)
 
     def reader(self) -> duckdb.DuckDBPyConnection:
         """A read-only connection to the serving file (the caller closes it)."""
@@ -151,15 +170,16 @@ class Warehouse:
 
 
 def load_lake_tables(
-    con: duckdb.DuckDBPyConnection, lake: Lake, contracts: Iterable[Contract]
+    con: duckdb.DuckDBPyConnection, lake: Lake, contracts: Iterable[Contract], pinned: Path
 ) -> list[str]:
-    """Bring the build database's copies of these lake tables up to date with the lake: each
+    """Bring the build database's relations of these lake tables up to date with the lake: each
     table whose files changed since it was last loaded (``meta.lake_loads``) is loaded again, with
     its contract's descriptions; a table never written is skipped. Returns the relations loaded.
 
-    Object storage is read through Arrow. On local disk a day-stamped table (``month=`` files)
-    becomes a view over its files, which it grows every day and a run rewrites only a few of;
-    every other table is copied. Python steps write only the lake; the steps that build the
+    On local disk a table becomes a view over hard links to its files, made under ``pinned``
+    (``pin_files``), so its data is stored once and later lake writes do not show through before
+    they are loaded again; where links cannot be made (another file system) it is copied. Object
+    storage is copied through Arrow. Python steps write only the lake; the steps that build the
     warehouse call this, so they alone need the build database (one machine, or one volume).
     """
     _ensure_lake_loads(con)
@@ -176,28 +196,79 @@ def load_lake_tables(
             "description": contract.description,
             "column_descriptions": contract.descriptions,
         }
+        pins = None
         if files and not lake.readable_in_place:  # object storage: through Arrow
             load_arrow_table(con, relation, lake.arrow_dataset(layer, table), **described)
-            how = "copy"
-        elif day_stamped(files):
-            load_parquet_view(con, relation, lake.glob(layer, table), **described)
-            how = "view"
+        elif files and (
+            pins := pin_files(files, lake.table_dir(layer, table), pinned / relation / version)
+        ):
+            load_parquet_view(con, relation, str(pins / "**" / "*.parquet"), **described)
         else:
             load_parquet_table(con, relation, files, empty_schema=contract.schema, **described)
-            how = "copy"
         con.execute(
-            f"INSERT OR REPLACE INTO {LAKE_LOADS} VALUES (?, ?, now()::timestamp, ?)",
-            [relation, version, how],
+            f"INSERT OR REPLACE INTO {LAKE_LOADS} VALUES (?, ?, now()::timestamp, ?, ?)",
+            [relation, version, "view" if pins else "copy", str(pins) if pins else None],
         )
         done.append(relation)
     return done
 
 
+def pin_files(files: list[Path], root: Path, folder: Path) -> Path | None:
+    """Hard links to ``files`` (under ``root``) in ``folder``, with their paths below ``root``;
+    returns ``folder``, or None when the file system cannot link them (nothing is left behind).
+
+    Links are made in a hidden sibling folder renamed into place, so a pinned folder is whole;
+    one that exists already (the same version, pinned before) is kept.
+    """
+    if folder.is_dir():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex}"
+    try:
+        for file in files:
+            link = staging / file.relative_to(root)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.link(file, link)
+        os.replace(staging, folder)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if folder.is_dir():  # another loader pinned the same version meanwhile
+            return folder
+        return None
+    return folder
+
+
+def pins_read(con: duckdb.DuckDBPyConnection) -> set[Path]:
+    """The pinned folders the views of a warehouse read (from its ``meta.lake_loads``)."""
+    columns = con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'meta' AND table_name = 'lake_loads'"
+    ).fetchall()
+    if ("pinned",) not in columns:
+        return set()
+    rows = con.execute(f"SELECT pinned FROM {LAKE_LOADS} WHERE pinned IS NOT NULL").fetchall()
+    return {Path(row[0]) for row in rows}
+
+
+def unpin_except(pinned: Path, in_use: set[Path]) -> list[Path]:
+    """Remove the pinned folders (``pinned/<relation>/<version>``) not in ``in_use``, and those a
+    crashed ``pin_files`` left half made; returns the folders removed."""
+    removed = []
+    for folder in sorted(pinned.glob("*/*")) if pinned.is_dir() else []:
+        if folder not in in_use:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def _ensure_lake_loads(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {LAKE_LOADS} (relation VARCHAR PRIMARY KEY, "
-        "lake_version VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL, how VARCHAR NOT NULL)"
+        "lake_version VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL, how VARCHAR NOT NULL, "
+        "pinned VARCHAR)"
     )
+    # warehouses built before views read pinned files
+    con.execute(f"ALTER TABLE {LAKE_LOADS} ADD COLUMN IF NOT EXISTS pinned VARCHAR")
     comment_relation(con, "TABLE", LAKE_LOADS, LAKE_LOADS_DESCRIPTION, LAKE_LOADS_COLUMNS)
 
 
@@ -260,11 +331,7 @@ def load_parquet_view(
     column_descriptions: Mapping[str, str] | None = None,
 ) -> int:
     """Replace ``relation`` (schema.table) in the build database with a view reading the Parquet
-    files matching ``pattern`` where they lie, so they are not copied; returns its row count.
-
-    For partitioned lake tables that grow with every day: a run replaces a few of their
-    partitions, and copying all of them into the database each time would cost more than the run.
-    """
+    files matching ``pattern`` where they lie, so they are not copied; returns its row count."""
     target = _replaceable(con, relation, "VIEW")
     con.execute(
         f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM "

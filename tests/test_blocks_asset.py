@@ -83,9 +83,13 @@ def test_a_run_over_some_days_keeps_the_other_days_of_its_month(tmp_path: Path) 
     assert sorted(after) == ["2024-01-01", "2024-01-03"]
     assert after["2024-01-01"].equals(before["2024-01-01"])
     assert after["2024-01-03"].equals(before["2024-01-03"])
-    with Warehouse(tmp_path / "warehouse").writer() as con:  # a view over the lake's months
+    warehouse = Warehouse(tmp_path / "warehouse")
+    with warehouse.writer() as con:  # a view over the lake's months
         assert load_lake_tables(
-            con, Lake(tmp_path / "warehouse" / "lake"), [contract("raw.blocks")]
+            con,
+            Lake(tmp_path / "warehouse" / "lake"),
+            [contract("raw.blocks")],
+            warehouse.pinned_path,
         )
         (relation,) = [r for r in describe_relations(con) if r["name"] == "raw.blocks"]
         assert relation["kind"] == "view"

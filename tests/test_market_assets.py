@@ -129,10 +129,12 @@ def test_the_warehouse_loads_the_lake_tables_once_per_version(built) -> None:
         "raw.market_observations",
         "raw.market_rejects",
     ]
-    with Warehouse(lake.root.parent).writer() as con:
-        assert set(tables) <= set(load_lake_tables(con, lake, contracts().values()))
+    warehouse = Warehouse(lake.root.parent)
+    with warehouse.writer() as con:
+        pinned = warehouse.pinned_path
+        assert set(tables) <= set(load_lake_tables(con, lake, contracts().values(), pinned))
         counts = dict(con.execute(f"select relation, 1 from {LAKE_LOADS}").fetchall())
-        assert load_lake_tables(con, lake, contracts().values()) == []  # nothing changed
+        assert load_lake_tables(con, lake, contracts().values(), pinned) == []  # nothing changed
         rows = con.sql("select count(*) from intermediate.market_daily").fetchall()[0][0]
     assert set(tables) <= set(counts)
     assert rows == lake.read("intermediate", "market_daily").height

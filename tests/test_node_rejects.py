@@ -39,8 +39,9 @@ def run(tmp_path: Path, feeds: dict, assets: list) -> Lake:
 def loaded_rows(tmp_path: Path, relation: str) -> int:
     """The rows of ``relation`` once the warehouse is loaded from the lake (as its steps do)."""
     lake = Lake(tmp_path / "warehouse" / "lake")
-    with Warehouse(tmp_path / "warehouse").writer() as con:
-        load_lake_tables(con, lake, contracts().values())
+    warehouse = Warehouse(tmp_path / "warehouse")
+    with warehouse.writer() as con:
+        load_lake_tables(con, lake, contracts().values(), warehouse.pinned_path)
         return con.sql(f"select count(*) from {relation}").fetchall()[0][0]
 
 

@@ -3,10 +3,12 @@
 import contextlib
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import polars as pl
@@ -17,6 +19,7 @@ from pipelines.warehouse import (
     Warehouse,
     WarehouseNotBuilt,
     describe_relations,
+    load_lake_tables,
     load_parquet_table,
     load_parquet_view,
 )
@@ -144,31 +147,110 @@ def test_describe_relations_lists_comments_and_counts(tmp_path: Path) -> None:
     assert v["name"] == "staging.v" and v["kind"] == "view"
 
 
-def test_lake_view_reads_files_where_they_lie_and_replaces_a_copy(tmp_path: Path) -> None:
+def lake_loads(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str | None]]:
+    rows = con.sql("select relation, how, pinned from meta.lake_loads").fetchall()
+    return {relation: (how, pinned) for relation, how, pinned in rows}
+
+
+def unregistered(relation: str, description: str, column: str) -> SimpleNamespace:
+    """What the loader reads of a contract, without adding a table to the project's contracts."""
+    layer, table = relation.split(".")
+    return SimpleNamespace(
+        relation=relation,
+        layer=layer,
+        table=table,
+        description=description,
+        descriptions={column: f"a {column}"},
+        schema={column: pl.Int64()},
+    )
+
+
+MONTHLY = unregistered("raw.t", "days", "day")
+PARTS = unregistered("intermediate.p", "parts", "v")
+
+
+def test_lake_tables_are_views_over_pinned_files(tmp_path: Path) -> None:
+    """A local lake table is a view over hard links to its files: stored once, and a later lake
+    write does not show through until the table is loaded again."""
     lake = Lake(tmp_path / "lake")
     lake.write(pl.DataFrame({"day": [1, 2]}), "raw", "t", ("month", "2024-01"))
+    with lake.parts_writer("intermediate", "p") as parts:
+        parts.append(pl.DataFrame({"v": [1]}))
+        parts.append(pl.DataFrame({"v": [2]}))
     warehouse = Warehouse(tmp_path)
-    files = lake.files("raw", "t")
     with warehouse.writer() as con:
-        assert load_parquet_table(con, "raw.t", files) == 2  # as an earlier version stored it
-        pattern = lake.glob("raw", "t")
-        rows = load_parquet_view(
-            con, "raw.t", pattern, description="days", column_descriptions={"day": "a day"}
-        )
-        assert rows == 2
-        (relation,) = describe_relations(con)
-        assert (relation["name"], relation["kind"], relation["description"]) == (
+        assert load_lake_tables(con, lake, [MONTHLY, PARTS], warehouse.pinned_path) == [
             "raw.t",
+            "intermediate.p",
+        ]
+        described = {r["name"]: r for r in describe_relations(con)}
+        assert (described["raw.t"]["kind"], described["raw.t"]["description"]) == ("view", "days")
+        assert described["raw.t"]["columns"][0]["description"] == "a day"
+        assert (described["intermediate.p"]["kind"], described["intermediate.p"]["rows"]) == (
             "view",
-            "days",
+            2,
         )
-        assert relation["columns"][0]["description"] == "a day"
-    # a month written later is seen without reloading, and a month's rewrite replaces its rows
+        first = lake_loads(con)["raw.t"]
+    assert first[0] == "view" and Path(first[1]).parent == warehouse.pinned_path / "raw.t"
+    pinned_file = Path(first[1]) / "month=2024-01" / "data.parquet"
+    assert pinned_file.stat().st_ino == lake.files("raw", "t")[0].stat().st_ino  # a link
+
     lake.write(pl.DataFrame({"day": [3]}), "raw", "t", ("month", "2024-02"))
     lake.write(pl.DataFrame({"day": [10]}), "raw", "t", ("month", "2024-01"))
     with warehouse.writer() as con:
+        assert con.sql("select day from raw.t order by day").fetchall() == [(1,), (2,)]
+        assert load_lake_tables(con, lake, [MONTHLY, PARTS], warehouse.pinned_path) == ["raw.t"]
         assert con.sql("select day from raw.t order by day").fetchall() == [(3,), (10,)]
-        assert load_parquet_table(con, "raw.t", lake.files("raw", "t")) == 2  # a copy again
+        second = lake_loads(con)["raw.t"]
+    assert second[1] != first[1] and pinned_file.is_file()  # the old pin stays until a publish
+
+
+def test_publish_keeps_the_pins_of_the_new_and_the_previous_serving_file(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    warehouse = Warehouse(tmp_path)
+    pins = []
+    for day in (1, 2, 3):
+        lake.write(pl.DataFrame({"day": [day]}), "raw", "t", ("month", "2024-01"))
+        with warehouse.writer() as con:
+            load_lake_tables(con, lake, [MONTHLY], warehouse.pinned_path)
+            pins.append(Path(lake_loads(con)["raw.t"][1]))
+        stale = warehouse.pinned_path / "raw.t" / f".{day}.tmp-crashed"  # a crashed pin_files
+        stale.mkdir()
+        warehouse.publish()
+        assert not stale.exists()
+        with warehouse.reader() as reader:
+            assert reader.sql("select day from raw.t").fetchall() == [(day,)]
+    assert [p.is_dir() for p in pins] == [False, True, True]
+
+
+def test_lake_tables_are_copied_where_files_cannot_be_linked(tmp_path: Path) -> None:
+    """A lake on another file system than the warehouse (here /dev/shm) is copied."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on a file system of its own")
+    with tempfile.TemporaryDirectory(dir=shm) as other:
+        lake = Lake(Path(other) / "lake")
+        lake.write(pl.DataFrame({"day": [1, 2]}), "raw", "t", ("month", "2024-01"))
+        warehouse = Warehouse(tmp_path)
+        with warehouse.writer() as con:
+            assert load_lake_tables(con, lake, [MONTHLY], warehouse.pinned_path) == ["raw.t"]
+            assert lake_loads(con)["raw.t"] == ("copy", None)
+            (relation,) = [r for r in describe_relations(con) if r["name"] == "raw.t"]
+            assert (relation["kind"], relation["rows"]) == ("table", 2)
+        assert not [p for p in warehouse.pinned_path.rglob("*") if p.is_file()]
+
+
+def test_a_copy_is_replaced_by_a_view_and_back(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    lake.write(pl.DataFrame({"day": [1, 2]}), "raw", "t", ("month", "2024-01"))
+    (file,) = lake.files("raw", "t")
+    with Warehouse(tmp_path).writer() as con:
+        assert load_parquet_table(con, "raw.t", [file]) == 2
+        assert load_parquet_view(con, "raw.t", str(file)) == 2
+        assert con.sql(
+            "select count(*) from duckdb_tables() where table_name = 't'"
+        ).fetchall() == [(0,)]
+        assert load_parquet_table(con, "raw.t", [file]) == 2
         assert con.sql("select count(*) from duckdb_views() where view_name = 't'").fetchall() == [
             (0,)
         ]
