@@ -30,12 +30,12 @@ DAGSTER_YAML = """\
 telemetry:
   enabled: false
 """
-# One SQLite event log for all runs: a run over many partitions records events per partition,
-# which the default per-run shards store about twice as slowly.
+# One SQLite event log for all runs (the default per-run shards store events about twice as
+# slowly), over one engine per process (pipelines/instance_storage.py).
 SQLITE_STORAGE = """\
 event_log_storage:
-  module: dagster._core.storage.event_log
-  class: ConsolidatedSqliteEventLogStorage
+  module: pipelines.instance_storage
+  class: SqliteEventLog
   config:
     base_dir: {history}
 """
