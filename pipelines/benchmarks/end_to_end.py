@@ -233,6 +233,7 @@ def _timed_child(module: str, *args: str) -> dict[str, Any]:
 def run_orchestrated(workdir: Path, config: Path, home: Path, prepared: dict) -> dict[str, Any]:
     """The user's runs from a fresh data home, and the tables they published."""
     shutil.rmtree(home, ignore_errors=True)
+    os.sync()
     runs = {}
     commands = orchestrated_runs(config, prepared["first_day"], prepared["last_day"])
     for name, args in commands.items():
@@ -405,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                 if attempt >= attempts[path]:
                     continue
                 print(f"== {path}, run {attempt + 1}/{attempts[path]} ...", flush=True)
+                os.sync()  # the previous path's writes are flushed before, not during, this one
                 result = children[path]()
                 runs[path].append(result)
                 print(
