@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.metrics.concentration import concentration_table
+from pipelines.metrics.concentration import concentration_table, ordered_sum
 from pipelines.schemas.ai import AI_CHIP_OWNERS, AI_COMPUTE_CONCENTRATION, AI_COMPUTE_OWNERS, OTHER
 
 _QUARTER_KEYS = ["quarter", "chip_manufacturer", "owner"]
@@ -67,9 +67,9 @@ def resolve_double_counts(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
     subtract = inside.group_by(
         pl.col("file_other").alias("file"), pl.col("row_other").alias("row")
     ).agg(
-        pl.col("h100e").sum().alias("_median"),
-        pl.coalesce("h100e_p05", "h100e").sum().alias("_p05"),
-        pl.coalesce("h100e_p95", "h100e").sum().alias("_p95"),
+        ordered_sum(pl.col("h100e")).alias("_median"),
+        ordered_sum(pl.coalesce("h100e_p05", "h100e")).alias("_p05"),
+        ordered_sum(pl.coalesce("h100e_p95", "h100e")).alias("_p95"),
     )
     resolved = (
         kept.join(subtract, on=["file", "row"], how="left")
@@ -92,9 +92,9 @@ def ai_compute_owners(rows: pl.DataFrame) -> pl.DataFrame:
         resolved.group_by("quarter", "quarter_end", "owner")
         .agg(
             pl.col("chip_manufacturer").unique().sort().alias("chip_manufacturers"),
-            pl.col("h100e").sum(),
-            pl.coalesce("h100e_p05", "h100e").sum().alias("h100e_p05"),
-            pl.coalesce("h100e_p95", "h100e").sum().alias("h100e_p95"),
+            ordered_sum(pl.col("h100e")),
+            ordered_sum(pl.coalesce("h100e_p05", "h100e")).alias("h100e_p05"),
+            ordered_sum(pl.coalesce("h100e_p95", "h100e")).alias("h100e_p95"),
             pl.col("partial").any(),
         )
         .select(list(AI_COMPUTE_OWNERS.descriptions))

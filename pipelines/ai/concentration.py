@@ -12,7 +12,7 @@ from datetime import date
 import polars as pl
 
 from pipelines.ai.models import DIMENSIONS, model_credits
-from pipelines.metrics.concentration import concentration_table, wilson_exprs
+from pipelines.metrics.concentration import concentration_table, ordered_sum, wilson_exprs
 from pipelines.schemas.ai import AI_CONCENTRATION, AI_OPENNESS, OPEN, UNKNOWN
 
 PERIODS = ("year", "rolling_12m")
@@ -106,7 +106,7 @@ def ai_openness(models: pl.DataFrame) -> pl.DataFrame:
     known = pl.col("accessibility").is_not_null()
     is_open = pl.col("accessibility").is_in(OPEN)
     flop = pl.col("training_compute_flop")
-    compute_known = pl.when(known).then(flop).sum()
+    compute_known = ordered_sum(pl.when(known).then(flop))
     counts = (
         models.lazy()
         .filter(pl.col("publication_date").is_not_null())
@@ -116,7 +116,7 @@ def ai_openness(models: pl.DataFrame) -> pl.DataFrame:
             known.sum().cast(pl.Int64).alias("models_known"),
             is_open.sum().cast(pl.Int64).alias("open_models"),
             pl.when(compute_known > 0)
-            .then(pl.when(is_open).then(flop).sum() / compute_known)
+            .then(ordered_sum(pl.when(is_open).then(flop)) / compute_known)
             .alias("compute_open_share"),
         )
     )

@@ -46,6 +46,14 @@ def _shares(counts: Iterable[float]) -> tuple[list[float], float]:
     return [c / total for c in positive], total
 
 
+def ordered_sum(expr: pl.Expr) -> pl.Expr:
+    """``expr.sum()`` added one by one in ascending order of the values (0 when there are none),
+    so that a float sum does not depend on the order of the rows, which Polars does not keep:
+    without it two runs of one build differ in the last bits, and a trend test's near-ties with
+    them. (``sort().sum()`` would not do: Polars drops a sort before a sum.)"""
+    return expr.sort().cum_sum().last().fill_null(0)
+
+
 def _threshold_rank(cumulative_shares: Iterable[float], threshold: float) -> int:
     """1-based position of the first value ≥ threshold (the last position if none is)."""
     m = 0
@@ -373,7 +381,7 @@ def concentration_table(
     ranked = (
         counts.lazy()
         .group_by([*group_by, entity])
-        .agg(pl.col(count).sum(), _invalid(pl.col(count)).any().alias("_invalid"))
+        .agg(ordered_sum(pl.col(count)), _invalid(pl.col(count)).any().alias("_invalid"))
         .filter((pl.col(count) > 0) | pl.col("_invalid"))
         .sort([*group_by, count, entity], descending=[False] * len(group_by) + [True, False])
         .with_columns(rank_columns(group_by, count))
@@ -411,7 +419,7 @@ def share_table(
     (``share_ci_low``, ``share_ci_high``); every input row and column is kept. Sorted by the
     group columns, then share descending, then entity. Shares are null in an all-zero group;
     raises ValueError on negative or non-finite counts."""
-    total = pl.col(count).sum().over(group_by)
+    total = ordered_sum(pl.col(count)).over(group_by)
     out = (
         counts.lazy()
         .with_columns(share_columns(pl.col(count), total, z))

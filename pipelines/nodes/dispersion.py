@@ -52,7 +52,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.countries import countries_frame
-from pipelines.metrics.concentration import concentration_table, share_table
+from pipelines.metrics.concentration import concentration_table, ordered_sum, share_table
 from pipelines.nodes.clients import client_columns
 from pipelines.schemas.nodes import OVERLAY_NETWORKS
 
@@ -185,8 +185,8 @@ def _with_policies(counts: pl.LazyFrame, located: pl.Expr) -> pl.LazyFrame:
     is false (there an entity may hold overlay and other nodes: they are summed)."""
     by = [*KEYS, "dimension"]
     nodes, overlay = pl.col("nodes"), pl.col("overlay")
-    total = nodes.sum().over(by)
-    placed = pl.when(overlay).then(0.0).otherwise(nodes).sum().over(by)
+    total = ordered_sum(nodes).over(by)
+    placed = ordered_sum(pl.when(overlay).then(0.0).otherwise(nodes)).over(by)
     return (
         pl.concat(
             [
@@ -201,7 +201,7 @@ def _with_policies(counts: pl.LazyFrame, located: pl.Expr) -> pl.LazyFrame:
             how="diagonal",
         )
         .group_by([*GROUP, "entity"])
-        .agg(nodes.sum())
+        .agg(ordered_sum(nodes))
     )
 
 
@@ -209,9 +209,9 @@ def _overlay_share(counts: pl.LazyFrame) -> pl.LazyFrame:
     """The overlay nodes' share per (snapshot keys, dimension)."""
     nodes = pl.col("nodes")
     return counts.group_by([*KEYS, "dimension"]).agg(
-        (pl.when(pl.col("overlay")).then(nodes).otherwise(0.0).sum() / nodes.sum()).alias(
-            "overlay_share"
-        )
+        (
+            ordered_sum(pl.when(pl.col("overlay")).then(nodes).otherwise(0.0)) / ordered_sum(nodes)
+        ).alias("overlay_share")
     )
 
 
@@ -315,13 +315,13 @@ def distribution_dispersion(dists: pl.DataFrame | pl.LazyFrame) -> DispersionTab
         .with_columns(overlay.alias("overlay"))
         .with_columns(pl.when("overlay").then(pl.lit(OVERLAY)).otherwise("entity").alias("entity"))
         .group_by([*by, "entity", "overlay"])
-        .agg(pl.col("nodes").sum().cast(pl.Float64))
+        .agg(ordered_sum(pl.col("nodes").cast(pl.Float64)))
     )
     without_overlay = (
         dists.filter(~pl.col("includes_overlay"))
         .join(with_overlay.select(by).unique(), on=by, how="anti", nulls_equal=True)
         .group_by([*by, "entity"])
-        .agg(pl.col("nodes").sum().cast(pl.Float64))
+        .agg(ordered_sum(pl.col("nodes").cast(pl.Float64)))
         .with_columns(pl.lit("excluded").alias("overlay_policy"))
     )
     policied = pl.concat(
