@@ -183,13 +183,17 @@ def load_lake_tables(
     warehouse call this, so they alone need the build database (one machine, or one volume).
     """
     _ensure_lake_loads(con)
-    loaded = dict(con.execute(f"SELECT relation, lake_version FROM {LAKE_LOADS}").fetchall())
+    rows = con.execute(f"SELECT relation, lake_version, pinned FROM {LAKE_LOADS}").fetchall()
+    # a relation is up to date when its version is loaded and, for a view, its pins are there
+    current = {
+        relation: version for relation, version, pins in rows if pins is None or Path(pins).is_dir()
+    }
     existing = {f"{schema}.{name}" for schema, name, _, _ in user_relations(con)}
     done = []
     for contract in contracts:
         layer, table, relation = contract.layer, contract.table, contract.relation
         version = lake.version(layer, table, lambda path: digest(path_stamp(path)))
-        if version is None or (loaded.get(relation) == version and relation in existing):
+        if version is None or (current.get(relation) == version and relation in existing):
             continue
         files = lake.files(layer, table)
         described = {

@@ -1,6 +1,7 @@
 """Serving: readers hold the serving file without blocking a publish, and never see half a build."""
 
 import contextlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -203,6 +204,12 @@ def test_lake_tables_are_views_over_pinned_files(tmp_path: Path) -> None:
         assert con.sql("select day from raw.t order by day").fetchall() == [(3,), (10,)]
         second = lake_loads(con)["raw.t"]
     assert second[1] != first[1] and pinned_file.is_file()  # the old pin stays until a publish
+
+    shutil.rmtree(second[1])  # lost (a crash before the links reached the disk, a user's rm)
+    with warehouse.writer() as con:
+        assert load_lake_tables(con, lake, [MONTHLY, PARTS], warehouse.pinned_path) == ["raw.t"]
+        assert con.sql("select day from raw.t order by day").fetchall() == [(3,), (10,)]
+    assert Path(second[1]).is_dir()
 
 
 def test_publish_keeps_the_pins_of_the_new_and_the_previous_serving_file(tmp_path: Path) -> None:
