@@ -2,9 +2,10 @@
 
 Dagster's ``ConsolidatedSqliteEventLogStorage`` (one SQLite file for every run's events) builds a
 new SQLAlchemy engine and connection, and re-reads the schema to see whether optional tables
-exist, for every event it stores: about 19 ms an event here, 3 s of a 925,000-block run's 170
-events. ``SqliteEventLog`` keeps one pooled engine per process (made again in a forked child) and
-remembers the tables it has found; what it stores, and where, is unchanged.
+exist, for every event it stores: 4.8 ms an event on its own here, and 2–3 s of a 925,000-block
+run's ~170 events. ``SqliteEventLog`` keeps one pooled engine per process (made again in a forked
+child) and remembers the tables it has found (1.2 ms an event); what it stores, and where, is
+unchanged.
 """
 
 from __future__ import annotations

@@ -79,7 +79,8 @@ class Warehouse:
 
     @property
     def pinned_path(self) -> Path:
-        return self.home / PINNED_DIR
+        """Absolute: views name their pinned files by this path, whatever the reader's folder."""
+        return (self.home / PINNED_DIR).resolve()
 
     @contextlib.contextmanager
     def _writer_lock(self) -> Iterator[None]:
@@ -254,15 +255,12 @@ def pins_read(con: duckdb.DuckDBPyConnection) -> set[Path]:
     return {Path(row[0]) for row in rows}
 
 
-def unpin_except(pinned: Path, in_use: set[Path]) -> list[Path]:
+def unpin_except(pinned: Path, in_use: set[Path]) -> None:
     """Remove the pinned folders (``pinned/<relation>/<version>``) not in ``in_use``, and those a
-    crashed ``pin_files`` left half made; returns the folders removed."""
-    removed = []
-    for folder in sorted(pinned.glob("*/*")) if pinned.is_dir() else []:
+    crashed ``pin_files`` left half made."""
+    for folder in pinned.glob("*/*") if pinned.is_dir() else []:
         if folder not in in_use:
             shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
 
 
 def _ensure_lake_loads(con: duckdb.DuckDBPyConnection) -> None:

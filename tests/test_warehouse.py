@@ -261,3 +261,18 @@ def test_a_copy_is_replaced_by_a_view_and_back(tmp_path: Path) -> None:
         assert con.sql("select count(*) from duckdb_views() where view_name = 't'").fetchall() == [
             (0,)
         ]
+
+
+def test_pins_are_named_by_absolute_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warehouse opened by a relative path still writes views a reader elsewhere can follow."""
+    monkeypatch.chdir(tmp_path)
+    lake = Lake(Path("lake"))
+    lake.write(pl.DataFrame({"day": [1]}), "raw", "t", ("month", "2024-01"))
+    warehouse = Warehouse(Path("home"))
+    with warehouse.writer() as con:
+        load_lake_tables(con, lake, [MONTHLY], warehouse.pinned_path)
+        assert Path(lake_loads(con)["raw.t"][1]).is_absolute()
+    warehouse.publish()
+    monkeypatch.chdir("/")
+    with duckdb.connect(str(tmp_path / "home" / "observatory.duckdb"), read_only=True) as con:
+        assert con.sql("select day from raw.t").fetchall() == [(1,)]
